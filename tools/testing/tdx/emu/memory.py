@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""TD memory in the emulated platform: private and shared views on a plain VM.
+
+KVM-TDX keeps two views of every guest_memfd memslot (reference/kvm-tdx-uapi.md
+§3.2): the private view (guest_memfd pages, encrypted, never visible to the
+host) at the GPA without the shared bit, and the shared view (the memslot's
+userspace memory) at GPA|shared bit.  Which view a page may be accessed through
+is its memory attribute (KVM_SET_MEMORY_ATTRIBUTES, §3.1).
+
+The model maps that onto the real VM with ordinary memslots:
+- private view: memory owned by the model (anonymous, never handed to the
+  library), mapped at the GPA for pages that are PRIVATE *and* present in the
+  TD (added by INIT_MEM_REGION or accepted);
+- shared view: the library's userspace memory, mapped at GPA|shared bit for
+  pages that are SHARED.
+Everything else is left unmapped, so a guest access there leaves the real
+vCPU with an MMIO exit, which `classify()` turns into what KVM-TDX does:
+KVM_EXIT_MEMORY_FAULT for an attribute mismatch (§3.3), a #VE for a pending
+private page or a shared GPA without memslot (§3.3), -EIO for a pending page
+when SEPT_VE_DISABLE is set (§3.3).
+"""
+
+import errno
+
+from tdx.lib import abi
+from tdx.lib.kvm import Mapping
+from tdx.lib.system import buffer
+
+PAGE_SIZE = 4096
+PAGE_SHIFT = 12
+
+# Private page states (TDX module S-EPT): absent = no page AUGed or ADDed;
+# pending = AUGed, waiting for TDG.MEM.PAGE.ACCEPT; mapped = usable.
+PENDING = "pending"
+MAPPED = "mapped"
+
+# TDX module statuses returned in RAX by TDG.MEM.PAGE.ACCEPT (see tdx_module.py).
+ACCEPT_OK = "ok"
+ACCEPT_ALREADY = "already-accepted"
+ACCEPT_INVALID = "invalid"      # not private / no guest_memfd behind it
+ACCEPT_SIZE = "size-mismatch"   # 2M accept of a range mapped with 4K pages
+
+KVM_USER_MEM_SLOTS = 32764      # dev-machine-kvm.md §5: KVM_CAP_NR_MEMSLOTS
+
+
+class Slot:
+    """A memslot as the library registered it."""
+
+    def __init__(self, slot_id, flags, gpa, size, uaddr, gmem, gmem_offset, private):
+        self.id = slot_id
+        self.flags = flags
+        self.gpa = gpa
+        self.size = size
+        self.uaddr = uaddr
+        self.gmem = gmem
+        self.gmem_offset = gmem_offset
+        self.private = private          # Mapping owned by the model, or None without guest_memfd
+        self.real = []                  # real memslot ids currently backing this slot
+
+    def contains(self, gpa):
+        return self.gpa <= gpa < self.gpa + self.size
+
+
+class TdMemory:
+    def __init__(self, host, real_vm_fd, faults):
+        self.host = host                # HostSystem: the real kernel
+        self.fd = real_vm_fd
+        self.faults = faults
+        self.shared_bit = 0             # known after KVM_TDX_INIT_VM
+        self.slots = {}
+        self.gmem = {}                  # guest_memfd fd -> size
+        self.private_gfns = set()       # attribute PRIVATE
+        self.state = {}                 # gfn -> PENDING | MAPPED (private pages present in the TD)
+        self._free_real = []
+        self._next_real = 0
+        self.dirty = True
+
+    # -- guest_memfd and memslots (KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION2) --
+
+    def add_gmem(self, fd, size):
+        self.gmem[fd] = size
+
+    def set_region(self, slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset):
+        """Validate like kvm_set_memory_region(); raise OSError(errno) on refusal."""
+        valid = abi.KVM_MEM_LOG_DIRTY_PAGES | abi.KVM_MEM_GUEST_MEMFD
+        # TDX VMs have no read-only memory (kvm_arch_has_readonly_mem() is false for them).
+        if flags & ~valid or slot_id >= KVM_USER_MEM_SLOTS:
+            raise OSError(errno.EINVAL, "memslot flags or id")
+        if (flags & abi.KVM_MEM_GUEST_MEMFD) and (flags & abi.KVM_MEM_LOG_DIRTY_PAGES):
+            raise OSError(errno.EINVAL, "guest_memfd slots cannot log dirty pages")
+        if (gpa | size | uaddr) & (PAGE_SIZE - 1) or gpa + size > 1 << 64:
+            raise OSError(errno.EINVAL, "memslot alignment")
+        old = self.slots.get(slot_id)
+        if size == 0:
+            if old:
+                self._unmap_slot(old)
+                if old.private:
+                    old.private.close()
+                del self.slots[slot_id]
+            return
+        if old:
+            # Moving or resizing a guest_memfd slot is refused; flag changes too (simplified).
+            raise OSError(errno.EINVAL, "memslot already exists")
+        for other in self.slots.values():
+            if gpa < other.gpa + other.size and other.gpa < gpa + size:
+                raise OSError(errno.EEXIST, "memslot overlaps slot %d" % other.id)
+        private = None
+        if flags & abi.KVM_MEM_GUEST_MEMFD:
+            gsize = self.gmem.get(gmem_fd)
+            if gsize is None or gmem_offset & (PAGE_SIZE - 1) or gmem_offset + size > gsize:
+                raise OSError(errno.EINVAL, "guest_memfd binding")
+            for other in self.slots.values():
+                if other.gmem == gmem_fd and gmem_offset < other.gmem_offset + other.size \
+                        and other.gmem_offset < gmem_offset + size:
+                    raise OSError(errno.EINVAL, "guest_memfd range already bound")
+            private = Mapping(self.host, size)
+        else:
+            gmem_fd = None
+        self.slots[slot_id] = Slot(slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset, private)
+        self.dirty = True
+
+    def slot_of(self, gpa):
+        for slot in self.slots.values():
+            if slot.contains(gpa):
+                return slot
+        return None
+
+    # -- attributes (KVM_SET_MEMORY_ATTRIBUTES) and conversions --
+
+    def set_attributes(self, gpa, size, attributes, flags):
+        # kvm_vm_ioctl_set_mem_attributes(): flags must be 0, only PRIVATE is
+        # supported, range page aligned, non-empty and not wrapping.
+        if flags or attributes & ~abi.KVM_MEMORY_ATTRIBUTE_PRIVATE:
+            raise OSError(errno.EINVAL, "attributes")
+        if (gpa | size) & (PAGE_SIZE - 1) or size == 0 or gpa + size > 1 << 64:
+            raise OSError(errno.EINVAL, "attribute range")
+        private = bool(attributes & abi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
+        for gfn in range(gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT):
+            if private == (gfn in self.private_gfns):
+                continue
+            if private:
+                self.private_gfns.add(gfn)
+            else:
+                self.private_gfns.discard(gfn)
+                # Converting to shared removes the private page from the TD
+                # (TDH.MEM.PAGE.REMOVE); its content is gone for good.
+                self._drop_private(gfn)
+        self.dirty = True
+
+    def _drop_private(self, gfn):
+        self.state.pop(gfn, None)
+        slot = self.slot_of(gfn << PAGE_SHIFT)
+        if slot and slot.private and "no-zero-on-private" not in self.faults:
+            off = (gfn << PAGE_SHIFT) - slot.gpa
+            slot.private.write(off, bytes(PAGE_SIZE))
+
+    # -- TD build and run time --
+
+    def populate(self, gpa, data, measure):
+        """One page of KVM_TDX_INIT_MEM_REGION (kvm_gmem_populate + TDH.MEM.PAGE.ADD)."""
+        slot = self.slot_of(gpa)
+        if slot is None or slot.private is None:
+            return errno.EINVAL
+        gfn = gpa >> PAGE_SHIFT
+        if gfn not in self.private_gfns:
+            return errno.EINVAL
+        if gfn in self.state:
+            return errno.EEXIST
+        slot.private.write(gpa - slot.gpa, data)
+        self.state[gfn] = MAPPED
+        self.dirty = True
+        return 0
+
+    def accept(self, gpa, level):
+        """TDG.MEM.PAGE.ACCEPT of a 4K (level 0) or 2M (level 1) page."""
+        size = PAGE_SIZE << (9 * level)
+        if gpa & (size - 1):
+            return ACCEPT_INVALID
+        gfns = range(gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT)
+        for gfn in gfns:
+            slot = self.slot_of(gfn << PAGE_SHIFT)
+            if gfn not in self.private_gfns or slot is None or slot.private is None:
+                return ACCEPT_INVALID
+        if level and any(self.state.get(gfn) == MAPPED for gfn in gfns):
+            return ACCEPT_SIZE
+        if all(self.state.get(gfn) == MAPPED for gfn in gfns):
+            return ACCEPT_ALREADY
+        for gfn in gfns:
+            # TDH.MEM.PAGE.AUG hands the TD a zeroed page.
+            if "no-zero-on-private" not in self.faults:
+                slot = self.slot_of(gfn << PAGE_SHIFT)
+                slot.private.write((gfn << PAGE_SHIFT) - slot.gpa, bytes(PAGE_SIZE))
+            self.state[gfn] = MAPPED
+        self.dirty = True
+        return ACCEPT_OK
+
+    def private_bytes(self, gpa, length):
+        """The model's own access to private memory (TDX module, held stores)."""
+        slot = self.slot_of(gpa)
+        return slot.private.buf[gpa - slot.gpa:gpa - slot.gpa + length]
+
+    def shared_bytes(self, gpa, length):
+        slot = self.slot_of(gpa)
+        return buffer(slot.uaddr + gpa - slot.gpa, length)
+
+    def classify(self, real_gpa):
+        """What KVM-TDX does for a guest access that found no real mapping.
+
+        Returns (kind, gpa, private): kind is "fault" (KVM_EXIT_MEMORY_FAULT),
+        "ve" (#VE to the guest: pending page, or MMIO on a shared GPA), or
+        "pending-dead" (pending page with SEPT_VE_DISABLE: KVM_RUN -EIO).
+        """
+        private = not (self.shared_bit and real_gpa & self.shared_bit)
+        gpa = real_gpa & ~self.shared_bit if self.shared_bit else real_gpa
+        slot = self.slot_of(gpa)
+        gfn = gpa >> PAGE_SHIFT
+        if not private:
+            if slot is None:
+                return "ve", gpa, False     # emulated MMIO: the TD must use #VE.RequestMMIO
+            if gfn in self.private_gfns:
+                return "fault", gpa, False
+            return "retry", gpa, False      # shared page just mapped: run again
+        if slot is None or slot.private is None or gfn not in self.private_gfns:
+            return "fault", gpa, True
+        if self.state.get(gfn) != MAPPED:
+            return "pending", gpa, True
+        return "retry", gpa, True
+
+    # -- real memslots --
+
+    def sync(self):
+        """Make the real VM's memslots match the two views."""
+        if not self.dirty:
+            return
+        for slot in self.slots.values():
+            self._unmap_slot(slot)
+            self._map_slot(slot)
+        self.dirty = False
+
+    def _runs(self, slot, want):
+        start = None
+        for i in range(slot.size >> PAGE_SHIFT):
+            ok = want((slot.gpa >> PAGE_SHIFT) + i)
+            if ok and start is None:
+                start = i
+            elif not ok and start is not None:
+                yield start, i - start
+                start = None
+        if start is not None:
+            yield start, (slot.size >> PAGE_SHIFT) - start
+
+    def _map_slot(self, slot):
+        def private_ok(gfn):
+            return gfn in self.private_gfns and self.state.get(gfn) == MAPPED
+
+        def shared_ok(gfn):
+            return gfn not in self.private_gfns
+
+        if slot.private is not None:
+            # Fault "private-visible": the private view is the host's own memory.
+            base = slot.uaddr if "private-visible" in self.faults else slot.private.addr
+            for first, count in self._runs(slot, private_ok):
+                self._real_slot(slot, slot.gpa + (first << PAGE_SHIFT), count << PAGE_SHIFT,
+                                base + (first << PAGE_SHIFT))
+        if self.shared_bit:
+            for first, count in self._runs(slot, shared_ok):
+                self._real_slot(slot, (slot.gpa + (first << PAGE_SHIFT)) | self.shared_bit,
+                                count << PAGE_SHIFT, slot.uaddr + (first << PAGE_SHIFT))
+
+    def _real_slot(self, slot, gpa, size, addr):
+        real = self._free_real.pop() if self._free_real else self._alloc_real()
+        self._set_real(real, gpa, size, addr)
+        slot.real.append(real)
+
+    def _alloc_real(self):
+        self._next_real += 1
+        return self._next_real - 1
+
+    def _unmap_slot(self, slot):
+        for real in slot.real:
+            self._set_real(real, 0, 0, 0)
+            self._free_real.append(real)
+        slot.real = []
+
+    def _set_real(self, real, gpa, size, addr):
+        region = _region(real, gpa, size, addr)
+        self.host.ioctl(self.fd, abi.KVM_SET_USER_MEMORY_REGION, region)
+
+    def close(self):
+        for slot in self.slots.values():
+            if slot.private:
+                slot.private.close()
+        self.slots = {}
+
+
+def _region(slot, gpa, size, addr):
+    from tdx.lib.abi import ffi
+    return ffi.new("struct kvm_userspace_memory_region *", {
+        "slot": slot, "flags": 0, "guest_phys_addr": gpa, "memory_size": size, "userspace_addr": addr})

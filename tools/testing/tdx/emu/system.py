@@ -1,0 +1,414 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""EmuSystem: KVM-TDX behind the library's ioctl boundary, on a plain VM.
+
+The library talks to EmuSystem exactly as it talks to the kernel (the System
+interface of tdx.lib.system).  Ordinary ioctls go to the host's /dev/kvm;
+for a VM created with type KVM_X86_TDX_VM, EmuSystem creates a default VM and
+keeps a model of KVM-TDX next to it:
+- KVM_MEMORY_ENCRYPT_OP (KVM_TDX_*) and the TD rules of the other ioctls are
+  answered by tdx.emu.ioctls (reference/kvm-tdx-uapi.md §2);
+- memslots, guest_memfd and memory attributes go to tdx.emu.memory (§3);
+- KVM_RUN runs the real vCPU and handles what a TD vCPU would do differently:
+  TDCALL (which traps to us as KVM_EXIT_INTERNAL_ERROR with its instruction
+  bytes on this host, or arrives through the guest runtime's #UD doorbell on a
+  VMX host) goes to tdx.emu.tdx_module; accesses that found no mapping become
+  KVM_EXIT_MEMORY_FAULT or #VE; instructions a TD cannot execute (port I/O,
+  HLT) become #VE.  Exits are written into the real kvm_run the library has
+  mapped, so the library decodes them with its ordinary code.
+"""
+
+import errno
+import os
+
+from tdx.lib import abi, boot
+from tdx.lib.abi import ffi
+from tdx.lib.system import HostSystem, buffer
+from tdx.emu import faults as _faults, ioctls
+from tdx.emu.memory import TdMemory
+from tdx.emu.regs import Regs
+from tdx.emu.state import EmuRunError, TdVcpu, TdVm
+from tdx.emu.tdx_module import TdxModule
+
+TDCALL_BYTES = b"\x66\x0f\x01\xcc"
+TDCALL_DOORBELL_PORT = 0xE4         # guest/include/tdx.h
+VE_VECTOR = 20
+UD_VECTOR = 6
+
+# VMX exit reasons a #VE reports for instructions a TD cannot execute.
+EXIT_REASON_HLT = 12
+EXIT_REASON_IO_INSTRUCTION = 30
+EXIT_REASON_EPT_VIOLATION = 48
+
+# Protected TD state: KVM refuses these on a TD vCPU (kvm-tdx-uapi.md §2.8).
+PROTECTED_VCPU_IOCTLS = {
+    abi.KVM_GET_REGS: "KVM_GET_REGS",
+    abi.KVM_SET_REGS: "KVM_SET_REGS",
+    abi.KVM_SET_SREGS: "KVM_SET_SREGS",
+}
+
+
+class _Host:
+    """Access to the library's own memory for user pointers in ioctl structs."""
+
+    @staticmethod
+    def read(addr, length):
+        return bytes(buffer(addr, length))
+
+    @staticmethod
+    def write(addr, data):
+        buffer(addr, len(data))[:] = data
+
+
+class _TdVmFd:
+    def __init__(self, sys_, fd, vm):
+        self.fd = fd
+        self.vm = vm
+        self.memory = TdMemory(sys_.host, fd, vm.faults)
+        vm.memory = self.memory
+        vm.read_host = _Host.read
+        self.vcpus = {}
+
+
+class _TdVcpuFd:
+    def __init__(self, sys_, vmfd, fd, vcpu):
+        self.vmfd = vmfd
+        self.fd = fd
+        self.vcpu = vcpu
+        size = sys_.host.ioctl(sys_.kvm_fd_for(vmfd), abi.KVM_GET_VCPU_MMAP_SIZE)
+        self.run_size = size
+        self.run_addr = sys_.host.mmap(size, 3, 1, fd, 0)   # PROT_READ|WRITE, MAP_SHARED
+        self.run = ffi.cast("struct kvm_run *", self.run_addr)
+        self.started = False
+        self.pending = False        # an exit we produced awaits completion
+        self.held = None            # (kind, gpa, private, data) of an access held across a fault
+        self.cancel_mmio = False
+
+
+class EmuSystem(HostSystem):
+    """The `emulated` platform's System."""
+
+    name = "emulated"
+
+    def __init__(self, fault_names=None, tdcall_trap=None):
+        self.host = HostSystem()
+        self.faults = _faults.parse(fault_names)
+        # How TDCALL reaches the model: "exit" (this host: INTERNAL_ERROR) or
+        # "ud" (as on VMX hosts: #UD, forwarded by the guest through the doorbell).
+        self.tdcall_trap = tdcall_trap or os.environ.get("TDX_EMU_TDCALL_TRAP", "exit")
+        if self.tdcall_trap not in ("exit", "ud"):
+            raise ValueError("TDX_EMU_TDCALL_TRAP=%s: expected exit or ud" % self.tdcall_trap)
+        self.module = TdxModule()
+        self._kvm_fds = set()
+        self._vms = {}
+        self._vcpus = {}
+        self._gmem_owner = {}
+
+    # -- System interface --
+
+    def open(self, path, flags):
+        fd = self.host.open(path, flags)
+        if os.path.realpath(path) == "/dev/kvm":
+            self._kvm_fds.add(fd)
+        return fd
+
+    def close(self, fd):
+        if fd in self._vcpus:
+            vfd = self._vcpus.pop(fd)
+            self.host.munmap(vfd.run_addr, vfd.run_size)
+            vfd.vmfd.vcpus.pop(fd, None)
+        elif fd in self._vms:
+            vmfd = self._vms.pop(fd)
+            vmfd.memory.close()
+        self._kvm_fds.discard(fd)
+        self._gmem_owner.pop(fd, None)
+        self.host.close(fd)
+
+    def kvm_fd_for(self, vmfd):
+        return next(iter(self._kvm_fds))
+
+    def ioctl(self, fd, request, arg=0):
+        if fd in self._vcpus:
+            return self._vcpu_ioctl(self._vcpus[fd], request, arg)
+        if fd in self._vms:
+            return self._vm_ioctl(self._vms[fd], request, arg)
+        if fd in self._kvm_fds:
+            return self._kvm_ioctl(fd, request, arg)
+        return self.host.ioctl(fd, request, arg)
+
+    # -- /dev/kvm --
+
+    def _kvm_ioctl(self, fd, request, arg):
+        if request == abi.KVM_CREATE_VM and arg == abi.KVM_X86_TDX_VM:
+            vm_fd = self.host.ioctl(fd, abi.KVM_CREATE_VM, abi.KVM_X86_DEFAULT_VM)
+            self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults))
+            return vm_fd
+        if request == abi.KVM_CHECK_EXTENSION:
+            return self._check_extension(fd, arg, td=False)
+        return self.host.ioctl(fd, request, arg)
+
+    def _check_extension(self, fd, cap, td):
+        real = self.host.ioctl(fd, abi.KVM_CHECK_EXTENSION, cap)
+        if cap == abi.KVM_CAP_VM_TYPES:
+            return real | (1 << abi.KVM_X86_TDX_VM)
+        if cap == abi.KVM_CAP_MEMORY_ATTRIBUTES and (td or fd in self._kvm_fds):
+            # kvm_supported_mem_attributes(): PRIVATE on /dev/kvm and for VMs with private memory.
+            return abi.KVM_MEMORY_ATTRIBUTE_PRIVATE
+        if td:
+            return ioctls.td_check_extension(cap, real)
+        return real
+
+    # -- TD VM fd --
+
+    def _vm_ioctl(self, vmfd, request, arg):
+        vm = vmfd.vm
+        if request == abi.KVM_MEMORY_ENCRYPT_OP:
+            ret = ioctls.tdx_vm_ioctl(vm, ffi.cast("struct kvm_tdx_cmd *", arg), _Host)
+            vmfd.memory.shared_bit = vm.shared_bit
+            vmfd.memory.dirty = True
+            return ret
+        if request == abi.KVM_CHECK_EXTENSION:
+            return self._check_extension(vmfd.fd, arg, td=True)
+        if request == abi.KVM_ENABLE_CAP:
+            return ioctls.td_enable_cap(vm, ffi.cast("struct kvm_enable_cap *", arg))
+        if request == abi.KVM_X86_SET_MSR_FILTER:
+            # The real KVM validates the struct; the model applies it to TDVMCALLs.
+            self.host.ioctl(vmfd.fd, request, arg)
+            ioctls.td_set_msr_filter(vm, ffi.cast("struct kvm_msr_filter *", arg))
+            return 0
+        if request == abi.KVM_CREATE_VCPU:
+            vcpu = ioctls.td_create_vcpu(vm, arg)
+            fd = self.host.ioctl(vmfd.fd, request, arg)
+            vfd = _TdVcpuFd(self, vmfd, fd, vcpu)
+            self._vcpus[fd] = vfd
+            vmfd.vcpus[fd] = vfd
+            return fd
+        if request == abi.KVM_CREATE_GUEST_MEMFD:
+            gmem = ffi.cast("struct kvm_create_guest_memfd *", arg)
+            ioctls.td_check_guest_memfd(vm, gmem)
+            fd = self.host.ioctl(vmfd.fd, request, arg)
+            vmfd.memory.add_gmem(fd, gmem.size)
+            return fd
+        if request == abi.KVM_SET_USER_MEMORY_REGION2:
+            r = ffi.cast("struct kvm_userspace_memory_region2 *", arg)
+            vmfd.memory.set_region(r.slot, r.flags, r.guest_phys_addr, r.memory_size, r.userspace_addr,
+                                   r.guest_memfd, r.guest_memfd_offset)
+            return 0
+        if request == abi.KVM_SET_USER_MEMORY_REGION:
+            r = ffi.cast("struct kvm_userspace_memory_region *", arg)
+            if r.flags & abi.KVM_MEM_GUEST_MEMFD:
+                raise OSError(errno.EINVAL, "v1 memslot ioctl with KVM_MEM_GUEST_MEMFD")
+            vmfd.memory.set_region(r.slot, r.flags, r.guest_phys_addr, r.memory_size, r.userspace_addr, 0, 0)
+            return 0
+        if request == abi.KVM_SET_MEMORY_ATTRIBUTES:
+            a = ffi.cast("struct kvm_memory_attributes *", arg)
+            vmfd.memory.set_attributes(a.address, a.size, a.attributes, a.flags)
+            return 0
+        if request in ioctls.TD_VM_REFUSED:
+            raise OSError(ioctls.TD_VM_REFUSED[request], "refused for a TD")
+        return self.host.ioctl(vmfd.fd, request, arg)
+
+    # -- TD vCPU fd --
+
+    def _vcpu_ioctl(self, vfd, request, arg):
+        vm, vcpu = vfd.vmfd.vm, vfd.vcpu
+        if request == abi.KVM_RUN:
+            return self._run(vfd)
+        if request == abi.KVM_MEMORY_ENCRYPT_OP:
+            return ioctls.tdx_vcpu_ioctl(vm, vcpu, ffi.cast("struct kvm_tdx_cmd *", arg), _Host)
+        if request in PROTECTED_VCPU_IOCTLS:
+            raise OSError(errno.EINVAL, "%s: TD vCPU state is protected" % PROTECTED_VCPU_IOCTLS[request])
+        handled = ioctls.td_vcpu_other_ioctl(vm, vcpu, request, arg)
+        if handled is not None:
+            return handled
+        return self.host.ioctl(vfd.fd, request, arg)
+
+    # -- KVM_RUN --
+
+    def _run(self, vfd):
+        vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run
+        ioctls.td_check_run(vm, vcpu)
+        memory = vfd.vmfd.memory
+        if not vfd.started:
+            self._start(vfd)
+        try:
+            if vfd.pending:
+                vfd.pending = False
+                regs = self._get_regs(vfd)
+                more = self.module.complete(vm, vcpu, regs, run)
+                self._set_regs(vfd, regs)
+                if more:
+                    vfd.pending = True
+                    return 0
+            if vfd.held is not None and not self._replay_held(vfd, memory):
+                return self._memory_fault(vfd)
+            return self._run_loop(vfd, vm, vcpu, run, memory)
+        except EmuRunError as e:
+            raise OSError(e.errno, os.strerror(e.errno)) from None
+
+    def _start(self, vfd):
+        """Give the real vCPU the state the TDX module gives a new TD vCPU."""
+        vm, vcpu = vfd.vmfd.vm, vfd.vcpu
+        sregs = ffi.new("struct kvm_sregs *")
+        self.host.ioctl(vfd.fd, abi.KVM_GET_SREGS, sregs)
+        regs = ffi.new("struct kvm_regs *")
+        boot.initial_vcpu_state(sregs, regs, vcpu.index, vcpu.init_rcx)
+        self.module.initial_regs(vm, vcpu, regs)
+        self.host.ioctl(vfd.fd, abi.KVM_SET_SREGS, sregs)
+        self.host.ioctl(vfd.fd, abi.KVM_SET_REGS, regs)
+        entries = ioctls.virtual_cpuid(vm)
+        from tdx.lib.kvm import new_cpuid2
+        self.host.ioctl(vfd.fd, abi.KVM_SET_CPUID2, new_cpuid2(entries))
+        vfd.started = True
+
+    def _run_loop(self, vfd, vm, vcpu, run, memory):
+        while True:
+            memory.sync()
+            self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
+            reason = run.exit_reason
+            if reason == abi.KVM_EXIT_INTERNAL_ERROR and _is_tdcall(run):
+                if self.tdcall_trap == "ud":
+                    self._inject(vfd, UD_VECTOR)
+                    continue
+                if self._tdcall(vfd, advance=4):
+                    return 0
+                continue
+            if reason == abi.KVM_EXIT_IO:
+                if run.io.port == TDCALL_DOORBELL_PORT and run.io.direction == abi.KVM_EXIT_IO_OUT:
+                    # The guest's #UD handler forwards a TDCALL with the TD's
+                    # registers as they were; it skips the TDCALL itself.
+                    if self._tdcall(vfd, advance=0):
+                        return 0
+                    continue
+                self._ve_instruction(vfd, EXIT_REASON_IO_INSTRUCTION)
+                continue
+            if reason == abi.KVM_EXIT_HLT:
+                self._ve_instruction(vfd, EXIT_REASON_HLT)
+                continue
+            if reason == abi.KVM_EXIT_MMIO:
+                if self._unmapped_access(vfd, memory):
+                    return 0
+                continue
+            return 0
+
+    def _tdcall(self, vfd, advance):
+        vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run
+        regs = self._get_regs(vfd)
+        regs.rip += advance
+        exited = self.module.tdcall(vm, vcpu, regs, run)
+        self._set_regs(vfd, regs)
+        if exited:
+            vfd.pending = True
+        return exited
+
+    # -- accesses that found no real mapping --
+
+    def _unmapped_access(self, vfd, memory):
+        """A real MMIO exit: what would KVM-TDX have done?  True = exit to userspace."""
+        run = vfd.run
+        mmio = run.mmio
+        real_gpa, length, write = mmio.phys_addr, mmio.len, bool(mmio.is_write)
+        data = bytes(mmio.data[0:length]) if write else None
+        kind, gpa, private = memory.classify(real_gpa)
+        if kind == "retry":
+            self._finish_mmio(vfd, memory, real_gpa, length, write, data, private)
+            return False
+        if kind == "fault":
+            vfd.held = (real_gpa, length, write, data)
+            return self._memory_fault(vfd)
+        if not write:
+            self._cancel_mmio_read(vfd)
+        elif kind == "pending":
+            # The store already retired in the real vCPU; keep it for when the
+            # page is accepted (emu/README: #VE after a store).
+            vfd.held = (real_gpa, length, write, data)
+        if kind == "pending" and vfd.vmfd.vm.attributes & abi.TDX_TD_ATTR_SEPT_VE_DISABLE:
+            # KVM kills a TD that touches a pending page it cannot #VE (§3.3).
+            raise EmuRunError(errno.EIO)
+        vfd.vcpu.ve_info = (EXIT_REASON_EPT_VIOLATION, 0x2 if write else 0x1, 0, real_gpa, 0)
+        self._inject(vfd, VE_VECTOR)
+        return False
+
+    def _memory_fault(self, vfd):
+        real_gpa, length, write, data = vfd.held
+        kind, gpa, private = vfd.vmfd.memory.classify(real_gpa)
+        mf = vfd.run.memory_fault
+        vfd.run.exit_reason = abi.KVM_EXIT_MEMORY_FAULT
+        mf.flags = abi.KVM_MEMORY_EXIT_FLAG_PRIVATE if private else 0
+        mf.gpa = gpa & ~0xFFF
+        mf.size = 4096
+        raise OSError(errno.EFAULT, "KVM_EXIT_MEMORY_FAULT")
+
+    def _replay_held(self, vfd, memory):
+        """Complete an access held across a fault once it is legal; False if still not."""
+        real_gpa, length, write, data = vfd.held
+        memory.sync()
+        kind, gpa, private = memory.classify(real_gpa)
+        if kind == "fault":
+            return False
+        if kind == "pending":
+            return True                 # stays held until TDG.MEM.PAGE.ACCEPT
+        vfd.held = None
+        self._finish_mmio(vfd, memory, real_gpa, length, write, data, private)
+        return True
+
+    def _finish_mmio(self, vfd, memory, real_gpa, length, write, data, private):
+        gpa = real_gpa & ~memory.shared_bit if memory.shared_bit else real_gpa
+        view = memory.private_bytes(gpa, length) if private else memory.shared_bytes(gpa, length)
+        if write:
+            view[0:length] = data
+        else:
+            # KVM completes the pending emulated load with mmio.data on re-entry.
+            ffi.memmove(vfd.run.mmio.data, bytes(view[0:length]), length)
+
+    def _cancel_mmio_read(self, vfd):
+        """Undo a pending emulated load so that the guest re-executes it later.
+
+        KVM completes a pending MMIO read at the next KVM_RUN before it looks
+        at immediate_exit; restoring the registers afterwards puts the vCPU
+        back at the load with nothing pending.
+        """
+        regs = ffi.new("struct kvm_regs *")
+        self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, regs)
+        vfd.run.immediate_exit = 1
+        try:
+            self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
+        except OSError as e:
+            if e.errno != errno.EINTR:
+                raise
+        finally:
+            vfd.run.immediate_exit = 0
+        self.host.ioctl(vfd.fd, abi.KVM_SET_REGS, regs)
+
+    def _ve_instruction(self, vfd, exit_reason):
+        """A TD cannot execute this instruction natively: the module injects #VE."""
+        vfd.vcpu.ve_info = (exit_reason, 0, 0, 0, 0)
+        self._inject(vfd, VE_VECTOR)
+
+    def _inject(self, vfd, vector):
+        events = ffi.new("struct kvm_vcpu_events *")
+        self.host.ioctl(vfd.fd, abi.KVM_GET_VCPU_EVENTS, events)
+        events.exception.injected = 1
+        events.exception.nr = vector
+        events.exception.has_error_code = 0
+        events.exception.pending = 0
+        self.host.ioctl(vfd.fd, abi.KVM_SET_VCPU_EVENTS, events)
+
+    def _get_regs(self, vfd):
+        regs = ffi.new("struct kvm_regs *")
+        self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, regs)
+        return Regs.from_kvm_regs(regs)
+
+    def _set_regs(self, vfd, regs):
+        out = ffi.new("struct kvm_regs *")
+        self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, out)
+        regs.to_kvm_regs(out)
+        self.host.ioctl(vfd.fd, abi.KVM_SET_REGS, out)
+
+
+def _is_tdcall(run):
+    internal = run.internal
+    if internal.suberror != abi.KVM_INTERNAL_ERROR_EMULATION or internal.ndata < 3 or not internal.data[0] & 1:
+        return False
+    raw = bytes(ffi.buffer(ffi.addressof(internal, "data"), 8 * internal.ndata))
+    # data[1] low byte: instruction length; the bytes follow it (dev-machine-kvm.md §0.2).
+    return raw[9:13] == TDCALL_BYTES

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The ioctl boundary: every syscall the library makes on a KVM object.
+
+`HostSystem` issues them to the OS through libc (cffi releases the GIL around
+the call, so a vCPU thread blocked in KVM_RUN does not stall the others).
+The emulated platform subclasses it (tdx.emu.EmuSystem) and models KVM-TDX
+behind the very same calls, so the library's struct packing, ioctl order and
+errno handling are what runs on both platforms (docs/internals.md §1).
+"""
+
+import os
+
+from tdx.lib.abi import ffi, libc
+
+PROT_READ = 0x1
+PROT_WRITE = 0x2
+MAP_SHARED = 0x01
+MAP_PRIVATE = 0x02
+MAP_ANONYMOUS = 0x20
+MAP_NORESERVE = 0x4000
+MAP_FAILED = ffi.cast("void *", -1)
+
+
+def _oserror(what):
+    err = ffi.errno
+    return OSError(err, "%s: %s" % (what, os.strerror(err)))
+
+
+def as_arg(arg):
+    """The third ioctl argument as libc wants it: a pointer-sized value."""
+    if isinstance(arg, int):
+        return ffi.cast("unsigned long", arg)
+    return ffi.cast("void *", arg)
+
+
+class HostSystem:
+    """The real kernel."""
+
+    name = "host"
+
+    def open(self, path, flags):
+        fd = libc.open(path.encode(), flags | os.O_CLOEXEC)
+        if fd < 0:
+            raise _oserror(path)
+        return fd
+
+    def close(self, fd):
+        os.close(fd)
+
+    def ioctl(self, fd, request, arg=0):
+        ret = libc.ioctl(fd, ffi.cast("unsigned long", request), as_arg(arg))
+        if ret < 0:
+            raise _oserror("ioctl 0x%x" % request)
+        return ret
+
+    def mmap(self, length, prot, flags, fd=-1, offset=0):
+        addr = libc.mmap(ffi.NULL, length, prot, flags, fd, offset)
+        if addr == MAP_FAILED:
+            raise _oserror("mmap")
+        return int(ffi.cast("uintptr_t", addr))
+
+    def munmap(self, addr, length):
+        if libc.munmap(ffi.cast("void *", addr), length) < 0:
+            raise _oserror("munmap")
+
+    def pread(self, fd, length, offset):
+        return os.pread(fd, length, offset)
+
+
+def buffer(addr, length):
+    """A writable view of `length` bytes of this process's memory at `addr`."""
+    return ffi.buffer(ffi.cast("char *", addr), length)

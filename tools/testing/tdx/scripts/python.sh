@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Print the path of a Python interpreter that can run tdx-selftests.
+#
+# The system python3 is used when it imports the dependencies; otherwise
+# a virtualenv is created once (default: <repo>/.venv, override with
+# TDX_VENV=DIR) and the dependencies are installed into it, so that a fresh
+# clone needs no manual pip step.  Progress goes to stderr; stdout carries
+# only the interpreter path, for `PYTHON := $(shell scripts/python.sh)`.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../../../.." && pwd)
+venv=${TDX_VENV:-$top/.venv}
+# tap.py (module "tap") is a second KTAP parser for the project's own tests.
+deps="cffi pyelftools tabulate argcomplete tap.py"
+probe='import cffi, elftools, tabulate, argcomplete, tap'
+
+if [ -n "${PYTHON:-}" ] && "$PYTHON" -c "$probe" 2>/dev/null; then
+	echo "$PYTHON"
+	exit 0
+fi
+if [ -x "$venv/bin/python3" ] && "$venv/bin/python3" -c "$probe" 2>/dev/null; then
+	echo "$venv/bin/python3"
+	exit 0
+fi
+sys_py=$(command -v python3 || true)
+if [ -z "$sys_py" ]; then
+	echo "tdx-selftests: python3 not found; install Python >= 3.9" >&2
+	exit 1
+fi
+if "$sys_py" -c "$probe" 2>/dev/null; then
+	echo "$sys_py"
+	exit 0
+fi
+
+echo "tdx-selftests: creating $venv for: $deps" >&2
+if ! "$sys_py" -m venv "$venv" >&2; then
+	echo "tdx-selftests: 'python3 -m venv' failed; install python3-venv or: pip install $deps" >&2
+	exit 1
+fi
+if ! "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check $deps tap.py >&2; then
+	echo "tdx-selftests: could not install $deps into $venv (no network?)" >&2
+	exit 1
+fi
+echo "$venv/bin/python3"
