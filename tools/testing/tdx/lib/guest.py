@@ -160,7 +160,7 @@ def _parse(path, blob):
         elf = ELFFile(io.BytesIO(blob))
         segments = []
         for seg in elf.iter_segments():
-            if seg["p_type"] != PT_LOAD:
+            if seg["p_type"] != "PT_LOAD":
                 continue
             offset, filesz, memsz = seg["p_offset"], seg["p_filesz"], seg["p_memsz"]
             if offset + filesz > len(blob):
