@@ -26,7 +26,7 @@ static uint64_t vmcall(struct tdx_regs *regs, uint64_t subfunction, uint64_t r12
 	regs->r13 = r13;
 	regs->r14 = r14;
 	regs->r15 = r15;
-	return tdg_vp_vmcall(TDVMCALL_EXPOSE_REGS_MASK, regs);
+	return tdg_vp_vmcall(TDVMCALL_EXPOSE_R10_R15_MASK, regs);
 }
 
 uint64_t tdg_vp_vmcall_instruction_cpuid(uint32_t eax, uint32_t ecx, uint32_t *ret_eax,

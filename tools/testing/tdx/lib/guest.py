@@ -194,13 +194,22 @@ def _package_dir():
 
 
 def find_image(name, subdir="x86_64"):
-    """Path of <name>.elf: $TDX_OUTPUT/<subdir>/ first, else the package's own <subdir>/."""
+    """Path of <name>.elf.
+
+    Looked up in $TDX_GUEST_DIR/ (flat: an installed tree, see install.mk),
+    then $TDX_OUTPUT/<subdir>/ (make O=...), then the package's own <subdir>/
+    (an in-tree build) and guest-images/ (an installed package).
+    """
     filename = name if name.endswith(".elf") else name + ".elf"
     candidates = []
+    guest_dir = os.environ.get("TDX_GUEST_DIR")
+    if guest_dir:
+        candidates.append(os.path.join(os.path.abspath(guest_dir), filename))
     output = os.environ.get("TDX_OUTPUT")
     if output:
         candidates.append(os.path.join(os.path.abspath(output), subdir, filename))
     candidates.append(os.path.join(_package_dir(), subdir, filename))
+    candidates.append(os.path.join(_package_dir(), "guest-images", filename))
     for path in candidates:
         if os.path.isfile(path):
             return path

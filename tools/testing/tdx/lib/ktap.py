@@ -379,6 +379,8 @@ def short_name(module):
     spec = getattr(module, "__spec__", None)
     if spec is not None and spec.name and spec.name != "__main__":
         return spec.name.rsplit(".", 1)[-1]
+    if module.__name__ != "__main__":
+        return module.__name__.rsplit(".", 1)[-1]
     path = getattr(module, "__file__", None) or sys.argv[0]
     name = path.rsplit("/", 1)[-1]
     return name[:-3] if name.endswith(".py") else name

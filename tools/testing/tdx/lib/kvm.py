@@ -188,10 +188,11 @@ class Vm:
         ec = ffi.new("struct kvm_enable_cap *", {"cap": cap, "flags": flags, "args": list(args)})
         self._ioctl("KVM_ENABLE_CAP", abi.KVM_ENABLE_CAP, ec)
 
-    def create_vcpu(self, vcpu_id):
+    def create_vcpu(self, vcpu_id, cls=None):
+        """KVM_CREATE_VCPU; `cls` may be a Vcpu subclass (tdx.lib.exits.GuestVcpu)."""
         fd = self._ioctl("KVM_CREATE_VCPU", abi.KVM_CREATE_VCPU, vcpu_id)
         try:
-            vcpu = Vcpu(self, fd, vcpu_id)
+            vcpu = (cls or Vcpu)(self, fd, vcpu_id)
         except BaseException:
             self.system.close(fd)
             raise

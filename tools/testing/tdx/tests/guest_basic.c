@@ -178,7 +178,7 @@ uint64_t guest_tdcall_regs(void)
 	for (i = 0; i < 16; i++)
 		r[i] = 0x1111111111111111ULL * i;
 	regs.rax = TDG_VP_VMCALL;
-	regs.rcx = TDVMCALL_EXPOSE_REGS_MASK;
+	regs.rcx = TDVMCALL_EXPOSE_R10_R15_MASK;
 	tdcall(&regs);
 	*out = regs;
 	return regs.r10;

@@ -2,11 +2,12 @@
 /*
  * TD guest-host communication interface (GHCI): TDCALL and TDG.VP.VMCALL.
  *
- * Constants carry the kernel's names (and tdx.lib.ghci uses the same);
- * values from reference/kvm-tdx-uapi.md §4 and §6.  Every TDG.VP.VMCALL
- * wrapper exposes TDVMCALL_EXPOSE_REGS_MASK (R10-R15) unless it is given a
- * mask; each returns R10 (the GHCI status) and its outputs through pointers,
- * which may be NULL.
+ * Constants carry the kernel's names (tdx.lib.ghci uses the same names and
+ * values; tests/test_boot.py checks); values from reference/kvm-tdx-uapi.md
+ * §4 and §6.  Every tdg_vp_vmcall_*() wrapper exposes
+ * TDVMCALL_EXPOSE_R10_R15_MASK, the registers the GHCI defines for the call;
+ * tdg_vp_vmcall() takes any mask.  Each returns R10 (the GHCI status) and
+ * its outputs through pointers, which may be NULL.
  */
 #ifndef TDX_GUEST_TDX_H
 #define TDX_GUEST_TDX_H
@@ -78,13 +79,20 @@
 #define TDX_REG_R13	13
 #define TDX_REG_R14	14
 #define TDX_REG_R15	15
-#define TDVMCALL_EXPOSE_REGS_MASK		0xFC00	/* R10-R15 */
+/* What the Linux guest exposes: RDX, RBX, RSI, RDI, R8-R15 (kernel name and value) */
+#define TDVMCALL_EXPOSE_REGS_MASK		0xFFCC
+/* R10-R15 only, as the C selftests' wrappers: nothing else reaches the VMM */
+#define TDVMCALL_EXPOSE_R10_R15_MASK		0xFC00
 
-/* Directions for Instruction.IO and #VE.RequestMMIO */
-#define IO_READ		0
-#define IO_WRITE	1
-#define MMIO_READ	0
-#define MMIO_WRITE	1
+/* Directions for Instruction.IO and #VE.RequestMMIO (R13) */
+#define TDX_IO_READ	0
+#define TDX_IO_WRITE	1
+#define TDX_MMIO_READ	0
+#define TDX_MMIO_WRITE	1
+#define IO_READ		TDX_IO_READ	/* short forms */
+#define IO_WRITE	TDX_IO_WRITE
+#define MMIO_READ	TDX_MMIO_READ
+#define MMIO_WRITE	TDX_MMIO_WRITE
 
 /* TDG.MEM.PAGE.ACCEPT page levels */
 #define TDX_PS_4K	0

@@ -1,0 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The emulated platform: a model of upstream KVM-TDX and the TDX module behind the
+library's ioctl boundary, running TD guests in plain VMs on any x86 host with /dev/kvm
+(DESIGN.md §5, docs/internals.md §5)."""

@@ -1,0 +1,533 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""KVM's TDX ioctls and the TD rules of ordinary ioctls (kvm-tdx-uapi.md §2).
+
+Validation order and errnos follow arch/x86/kvm/vmx/tdx.c [T-new] and main.c
+[MAIN].  Every function raises OSError(errno) exactly where the ioctl fails.
+
+- tdx_vm_ioctl(vm, cmd, host): KVM_MEMORY_ENCRYPT_OP on the VM fd;
+  tdx_vcpu_ioctl(vm, vcpu, cmd, host): on a vCPU fd.  `cmd` is the caller's
+  cffi `struct kvm_tdx_cmd *` (KVM's write-backs, e.g. hw_error, land there);
+  `host` reads/writes the caller's memory for user pointers:
+  host.read(addr, n) -> bytes, host.write(addr, data).
+  The non-TD cases are the router's: VM fd of a non-TD VM -> ENOTTY
+  (NON_TD_VM_ERRNO), vCPU fd of a non-TD vCPU -> EINVAL (NON_TD_VCPU_ERRNO).
+- td_create_vcpu(), td_check_run(), td_enable_cap(), td_check_extension(),
+  td_set_msr_filter(), td_check_guest_memfd(), td_vcpu_other_ioctl(): the TD
+  rules of KVM_CREATE_VCPU, KVM_RUN, KVM_ENABLE_CAP, KVM_CHECK_EXTENSION,
+  KVM_X86_SET_MSR_FILTER, KVM_CREATE_GUEST_MEMFD and of vCPU ioctls
+  (protected state, CPUID table, MSRs, MP state).
+
+Not modelled (emu/README): the -EBUSY of a KVM_CREATE_VCPU in flight
+(tdx_acquire_vm_state_locks), -EINTR on a pending signal in INIT_MEM_REGION,
+SEAMCALL failures (TDH.MNG.INIT never fails, so INIT_VM never writes hw_error;
+TDH.MR.FINALIZE never reports busy).
+"""
+
+import errno
+import os
+import struct
+
+from tdx.lib import abi, ghci
+from tdx.lib.abi import ffi
+from tdx.emu import cpuid as _cpuid, msrs as _msrs
+from tdx.emu.state import (MsrFilter, TdVcpu, TD_STATE_INITIALIZED, TD_STATE_RUNNABLE,
+                           TD_STATE_UNINITIALIZED, VCPU_TD_STATE_INITIALIZED,
+                           VCPU_TD_STATE_UNINITIALIZED)
+from tdx.emu.tdx_module import NO_SUBLEAF, td_cpuid
+
+NON_TD_VM_ERRNO = errno.ENOTTY          # vt_mem_enc_ioctl() on a non-TD VM
+NON_TD_VCPU_ERRNO = errno.EINVAL        # vt_vcpu_mem_enc_ioctl() on a non-TD vCPU
+
+PAGE_SIZE = 4096
+MASK64 = (1 << 64) - 1
+KVM_MAX_CPUID_ENTRIES = abi.KVM_MAX_CPUID_ENTRIES
+CPUID_ENTRY_SIZE = 40
+CAPS_CPUID_OFFSET = 2048                # struct kvm_tdx_capabilities, §2.2
+INIT_VM_CPUID_OFFSET = 256              # struct kvm_tdx_init_vm, §2.3
+KVM_MAX_VCPU_IDS = 4096 * 4             # KVM_MAX_VCPUS * KVM_VCPU_ID_RATIO (x86 kvm_host.h)
+MAX_NR_RESERVED_IOAPIC_PINS = 48        # arch/x86/kvm/ioapic.h
+MAX_IO_MSRS = 256                       # msrs.c
+KVM_EXIT_HYPERCALL_VALID_MASK = 1 << abi.KVM_HC_MAP_GPA_RANGE
+
+# CPUID bits KVM refuses in INIT_VM and clears in CAPABILITIES (tdx_unsupported_cpuid)
+X86_FEATURE_HLE = 1 << 4                # CPUID.7.0:EBX
+X86_FEATURE_RTM = 1 << 11               # CPUID.7.0:EBX
+X86_FEATURE_WAITPKG = 1 << 5            # CPUID.7.0:ECX
+GUEST_PHYS_BITS = 0x00FF0000            # CPUID.0x80000008:EAX[23:16]
+
+
+def _ioc(direction, nr, size):
+    return abi._IOC(direction, abi.KVMIO, nr, size)
+
+
+def _protected_state_ioctls():
+    """vCPU ioctls that fail with EINVAL when the vCPU's state is protected
+    (has_protected_state && guest_state_protected, or a confidential fpstate;
+    x86.c, "KVM: x86: add fields to struct kvm_arch for CoCo features",
+    v5 07/17 2024).  A TD vCPU is protected from KVM_CREATE_VCPU on
+    (tdx_vcpu_create(): DEBUG is never supported).  Numbers missing from
+    tdx.lib.abi are computed from the struct sizes in include/uapi/linux/kvm.h."""
+    table = {
+        "KVM_GET_REGS": abi.KVM_GET_REGS,
+        "KVM_SET_REGS": abi.KVM_SET_REGS,
+        "KVM_GET_SREGS": abi.KVM_GET_SREGS,
+        "KVM_SET_SREGS": abi.KVM_SET_SREGS,
+        "KVM_GET_FPU": _ioc(abi._IOC_READ, 0x8C, 416),             # struct kvm_fpu
+        "KVM_SET_FPU": _ioc(abi._IOC_WRITE, 0x8D, 416),
+        "KVM_GET_DEBUGREGS": _ioc(abi._IOC_READ, 0xA1, 128),       # struct kvm_debugregs
+        "KVM_SET_DEBUGREGS": _ioc(abi._IOC_WRITE, 0xA2, 128),
+        "KVM_GET_XSAVE": _ioc(abi._IOC_READ, 0xA4, 4096),          # struct kvm_xsave
+        "KVM_SET_XSAVE": _ioc(abi._IOC_WRITE, 0xA5, 4096),
+        "KVM_GET_XCRS": _ioc(abi._IOC_READ, 0xA6, 392),            # struct kvm_xcrs
+        "KVM_SET_XCRS": _ioc(abi._IOC_WRITE, 0xA7, 392),
+        "KVM_GET_SREGS2": _ioc(abi._IOC_READ, 0xCC, 320),          # struct kvm_sregs2
+        "KVM_SET_SREGS2": _ioc(abi._IOC_WRITE, 0xCD, 320),
+        "KVM_GET_XSAVE2": _ioc(abi._IOC_READ, 0xCF, 4096),
+    }
+    for name in table:
+        table[name] = getattr(abi, name, table[name])
+    return {number: name for name, number in table.items()}
+
+
+PROTECTED_STATE_IOCTLS = _protected_state_ioctls()
+
+# VM ioctls KVM refuses outright for a TD (beyond what the router models):
+# none found in the sources; kept for the router's lookup.
+TD_VM_REFUSED = {}
+
+
+def _err(err, what):
+    raise OSError(err, "%s: %s" % (what, errno.errorcode.get(err, err)))
+
+
+def _read(host, addr, size):
+    """copy_from_user(): -EFAULT for a NULL pointer or an unreadable address."""
+    if not addr:
+        _err(errno.EFAULT, "copy_from_user(NULL)")
+    try:
+        return bytes(host.read(addr, size))
+    except (OSError, ValueError, TypeError):
+        _err(errno.EFAULT, "copy_from_user(%#x)" % addr)
+
+
+def _write(host, addr, data):
+    if not addr:
+        _err(errno.EFAULT, "copy_to_user(NULL)")
+    try:
+        host.write(addr, bytes(data))
+    except (OSError, ValueError, TypeError):
+        _err(errno.EFAULT, "copy_to_user(%#x)" % addr)
+
+
+def _entries_from_bytes(raw, nent):
+    out = []
+    for i in range(nent):
+        f, idx, flags, a, b, c, d = struct.unpack_from("<7I", raw, i * CPUID_ENTRY_SIZE)
+        out.append(_cpuid.CpuidEntry(f, idx, flags, a, b, c, d))
+    return out
+
+
+def _entries_to_bytes(entries):
+    return b"".join(struct.pack("<7I12x", *e) for e in entries)
+
+
+class _Cmd:
+    """The kernel's copy of struct kvm_tdx_cmd (tdx_get_cmd())."""
+
+    def __init__(self, cmd):
+        self.id, self.flags, self.data, self.hw_error = cmd.id, cmd.flags, cmd.data, cmd.hw_error
+
+    def copy_back(self, cmd):
+        cmd.id, cmd.flags, cmd.data, cmd.hw_error = self.id, self.flags, self.data, self.hw_error
+
+
+def _get_cmd(cmd):
+    kcmd = _Cmd(cmd)
+    if kcmd.hw_error:
+        _err(errno.EINVAL, "kvm_tdx_cmd.hw_error must be 0")
+    return kcmd
+
+
+# --------------------------------------------------------------------------
+# VM fd (§2.1-§2.3, §2.6; tdx_vm_ioctl)
+
+def tdx_vm_ioctl(vm, cmd, host):
+    kcmd = _get_cmd(cmd)
+    if kcmd.id == abi.KVM_TDX_CAPABILITIES:
+        return _get_capabilities(vm, kcmd, host)        # lockless, no copy-back [T-new]
+    if kcmd.id == abi.KVM_TDX_INIT_VM:
+        fn = _td_init
+    elif kcmd.id == abi.KVM_TDX_FINALIZE_VM:
+        fn = _td_finalize
+    else:
+        _err(errno.EINVAL, "unknown KVM_TDX command %d on a VM fd" % kcmd.id)
+    try:
+        return fn(vm, kcmd, host)
+    finally:
+        # INIT_VM/FINALIZE copy the whole cmd back, also on failure (§2.1).
+        kcmd.copy_back(cmd)
+
+
+def capabilities_bytes(vm):
+    """struct kvm_tdx_capabilities as init_kvm_tdx_caps() builds it (§2.2)."""
+    si = vm.sysinfo
+    entries = []
+    for (leaf, sub), (eax, ebx, ecx, edx) in si.cpuid_config:
+        index = 0 if sub == NO_SUBLEAF else sub
+        if leaf == 0x80000008:
+            eax = (eax & ~GUEST_PHYS_BITS) | GUEST_PHYS_BITS    # GPAW is configured through it
+        if leaf == 7 and index == 0:
+            ebx &= ~(X86_FEATURE_HLE | X86_FEATURE_RTM)
+            ecx &= ~X86_FEATURE_WAITPKG
+        entries.append((leaf, index, 0, eax, ebx, ecx, edx))
+    # user_tdvmcallinfo_1_r11 = SetupEventNotifyInterrupt; the other three 0
+    head = struct.pack("<6Q", si.supported_attrs, si.supported_xfam, 0,
+                       ghci.TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT, 0, 0)
+    head += bytes(CAPS_CPUID_OFFSET - len(head))
+    return head + struct.pack("<II", len(entries), 0) + _entries_to_bytes(entries)
+
+
+def _get_capabilities(vm, kcmd, host):
+    if kcmd.flags:
+        _err(errno.EINVAL, "KVM_TDX_CAPABILITIES: flags")
+    nent, = struct.unpack("<I", _read(host, kcmd.data + CAPS_CPUID_OFFSET, 4))
+    if nent < len(vm.sysinfo.cpuid_config):
+        # nent is not written back: userspace retries with a bigger guess (§2.2)
+        _err(errno.E2BIG, "KVM_TDX_CAPABILITIES: cpuid.nent %d < %d" % (nent, len(vm.sysinfo.cpuid_config)))
+    _write(host, kcmd.data, capabilities_bytes(vm))
+    return 0
+
+
+def _find_cpuid2(entries, function, index):
+    return _cpuid.find_entry2(entries, function, index)
+
+
+def _td_init(vm, kcmd, host):
+    """tdx_td_init() / setup_tdparams*(), checks in code order (§2.3)."""
+    si = vm.sysinfo
+    if vm.state != TD_STATE_UNINITIALIZED:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: TD already initialized")
+    if kcmd.flags:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: flags")
+    nent, = struct.unpack("<I", _read(host, kcmd.data + INIT_VM_CPUID_OFFSET, 4))
+    if nent > KVM_MAX_CPUID_ENTRIES:
+        _err(errno.E2BIG, "KVM_TDX_INIT_VM: cpuid.nent %d > %d" % (nent, KVM_MAX_CPUID_ENTRIES))
+    raw = _read(host, kcmd.data, INIT_VM_CPUID_OFFSET + 8 + nent * CPUID_ENTRY_SIZE)
+    attributes, xfam = struct.unpack_from("<QQ", raw, 0)
+    if any(raw[160:256]):
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: reserved")
+    nent2, padding = struct.unpack_from("<II", raw, INIT_VM_CPUID_OFFSET)
+    if padding or nent2 != nent:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: cpuid.padding or nent changed")
+    entries = _entries_from_bytes(raw[INIT_VM_CPUID_OFFSET + 8:], nent)
+    # setup_tdparams()
+    if vm.vcpus:
+        _err(errno.EBUSY, "KVM_TDX_INIT_VM: vCPUs already created")
+    if attributes & ~si.supported_attrs:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: unsupported attributes %#x" % (attributes & ~si.supported_attrs))
+    if xfam & ~si.supported_xfam:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: unsupported xfam %#x" % (xfam & ~si.supported_xfam))
+    # setup_tdparams_eptp_controls(): GPAW through CPUID.0x80000008:EAX[23:16]
+    entry = _find_cpuid2(entries, 0x80000008, 0)
+    if entry is None:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: no CPUID 0x80000008 entry")
+    guest_pa = entry.eax >> 16 & 0xFF
+    if guest_pa not in (48, 52):
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: guest physical address bits %d (48 or 52)" % guest_pa)
+    if guest_pa == 52 and not si.ept_5level:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: GPAW 52 needs 5-level EPT")
+    # setup_tdparams_cpuids()
+    config, copy_cnt = {}, 0
+    for (leaf, sub), _masks in si.cpuid_config:
+        index = 0 if sub == NO_SUBLEAF else sub
+        entry = _find_cpuid2(entries, leaf, index)
+        if entry is None:
+            continue
+        if entry.function == 7 and entry.index == 0 and (
+                entry.ebx & (X86_FEATURE_HLE | X86_FEATURE_RTM) or entry.ecx & X86_FEATURE_WAITPKG):
+            _err(errno.EINVAL, "KVM_TDX_INIT_VM: HLE/RTM/WAITPKG are not supported")
+        copy_cnt += 1
+        eax = entry.eax & ~GUEST_PHYS_BITS if leaf == 0x80000008 else entry.eax
+        config[(leaf, index)] = (eax, entry.ebx, entry.ecx, entry.edx)
+    if copy_cnt != nent:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VM: CPUID entries that are not configurable")
+    # __tdx_td_init(): the SEAMCALLs succeed in the model; *seamcall_err = 0.
+    kcmd.hw_error = 0
+    vm.attributes = attributes | si.attributes_fixed1
+    vm.xfam = xfam | si.xfam_fixed1
+    vm.gpaw = guest_pa
+    vm.shared_bit = 1 << (guest_pa - 1)                 # TDX_SHARED_BIT_PWL_4/5 (§3.2)
+    vm.mrconfigid, vm.mrowner, vm.mrownerconfig = raw[16:64], raw[64:112], raw[112:160]
+    vm.cpuid_config = config
+    vm.state = TD_STATE_INITIALIZED
+    return 0
+
+
+def _td_finalize(vm, kcmd, host):
+    """tdx_td_finalize() (§2.6); data/flags are not checked by the code."""
+    if not vm.initialized or vm.finalized:
+        _err(errno.EINVAL, "KVM_TDX_FINALIZE_VM: TD not initialized or already finalized")
+    kcmd.hw_error = 0                                   # TDH.MR.FINALIZE succeeds
+    vm.measurement.finalize()
+    vm.state = TD_STATE_RUNNABLE
+    return 0
+
+
+# --------------------------------------------------------------------------
+# vCPU fd (§2.4, §2.5, §2.7; tdx_vcpu_unlocked_ioctl then tdx_vcpu_ioctl)
+
+def tdx_vcpu_ioctl(vm, vcpu, cmd, host):
+    # tdx_vcpu_unlocked_ioctl()
+    kcmd = _get_cmd(cmd)
+    if not vm.initialized or vm.finalized:
+        _err(errno.EINVAL, "KVM_TDX vCPU command: TD not initialized or already finalized")
+    if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
+        return _init_mem_region(vm, vcpu, kcmd, host)
+    if kcmd.id == abi.KVM_TDX_INIT_VCPU:
+        return _vcpu_init(vm, vcpu, kcmd)
+    # -ENOIOCTLCMD: fall through to tdx_vcpu_ioctl(), which checks again.
+    if not vm.initialized or vm.finalized:
+        _err(errno.EINVAL, "KVM_TDX vCPU command: TD not initialized or already finalized")
+    kcmd = _get_cmd(cmd)
+    if kcmd.id == abi.KVM_TDX_GET_CPUID:
+        return _vcpu_get_cpuid(vm, vcpu, kcmd, host)
+    _err(errno.EINVAL, "unknown KVM_TDX command %d on a vCPU fd" % kcmd.id)
+
+
+def _vcpu_init(vm, vcpu, kcmd):
+    """tdx_vcpu_init()"""
+    if kcmd.flags:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VCPU: flags")
+    if vcpu.state != VCPU_TD_STATE_UNINITIALIZED:
+        _err(errno.EINVAL, "KVM_TDX_INIT_VCPU: vCPU already initialized")
+    # kvm_apic_set_base(host_initiated): X2APIC_ENABLE is a reserved bit unless
+    # the vCPU's KVM CPUID advertises x2APIC (§2.4).
+    apic_base = (_msrs.APIC_DEFAULT_PHYS_BASE | _msrs.X2APIC_ENABLE | _msrs.MSR_IA32_APICBASE_ENABLE |
+                 (_msrs.MSR_IA32_APICBASE_BSP if vcpu.msrs.bsp else 0))
+    if apic_base != vcpu.msrs.values[_msrs.MSR_IA32_APICBASE]:
+        reserved = (MASK64 & ~((1 << _cpuid.maxphyaddr(vcpu.cpuid)) - 1)) | 0x2FF
+        if not _cpuid.has_feature(vcpu.cpuid, _cpuid.X86_FEATURE_X2APIC):
+            reserved |= _msrs.X2APIC_ENABLE
+        if apic_base & reserved:
+            _err(errno.EINVAL, "KVM_TDX_INIT_VCPU: x2APIC not in the vCPU's CPUID (KVM_SET_CPUID2)")
+        vcpu.msrs.set_apic_base(apic_base)
+    # tdx_td_vcpu_init(): TDH.VP.CREATE/ADDCX/INIT; the module assigns VCPU_INDEX.
+    vcpu.index = vm.num_vcpus
+    vm.num_vcpus += 1
+    vcpu.init_rcx = kcmd.data & MASK64
+    vcpu.mp_state = abi.KVM_MP_STATE_RUNNABLE
+    vcpu.state = VCPU_TD_STATE_INITIALIZED
+    return 0
+
+
+def _init_mem_region(vm, vcpu, kcmd, host):
+    """tdx_vcpu_init_mem_region() (§2.5)"""
+    if vcpu.state != VCPU_TD_STATE_INITIALIZED:
+        _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: vCPU not initialized")
+    if vm.finalized:
+        _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: TD finalized")
+    if kcmd.flags & ~abi.KVM_TDX_MEASURE_MEMORY_REGION:
+        _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: flags")
+    source, gpa, nr_pages = struct.unpack("<3Q", _read(host, kcmd.data, 24))
+    end = (gpa + ((nr_pages << 12) & MASK64)) & MASK64
+    if (source & (PAGE_SIZE - 1) or not source or gpa & (PAGE_SIZE - 1) or not nr_pages or
+            end <= gpa or not vm.is_private_gpa(gpa) or not vm.is_private_gpa((end - 1) & MASK64)):
+        _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: region")
+    measure = bool(kcmd.flags & abi.KVM_TDX_MEASURE_MEMORY_REGION)
+    ret = 0
+    while nr_pages:
+        try:
+            data = _read(host, source, PAGE_SIZE)
+        except OSError as e:
+            ret = e.errno
+            break
+        # kvm_gmem_populate() + TDH.MEM.PAGE.ADD (+ TDH.MR.EXTEND)
+        err = vm.memory.populate(gpa, data, measure)
+        if err:
+            ret = abs(err)
+            break
+        vm.measurement.add_page(gpa, data, measure)
+        source += PAGE_SIZE
+        gpa += PAGE_SIZE
+        nr_pages -= 1
+    # Progress is written back also on error, so userspace can resume.
+    _write(host, kcmd.data, struct.pack("<3Q", source, gpa, nr_pages))
+    if ret:
+        _err(ret, "KVM_TDX_INIT_MEM_REGION at gpa %#x" % gpa)
+    return 0
+
+
+def get_cpuid_entries(vm):
+    """What KVM_TDX_GET_CPUID reports: the TD's CPUID (TDH.MNG.RD CPUID_VALUES)
+    with CPUID.0x80000008:EAX[23:16] patched to the GPAW (§2.7)."""
+    out = []
+    g_maxpa = vm.shared_bit.bit_length()                # __ffs(shared bit) + 1
+    for f, i, flags, a, b, c, d in td_cpuid(vm):
+        if f == 0x80000008:
+            a = (a & ~GUEST_PHYS_BITS) | (g_maxpa & 0xFF) << 16
+        out.append(_cpuid.CpuidEntry(f, i, flags, a, b, c, d))
+    return out
+
+
+def virtual_cpuid(vm):
+    """CPUID as the TD sees it natively (for the real vCPU's KVM_SET_CPUID2)."""
+    return td_cpuid(vm)
+
+
+def _vcpu_get_cpuid(vm, vcpu, kcmd, host):
+    """tdx_vcpu_get_cpuid(); flags are not checked by the code."""
+    nent, padding = struct.unpack("<II", _read(host, kcmd.data, 8))
+    entries = get_cpuid_entries(vm)
+    _write(host, kcmd.data, struct.pack("<II", len(entries), padding))
+    if nent < len(entries):
+        _err(errno.E2BIG, "KVM_TDX_GET_CPUID: nent %d < %d" % (nent, len(entries)))
+    _write(host, kcmd.data + 8, _entries_to_bytes(entries))
+    return 0
+
+
+# --------------------------------------------------------------------------
+# TD rules of ordinary ioctls
+
+def td_create_vcpu(vm, vcpu_id):
+    """KVM_CREATE_VCPU on a TD: kvm_vm_ioctl_create_vcpu() + tdx_vcpu_create() (§2.8)."""
+    if vcpu_id >= KVM_MAX_VCPU_IDS or len(vm.vcpus) >= vm.max_vcpus:
+        _err(errno.EINVAL, "KVM_CREATE_VCPU: id %d / %d vCPUs" % (vcpu_id, len(vm.vcpus)))
+    if vm.state != TD_STATE_INITIALIZED:
+        _err(errno.EIO, "KVM_CREATE_VCPU: TD not initialized (KVM_TDX_INIT_VM) or finalized")
+    if not vm.split_irqchip:
+        _err(errno.EINVAL, "KVM_CREATE_VCPU: a TD needs KVM_CAP_SPLIT_IRQCHIP")
+    if any(v.vcpu_id == vcpu_id for v in vm.vcpus):
+        _err(errno.EEXIST, "KVM_CREATE_VCPU: id %d exists" % vcpu_id)
+    vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0)
+    vm.vcpus.append(vcpu)
+    return vcpu
+
+
+def td_check_run(vm, vcpu):
+    """KVM_RUN before INIT_VCPU or FINALIZE: -EINVAL (tdx_vcpu_pre_run [T-616];
+    the newest code's vcpu_needs_initialization errno is not verified, §2.8)."""
+    if vcpu.state != VCPU_TD_STATE_INITIALIZED or vm.state != TD_STATE_RUNNABLE:
+        _err(errno.EINVAL, "KVM_RUN: vCPU not initialized or TD not finalized")
+    vcpu.has_run = True
+
+
+def td_check_extension(cap, real, vm=None):
+    """Per-VM KVM_CHECK_EXTENSION answers that differ for a TD."""
+    if cap == abi.KVM_CAP_MAX_VCPUS:
+        return vm.max_vcpus if vm is not None else min(real, os.cpu_count() or 1)
+    return real
+
+
+def td_enable_cap(vm, cap):
+    """KVM_ENABLE_CAP on a TD VM fd (kvm_vm_ioctl_enable_cap()) for the caps the
+    model uses; others are accepted without effect (returns 0)."""
+    if cap.flags:
+        _err(errno.EINVAL, "KVM_ENABLE_CAP: flags")
+    arg0 = cap.args[0]
+    if cap.cap == abi.KVM_CAP_SPLIT_IRQCHIP:
+        if arg0 > MAX_NR_RESERVED_IOAPIC_PINS:
+            _err(errno.EINVAL, "KVM_CAP_SPLIT_IRQCHIP: %d IOAPIC pins" % arg0)
+        if vm.split_irqchip or vm.irqchip_in_kernel or vm.vcpus:
+            _err(errno.EEXIST, "KVM_CAP_SPLIT_IRQCHIP: irqchip exists or vCPUs created")
+        vm.split_irqchip = True
+        vm.nr_reserved_ioapic_pins = arg0
+    elif cap.cap == abi.KVM_CAP_EXIT_HYPERCALL:
+        if arg0 & ~KVM_EXIT_HYPERCALL_VALID_MASK:
+            _err(errno.EINVAL, "KVM_CAP_EXIT_HYPERCALL: %#x" % arg0)
+        vm.hypercall_exit_enabled = arg0
+    elif cap.cap == abi.KVM_CAP_X86_USER_SPACE_MSR:
+        if arg0 & ~abi.KVM_MSR_EXIT_REASON_VALID_MASK:
+            _err(errno.EINVAL, "KVM_CAP_X86_USER_SPACE_MSR: %#x" % arg0)
+        vm.user_space_msr_mask = arg0
+    return 0
+
+
+def td_set_msr_filter(vm, cfilter):
+    """KVM_X86_SET_MSR_FILTER: the filter TDVMCALL<RDMSR/WRMSR> consults (§4.13)."""
+    vm.msr_filter = MsrFilter.from_cdata(cfilter)
+    return 0
+
+
+def td_check_guest_memfd(vm, gmem):
+    """KVM_CREATE_GUEST_MEMFD for a TD: no userspace mapping of private memory
+    (kvm_arch_supports_gmem_mmap() is false for CoCo VMs such as TDX; "KVM: x86:
+    Enable guest_memfd mmap for default VM type", 2025), so only flags 0."""
+    if gmem.flags:
+        _err(errno.EINVAL, "KVM_CREATE_GUEST_MEMFD: flags %#x not supported for a TD" % gmem.flags)
+
+
+def _as(ctype, arg):
+    return ffi.cast(ctype, arg)
+
+
+def td_vcpu_other_ioctl(vm, vcpu, request, arg):
+    """vCPU ioctls whose TD behaviour the model answers; None = not handled
+    (the router passes it to the real vCPU)."""
+    if request in PROTECTED_STATE_IOCTLS:
+        _err(errno.EINVAL, "%s: TD vCPU state is protected" % PROTECTED_STATE_IOCTLS[request])
+    if request == abi.KVM_SET_CPUID2:
+        return set_cpuid2(vcpu, _as("struct kvm_cpuid2 *", arg))
+    if request == abi.KVM_GET_CPUID2:
+        return get_cpuid2(vcpu, _as("struct kvm_cpuid2 *", arg))
+    if request == abi.KVM_GET_MSRS:
+        return _msr_io(vcpu, _as("struct kvm_msrs *", arg), write=False)
+    if request == abi.KVM_SET_MSRS:
+        return _msr_io(vcpu, _as("struct kvm_msrs *", arg), write=True)
+    if request == abi.KVM_GET_MP_STATE:
+        _as("struct kvm_mp_state *", arg).mp_state = vcpu.mp_state
+        return 0
+    if request == abi.KVM_SET_MP_STATE:
+        state = _as("struct kvm_mp_state *", arg).mp_state
+        # INIT/SIPI are always blocked for a TD (vt_apic_init_signal_blocked, [MAIN])
+        if state in (abi.KVM_MP_STATE_INIT_RECEIVED, abi.KVM_MP_STATE_SIPI_RECEIVED):
+            _err(errno.EINVAL, "KVM_SET_MP_STATE: INIT/SIPI blocked for a TD")
+        vcpu.mp_state = state
+        return 0
+    return None
+
+
+def set_cpuid2(vcpu, cpuid2):
+    """KVM_SET_CPUID2 (kvm_vcpu_ioctl_set_cpuid2 / kvm_set_cpuid): records the
+    table KVM answers TDVMCALL<Instruction.CPUID> from (§4.4)."""
+    nent = cpuid2.nent
+    if nent > KVM_MAX_CPUID_ENTRIES:
+        _err(errno.E2BIG, "KVM_SET_CPUID2: nent %d" % nent)
+    table = [_cpuid.CpuidEntry(*(getattr(cpuid2.entries[i], f) for f in _cpuid.CpuidEntry._fields))
+             for i in range(nent)]
+    # kvm_check_cpuid(): linear address width must be 0, 48 or 57
+    e = _cpuid.find_entry2(table, 0x80000008)
+    if e is not None and (e.eax >> 8 & 0xFF) not in (0, 48, 57):
+        _err(errno.EINVAL, "KVM_SET_CPUID2: virtual address bits %d" % (e.eax >> 8 & 0xFF))
+    if vcpu.has_run and table != vcpu.cpuid:
+        # kvm_cpuid_check_equal(): no change after the vCPU has run
+        _err(errno.EINVAL, "KVM_SET_CPUID2: CPUID changed after KVM_RUN")
+    vcpu.cpuid = table
+    return 0
+
+
+def get_cpuid2(vcpu, cpuid2):
+    if cpuid2.nent < len(vcpu.cpuid):
+        _err(errno.E2BIG, "KVM_GET_CPUID2: nent %d < %d" % (cpuid2.nent, len(vcpu.cpuid)))
+    for i, e in enumerate(vcpu.cpuid):
+        for field, value in zip(_cpuid.CpuidEntry._fields, e):
+            setattr(cpuid2.entries[i], field, value)
+    cpuid2.nent = len(vcpu.cpuid)
+    return 0
+
+
+def _msr_io(vcpu, msrs, write):
+    """KVM_GET/SET_MSRS: host-initiated accesses, stop at the first failure;
+    returns the number of MSRs processed."""
+    if msrs.nmsrs >= MAX_IO_MSRS:
+        _err(errno.E2BIG, "KVM_%s_MSRS: nmsrs %d" % ("SET" if write else "GET", msrs.nmsrs))
+    for i in range(msrs.nmsrs):
+        e = msrs.entries[i]
+        if write:
+            if _msrs.set_msr(vcpu, e.index, e.data, host_initiated=True):
+                return i
+        else:
+            r, data = _msrs.get_msr(vcpu, e.index, host_initiated=True)
+            if r:
+                return i
+            e.data = data
+    return msrs.nmsrs

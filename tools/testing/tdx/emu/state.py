@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Model state of a TD and its vCPUs: what KVM (struct kvm_tdx, vcpu_tdx) and the
+TDX module (TDCS, TDVPS) hold for them.  Pure data; behaviour lives in
+ioctls.py (KVM_TDX_*), tdx_module.py (TDCALL) and vmcall.py (TDG.VP.VMCALL).
+"""
+
+import os
+from collections import namedtuple
+
+from tdx.lib import abi
+from tdx.emu.errors import EmuMemoryFault, EmuRunError  # noqa: F401  (re-exported)
+from tdx.emu.measurement import Measurement
+from tdx.emu.msrs import MsrState
+from tdx.emu.regs import Regs
+from tdx.emu.tdx_module import TdxSysInfo
+
+# enum kvm_tdx_state / enum vcpu_tdx_state (arch/x86/kvm/vmx/tdx.h)
+TD_STATE_UNINITIALIZED = 0
+TD_STATE_INITIALIZED = 1
+TD_STATE_RUNNABLE = 2
+VCPU_TD_STATE_UNINITIALIZED = 0
+VCPU_TD_STATE_INITIALIZED = 1
+
+KVM_MAX_VCPUS = 4096                    # x86 KVM_MAX_VCPUS (kvm_host.h, CONFIG_KVM_MAX_NR_VCPUS default)
+
+# The #VE information the TDX module keeps per vCPU (TDVPS VE_INFO) and returns
+# with TDG.VP.VEINFO.GET.  The memory/run-loop code may also store a plain
+# 5-tuple (exit_reason, exit_qualification, gla, gpa, instr_info).
+VeInfo = namedtuple("VeInfo", "exit_reason exit_qualification gla gpa instr_info category")
+VeInfo.__new__.__defaults__ = (0,)
+
+
+class MsrFilter:
+    """KVM_X86_SET_MSR_FILTER content as KVM stores it (struct kvm_x86_msr_filter).
+
+    `allowed(index, write)` is kvm_msr_allowed() (arch/x86/kvm/msrs.c): x2APIC
+    MSRs 0x800-0x8ff are never filtered; the first range that contains the index
+    and has the access type decides (bitmap bit set = allowed); otherwise the
+    default action (kvm-tdx-uapi.md §4.13)."""
+
+    def __init__(self, default_allow=True, ranges=()):
+        self.default_allow = default_allow
+        self.ranges = [(flags, base, nmsrs, bytes(bitmap)) for flags, base, nmsrs, bitmap in ranges]
+
+    @classmethod
+    def from_cdata(cls, cfilter):
+        """From a cffi `struct kvm_msr_filter *`; validates like
+        kvm_vm_ioctl_set_msr_filter() and copies the bitmaps (OSError(EINVAL))."""
+        from tdx.lib.abi import ffi
+        import errno
+        if cfilter.flags & ~abi.KVM_MSR_FILTER_DEFAULT_DENY:
+            raise OSError(errno.EINVAL, "msr filter flags")
+        default_allow = not cfilter.flags & abi.KVM_MSR_FILTER_DEFAULT_DENY
+        ranges, empty = [], True
+        for i in range(abi.KVM_MSR_FILTER_MAX_RANGES):
+            r = cfilter.ranges[i]
+            if not r.nmsrs:
+                continue
+            empty = False
+            if r.flags & ~(abi.KVM_MSR_FILTER_READ | abi.KVM_MSR_FILTER_WRITE) or not r.flags:
+                raise OSError(errno.EINVAL, "msr filter range flags")
+            size = (r.nmsrs + 63) // 64 * 8                 # BITS_TO_LONGS * sizeof(long)
+            if size > abi.KVM_MSR_FILTER_MAX_BITMAP_SIZE:
+                raise OSError(errno.EINVAL, "msr filter bitmap size")
+            ranges.append((r.flags, r.base, r.nmsrs, bytes(ffi.buffer(r.bitmap, size))))
+        if empty and not default_allow:
+            raise OSError(errno.EINVAL, "deny-all msr filter without ranges")
+        return cls(default_allow, ranges)
+
+    def allowed(self, index, write):
+        if 0x800 <= index <= 0x8FF:
+            return True
+        kind = abi.KVM_MSR_FILTER_WRITE if write else abi.KVM_MSR_FILTER_READ
+        for flags, base, nmsrs, bitmap in self.ranges:
+            if base <= index < base + nmsrs and flags & kind:
+                bit = index - base
+                return bool(bitmap[bit >> 3] >> (bit & 7) & 1)
+        return self.default_allow
+
+
+class TdVm:
+    """A TD: struct kvm_tdx plus the TDCS fields the model needs."""
+
+    def __init__(self, faults=frozenset(), sysinfo=None, max_vcpus=None, memory=None):
+        self.faults = frozenset(faults)
+        self.sysinfo = sysinfo or TdxSysInfo()
+        # tdx_vm_init(): kvm->max_vcpus = min(KVM max, num_present_cpus()) (§1)
+        self.max_vcpus = max_vcpus or min(KVM_MAX_VCPUS, os.cpu_count() or 1)
+        self.state = TD_STATE_UNINITIALIZED
+        # TD_PARAMS as given to TDH.MNG.INIT (KVM_TDX_INIT_VM, §2.3)
+        self.attributes = 0
+        self.xfam = 0
+        self.gpaw = 0
+        self.shared_bit = 0                     # GPA bit (1 << 47 or 1 << 51); 0 before INIT_VM
+        self.mrconfigid = self.mrowner = self.mrownerconfig = bytes(48)
+        self.cpuid_config = {}                  # (function, index) -> (eax, ebx, ecx, edx)
+        self.tsc_khz = 0
+        # vCPUs
+        self.vcpus = []                         # TdVcpu in KVM_CREATE_VCPU order
+        self.num_vcpus = 0                      # TDH.VP.INIT count (TDCS num_vcpus)
+        # enabled capabilities (KVM_ENABLE_CAP) and VM-wide settings
+        self.split_irqchip = False
+        self.irqchip_in_kernel = False          # full in-kernel irqchip (KVM_CREATE_IRQCHIP)
+        self.nr_reserved_ioapic_pins = 0
+        self.hypercall_exit_enabled = 0         # KVM_CAP_EXIT_HYPERCALL mask
+        self.user_space_msr_mask = 0            # KVM_CAP_X86_USER_SPACE_MSR mask
+        self.msr_filter = None                  # MsrFilter or None
+        self.measurement = Measurement()
+        self.memory = memory                    # provided by the platform (emu/memory.py)
+        self.read_host = None                   # provided by the platform
+
+    @property
+    def initialized(self):
+        """HKID assigned: KVM_TDX_INIT_VM succeeded (is_hkid_assigned())."""
+        return self.state != TD_STATE_UNINITIALIZED
+
+    @property
+    def finalized(self):
+        return self.state == TD_STATE_RUNNABLE
+
+    def is_private_gpa(self, gpa):
+        """vt_is_tdx_private_gpa(): shared bit clear (§3.2)."""
+        return not gpa & self.shared_bit
+
+    def user_exit_on_hypercall(self, nr):
+        return bool(self.hypercall_exit_enabled >> nr & 1)
+
+
+class TdVcpu:
+    """A TD vCPU: struct vcpu_tdx plus the TDVPS fields the model needs."""
+
+    def __init__(self, vcpu_id, bsp=None):
+        self.vcpu_id = vcpu_id
+        self.state = VCPU_TD_STATE_UNINITIALIZED
+        self.index = None                       # TDVPS VCPU_INDEX, assigned by TDH.VP.INIT
+        self.init_rcx = 0                       # KVM_TDX_INIT_VCPU data
+        self.cpuid = []                         # KVM_SET_CPUID2 table: (function, index, flags, eax, ebx, ecx, edx)
+        self.msrs = MsrState(vcpu_id, bsp)
+        # kvm_arch_vcpu_create(): BSP (or no in-kernel irqchip) starts RUNNABLE,
+        # APs UNINITIALIZED; KVM_TDX_INIT_VCPU makes every TD vCPU RUNNABLE.
+        self.mp_state = abi.KVM_MP_STATE_RUNNABLE if self.msrs.bsp else abi.KVM_MP_STATE_UNINITIALIZED
+        self.has_run = False                    # kvm_vcpu_has_run()
+        self.has_events = False                 # kvm_vcpu_has_events(): set by the run loop if it models interrupts
+        # An outstanding TDG.VP.VMCALL: its RCX (exposure mask) and KVM's view
+        # of the registers (vcpu_tdx.vp_enter_args).
+        self.vmcall_ctl = None
+        self.vp_enter_args = Regs()
+        self.pending = None                     # complete_userspace_io: callable(vm, vcpu, run) -> bool
+        self.map_gpa_next = self.map_gpa_end = 0
+        self.ve_info = None                     # VeInfo / 5-tuple, or None when not valid
+
+    @property
+    def initialized(self):
+        return self.state == VCPU_TD_STATE_INITIALIZED
+
+    @property
+    def halted(self):
+        return self.mp_state == abi.KVM_MP_STATE_HALTED

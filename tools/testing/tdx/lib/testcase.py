@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""TdxTestCase: the fixtures every x86_64 module's test cases share.
+
+- the platform decides (tdx.lib.platform); on platform none every case skips
+  with the platform's fixed reason;
+- every KVM object a case creates is released by addCleanup, also when the
+  case fails, so a module can create a TD per case without leaking;
+- requirements are skips with stable reasons: self.require(cond, reason).
+"""
+
+import errno
+import functools
+import unittest
+
+from tdx.lib import platform, td
+from tdx.lib.guest import GuestImage, find_image
+from tdx.lib.kvm import Kvm, try_call
+from tdx.lib.ktap import main  # noqa: F401  (x86_64 modules: `if __name__ == "__main__": main()`)
+
+
+class TdxTestCase(unittest.TestCase):
+    guest = None        # x86_64/<guest>.c -> <guest>.elf
+    shape = "tdx"
+    _images = {}
+
+    def setUp(self):
+        self.platform = platform.current()
+        if not self.platform.available:
+            self.skipTest(self.platform.reason)
+        self.kvm = Kvm(self.platform.system)
+        self.addCleanup(self.kvm.close)
+
+    def image(self, name=None):
+        name = name or self.guest
+        if name not in self._images:
+            TdxTestCase._images[name] = GuestImage.load(find_image(name))
+        return self._images[name]
+
+    def create_td(self, entry, **options):
+        """A TD running `entry`, created, initialised and finalised; (GuestVm, first vCPU)."""
+        gvm = td.create_guest(self.kvm, self.image(), entry, shape=self.shape, **options)
+        self.addCleanup(gvm.close)
+        return gvm, gvm.vcpus[0]
+
+    def td_builder(self, entry, **options):
+        """The TD setup as steps (td.TdBuilder), for cases that stop half-way."""
+        builder = td.TdBuilder(self.kvm, self.image(), entry, **options)
+        self.addCleanup(lambda: builder.vm is not None and builder.vm.close())
+        return builder
+
+    def require(self, condition, reason):
+        if not condition:
+            self.skipTest(reason)
+
+    def assertErrno(self, expected, fn, *args, **kwargs):
+        """fn(*args) must fail with `expected` (an errno number)."""
+        got = try_call(fn, *args, **kwargs)
+        self.assertEqual(got, expected, "expected %s, got %s" % (
+            errno.errorcode.get(expected, expected), errno.errorcode.get(got, got) if got else "success"))
+
+
+def requires(predicate, reason):
+    """Skip a case unless predicate(testcase) holds; `reason` must be a fixed string."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(self, *args, **kwargs):
+            self.require(predicate(self), reason)
+            return fn(self, *args, **kwargs)
+        return inner
+    return wrap

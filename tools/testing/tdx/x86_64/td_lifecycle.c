@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Guest side of td_lifecycle.py: the smallest TDs that prove a platform can
+ * create, run and tear down a TD, and report through the GHCI.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot.h"
+#include "tdx.h"
+#include "test.h"
+
+#define PORT_BOOT_ONLY		0x30	/* the anchors' "success" port */
+#define BOOT_ONLY_MAGIC		0x600DB007
+#define FATAL_ERROR_CODE	0x0BAAAAAD00000000ULL
+#define VP_INFO_OFFSET		0x1000	/* in the shared area, 64 bytes per vCPU */
+
+void guest_done(void)
+{
+	GUEST_DONE();
+}
+
+/* ReportFatalError with the anchors' code; resumed, the guest finishes. */
+void guest_report_fatal_error(uint64_t gpa)
+{
+	uint64_t code = FATAL_ERROR_CODE | (gpa ? TDX_REPORT_FATAL_ERROR_GPA_VALID : 0);
+
+	tdg_vp_vmcall_report_fatal_error(code, gpa);
+	GUEST_DONE();
+}
+
+/* TDG.VP.INFO's outputs, stored in the shared area for the host to check. */
+void guest_vp_info(void)
+{
+	volatile uint64_t *out = (volatile uint64_t *)(td_boot_params.shared_gva + VP_INFO_OFFSET +
+							guest_vcpu_index() * 64);
+	uint64_t rcx, rdx, r8, r9, r10, r11;
+	uint64_t ret = tdg_vp_info(&rcx, &rdx, &r8, &r9, &r10, &r11);
+
+	out[0] = ret;
+	out[1] = rcx;
+	out[2] = rdx;
+	out[3] = r8;
+	out[4] = r9;
+	out[5] = r10;
+	out[6] = r11;
+	GUEST_DONE();
+}
+
+/* A TD with nothing but its boot image: no shared page, so only port I/O. */
+void guest_boot_only(void)
+{
+	for (;;)
+		tdg_vp_vmcall_io(PORT_BOOT_ONLY, 4, IO_WRITE, BOOT_ONLY_MAGIC, NULL);
+}
+
+/*
+ * A TD with private memory beyond its image: the pages must be accepted
+ * before use (they were never added), then hold what the guest writes.
+ */
+void guest_private_memory(uint64_t gpa)
+{
+	volatile uint64_t *p = (volatile uint64_t *)gpa;
+
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_SUCCESS);
+	GUEST_ASSERT_EQ(p[0], 0);		/* an accepted page starts zeroed */
+	p[0] = 0x5EC2E7;
+	p[511] = ~0x5EC2E7ULL;
+	GUEST_ASSERT_EQ(p[0], 0x5EC2E7);
+	GUEST_ASSERT_EQ(p[511], ~0x5EC2E7ULL);
+	for (;;)
+		tdg_vp_vmcall_io(PORT_BOOT_ONLY, 4, IO_WRITE, (uint32_t)p[0], NULL);
+}
+
+/* Private and shared memory: the host sees the shared write and answers. */
+void guest_shared_memory(void)
+{
+	volatile uint64_t *shared = (volatile uint64_t *)(td_boot_params.shared_gva + 0x2000);
+
+	shared[0] = 0xC0FFEE;
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(shared[1], 0xBEEF);
+	GUEST_DONE();
+}

@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""td_lifecycle: can this platform create, run and destroy a TD?
+
+Covers reference/kvm-tdx-uapi.md §2 (KVM_TDX_* commands: ordering, reserved
+fields, errnos), §2.8 (the setup sequence, protected vCPU state), §4.8
+(ReportFatalError -> KVM_EXIT_SYSTEM_EVENT) and §6 (TDG.VP.INFO), in the
+shapes of reference/anchor-tests.md §1 rows 1, 2 and 15: a TD with only its
+boot image, with private memory only, and with private and shared memory.
+"""
+
+import errno
+
+from tdx.lib import abi, boot, td, tdx_cmd
+from tdx.lib.abi import ffi
+from tdx.lib.testcase import TdxTestCase, main
+
+PORT_BOOT_ONLY = 0x30
+BOOT_ONLY_MAGIC = 0x600DB007
+FATAL_ERROR_CODE = 0x0BAAAAAD00000000
+GPA_VALID = 1 << 63
+VP_INFO_OFFSET = 0x1000
+EXIT_REASON_TDCALL = 77             # data[0] of the fatal-error exit: TDH.VP.ENTER's exit reason
+
+
+class TdLifecycle(TdxTestCase):
+    guest = "td_lifecycle"
+
+    # -- running TDs --
+
+    def test_lifecycle(self):
+        """create -> init -> finalize -> run -> destroy, then the same again."""
+        for _ in range(2):
+            gvm, vcpu = self.create_td("guest_done")
+            vcpu.run_until_done()
+            gvm.close()
+
+    def test_report_fatal_error(self):
+        """ReportFatalError reaches the host as SYSTEM_EVENT TDX_FATAL, GPRs in KVM order (§4.8)."""
+        gpa = boot.SHARED_GPA | (1 << (td.GPAW - 1))
+        gvm, vcpu = self.create_td("guest_report_fatal_error", args=gpa)
+        run = vcpu.run_expect(abi.KVM_EXIT_SYSTEM_EVENT)
+        ev = run.system_event
+        self.assertEqual(ev.type, abi.KVM_SYSTEM_EVENT_TDX_FATAL)
+        self.assertEqual(ev.ndata, 16)
+        self.assertEqual(ev.data[0], EXIT_REASON_TDCALL)
+        self.assertEqual(ev.data[10], 0, "R10 (TDX_HYPERCALL_STANDARD)")
+        self.assertEqual(ev.data[11], 0x10003, "R11 (the sub-function)")
+        self.assertEqual(ev.data[12], FATAL_ERROR_CODE | GPA_VALID, "R12 (error code)")
+        self.assertEqual(ev.data[13], gpa, "R13 (data GPA)")
+        self.assertEqual((ev.data[4], ev.data[5]), (0, 0), "RSP and RBP are never exposed")
+        # No completion: re-entering resumes the guest.
+        vcpu.run_until_done()
+
+    def test_vp_info_two_vcpus(self):
+        """TDG.VP.INFO on a 2-vCPU TD: GPAW, attributes, num/max vCPUs, index (§6, anchor row 15)."""
+        attrs = abi.TDX_TD_ATTR_SEPT_VE_DISABLE
+        gvm, _ = self.create_td("guest_vp_info", nr_vcpus=2, attributes=attrs)
+        max_vcpus = gvm.vm.check_extension(abi.KVM_CAP_MAX_VCPUS)
+        for vcpu in gvm.vcpus:
+            vcpu.run_until_done()
+        for index in range(2):
+            raw = gvm.read(gvm.layout.shared_gpa + VP_INFO_OFFSET + 64 * index, 56)
+            ret, rcx, rdx, r8, r9, r10, r11 = (int.from_bytes(raw[i:i + 8], "little") for i in range(0, 56, 8))
+            with self.subTest(vcpu=index):
+                self.assertEqual(ret, 0, "TDG.VP.INFO status")
+                self.assertEqual(rcx & 0x3F, td.GPAW)
+                self.assertEqual(rcx >> 6, 0, "RCX bits 63:6 are reserved")
+                self.assertEqual(rdx, attrs)
+                self.assertEqual(r8 & 0xFFFFFFFF, 2, "NUM_VCPUS")
+                self.assertEqual(r8 >> 32, max_vcpus, "MAX_VCPUS")
+                self.assertEqual(r9, index, "VCPU_INDEX")
+                self.assertEqual(r10 & ~1, 0)
+                self.assertEqual(r11, 0)
+
+    def test_boot_image_only(self):
+        """A TD whose memory is exactly its boot image reaches the host through port I/O."""
+        gvm, vcpu = self.create_td("guest_boot_only", memory="boot")
+        io = vcpu.run_expect_io(PORT_BOOT_ONLY, 4, write=True)
+        self.assertEqual(io.value, BOOT_ONLY_MAGIC)
+
+    def test_private_memory_only(self):
+        """Private memory beyond the image is accepted, starts zeroed, and holds guest data."""
+        page = 0x200000
+        gvm, vcpu = self.create_td("guest_private_memory", memory="private", args=page)
+        io = vcpu.run_expect_io(PORT_BOOT_ONLY, 4, write=True)
+        self.assertEqual(io.value, 0x5EC2E7)
+        self.assertNotIn(b"\xe7\xc2\x5e", gvm.read(page, 4096), "private data in the host's memory")
+
+    def test_private_and_shared_memory(self):
+        gvm, vcpu = self.create_td("guest_shared_memory")
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        area = gvm.layout.shared_gpa + 0x2000
+        self.assertEqual(int.from_bytes(gvm.read(area, 8), "little"), 0xC0FFEE)
+        gvm.write(area + 8, (0xBEEF).to_bytes(8, "little"))
+        vcpu.run_until_done()
+
+    # -- the setup sequence's rules (§2) --
+
+    def test_init_vm_twice(self):
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        self.assertErrno(errno.EINVAL, b.init_vm)
+
+    def test_vcpu_before_init_vm(self):
+        """KVM_CREATE_VCPU before KVM_TDX_INIT_VM fails with EIO (§2.8 step 6)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        self.assertErrno(errno.EIO, vm.create_vcpu, 0)
+
+    def test_init_vcpu_without_x2apic(self):
+        """KVM_TDX_INIT_VCPU needs x2APIC in the vCPU's CPUID (§2.4)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        vcpu = vm.create_vcpu(0)
+        cpuid = [(f, i, fl, a, bx, c & ~td.CPUID_X2APIC if f == 1 else c, d)
+                 for f, i, fl, a, bx, c, d in td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu))]
+        vcpu.set_cpuid2(cpuid)
+        self.assertErrno(errno.EINVAL, tdx_cmd.init_vcpu, vcpu)
+
+    def test_init_mem_region_after_finalize(self):
+        gvm, vcpu = self.create_td("guest_done")
+        source = gvm.vm.alloc(4096)
+        self.assertErrno(errno.EINVAL, tdx_cmd.init_mem_region, vcpu, 0x200000, source.addr, 1)
+
+    def test_init_mem_region_shared_gpa(self):
+        """KVM_TDX_INIT_MEM_REGION refuses a GPA with the shared bit (§2.5)."""
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        source = b.vm.alloc(4096)
+        gpa = 0x200000 | b.gvm.shared_bit
+        self.assertErrno(errno.EINVAL, tdx_cmd.init_mem_region, b.gvm.vcpus[0], gpa, source.addr, 1)
+
+    def test_init_vm_reserved_fields(self):
+        """Nonzero reserved bytes or cpuid.padding in kvm_tdx_init_vm: EINVAL (§2.3 rule 3)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = tdx_cmd.capabilities(vm)
+        cpuid = td.filter_cpuid(self.kvm.supported_cpuid(), tdx_cmd.caps_cpuid(caps))
+        for field in ("reserved", "padding"):
+            with self.subTest(field=field):
+                init = tdx_cmd.new_init_vm(0, caps.supported_xfam & 0x7, cpuid)
+                if field == "reserved":
+                    init.reserved[11] = 1
+                else:
+                    init.cpuid.padding = 1
+                self.assertErrno(errno.EINVAL, tdx_cmd.init_vm, vm, init)
+        # and the very same struct with them clear is accepted
+        tdx_cmd.init_vm(vm, tdx_cmd.new_init_vm(0, caps.supported_xfam & 0x7, cpuid))
+
+    def test_cmd_reserved_hw_error_and_flags(self):
+        """hw_error != 0 or unknown flags on input: EINVAL (§2.1, §2.2)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": 64, "entries": 64}})
+        caps.cpuid.nent = 64
+        data = int(ffi.cast("uintptr_t", caps))
+        for hw_error, flags in ((1, 0), (0, 1)):
+            with self.subTest(hw_error=hw_error, flags=flags):
+                cmd = tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, data, flags=flags, hw_error=hw_error)
+                self.assertErrno(errno.EINVAL, tdx_cmd.tdx_ioctl, vm, cmd)
+
+    def test_capabilities_e2big(self):
+        """A CPUID array smaller than the module's configurable leaves: E2BIG, nent untouched (§2.2)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": 1, "entries": 1}})
+        caps.cpuid.nent = 1
+        cmd = tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, int(ffi.cast("uintptr_t", caps)))
+        self.assertErrno(errno.E2BIG, tdx_cmd.tdx_ioctl, vm, cmd)
+        self.assertEqual(caps.cpuid.nent, 1)
+        self.assertGreater(len(tdx_cmd.caps_cpuid(tdx_cmd.capabilities(vm))), 1)
+
+    def test_unsupported_attributes(self):
+        """ATTR DEBUG is never offered by KVM (§2.2): INIT_VM with it is refused."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = tdx_cmd.capabilities(vm)
+        self.assertFalse(caps.supported_attrs & abi.TDX_TD_ATTR_DEBUG)
+        cpuid = td.filter_cpuid(self.kvm.supported_cpuid(), tdx_cmd.caps_cpuid(caps))
+        init = tdx_cmd.new_init_vm(abi.TDX_TD_ATTR_DEBUG, caps.supported_xfam & 0x7, cpuid)
+        self.assertErrno(errno.EINVAL, tdx_cmd.init_vm, vm, init)
+
+    def test_get_regs_protected(self):
+        """A TD vCPU's registers are protected: KVM_GET_REGS/SET_REGS/SET_SREGS fail (§2.8)."""
+        gvm, vcpu = self.create_td("guest_done")
+        self.assertErrno(errno.EINVAL, vcpu.get_regs)
+        regs = ffi.new("struct kvm_regs *")
+        self.assertErrno(errno.EINVAL, vcpu.set_regs, regs)
+        sregs = ffi.new("struct kvm_sregs *")
+        self.assertErrno(errno.EINVAL, vcpu.set_sregs, sregs)
+        vcpu.run_until_done()
+
+    def test_run_before_finalize(self):
+        """KVM_RUN on a TD that is not finalized: EINVAL (§2.8 step 10)."""
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        self.assertErrno(errno.EINVAL, b.gvm.vcpus[0].run)
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_finalize_twice(self):
+        gvm, vcpu = self.create_td("guest_done")
+        self.assertErrno(errno.EINVAL, tdx_cmd.finalize_vm, gvm.vm)
+        vcpu.run_until_done()
+
+
+if __name__ == "__main__":
+    main()
