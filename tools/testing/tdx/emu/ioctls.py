@@ -100,10 +100,21 @@ def _err(err, what):
     raise OSError(err, "%s: %s" % (what, errno.errorcode.get(err, err)))
 
 
+# Addresses no process can map: below vm.mmap_min_addr (64 KiB by default) or
+# beyond the x86-64 user half.  copy_{from,to}_user() fail with -EFAULT there;
+# the model checks that instead of touching them.  Other bad pointers are the
+# host object's to report (OSError/ValueError -> -EFAULT).
+USER_MIN, USER_END = 0x10000, 0x7FFFFFFFF000
+
+
+def _user_ok(addr, size):
+    return USER_MIN <= addr and addr + size <= USER_END
+
+
 def _read(host, addr, size):
-    """copy_from_user(): -EFAULT for a NULL pointer or an unreadable address."""
-    if not addr:
-        _err(errno.EFAULT, "copy_from_user(NULL)")
+    """copy_from_user(): -EFAULT for an address no process can map."""
+    if not _user_ok(addr, size):
+        _err(errno.EFAULT, "copy_from_user(%#x)" % addr)
     try:
         return bytes(host.read(addr, size))
     except (OSError, ValueError, TypeError):
@@ -111,8 +122,8 @@ def _read(host, addr, size):
 
 
 def _write(host, addr, data):
-    if not addr:
-        _err(errno.EFAULT, "copy_to_user(NULL)")
+    if not _user_ok(addr, len(data)):
+        _err(errno.EFAULT, "copy_to_user(%#x)" % addr)
     try:
         host.write(addr, bytes(data))
     except (OSError, ValueError, TypeError):
@@ -416,6 +427,10 @@ def td_check_extension(cap, real, vm=None):
     if cap == abi.KVM_CAP_MAX_VCPUS:
         return vm.max_vcpus if vm is not None else min(real, os.cpu_count() or 1)
     return real
+
+
+# KVM_ENABLE_CAP on a TD VM fd: these the model keeps; others go to the real VM.
+TD_MODELLED_CAPS = (abi.KVM_CAP_SPLIT_IRQCHIP, abi.KVM_CAP_EXIT_HYPERCALL, abi.KVM_CAP_X86_USER_SPACE_MSR)
 
 
 def td_enable_cap(vm, cap):

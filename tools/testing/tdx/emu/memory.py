@@ -181,7 +181,9 @@ class TdMemory:
             slot = self.slot_of(gfn << PAGE_SHIFT)
             if gfn not in self.private_gfns or slot is None or slot.private is None:
                 return ACCEPT_INVALID
-        if level and any(self.state.get(gfn) == MAPPED for gfn in gfns):
+        if level:
+            # KVM-TDX maps private memory with 4K pages only (§3.3), so a 2M
+            # accept never matches the S-EPT mapping size.
             return ACCEPT_SIZE
         if all(self.state.get(gfn) == MAPPED for gfn in gfns):
             return ACCEPT_ALREADY

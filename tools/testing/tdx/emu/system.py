@@ -19,6 +19,7 @@ keeps a model of KVM-TDX next to it:
 
 import errno
 import os
+import time
 
 from tdx.lib import abi, boot
 from tdx.lib.abi import ffi
@@ -39,12 +40,8 @@ EXIT_REASON_HLT = 12
 EXIT_REASON_IO_INSTRUCTION = 30
 EXIT_REASON_EPT_VIOLATION = 48
 
-# Protected TD state: KVM refuses these on a TD vCPU (kvm-tdx-uapi.md §2.8).
-PROTECTED_VCPU_IOCTLS = {
-    abi.KVM_GET_REGS: "KVM_GET_REGS",
-    abi.KVM_SET_REGS: "KVM_SET_REGS",
-    abi.KVM_SET_SREGS: "KVM_SET_SREGS",
-}
+# How long a halted TD vCPU sleeps between looks at its state (TDG.VP.VMCALL<HLT>).
+HALT_POLL = 0.002
 
 
 class _Host:
@@ -143,18 +140,18 @@ class EmuSystem(HostSystem):
             self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults))
             return vm_fd
         if request == abi.KVM_CHECK_EXTENSION:
-            return self._check_extension(fd, arg, td=False)
+            return self._check_extension(fd, arg, td=None)
         return self.host.ioctl(fd, request, arg)
 
     def _check_extension(self, fd, cap, td):
         real = self.host.ioctl(fd, abi.KVM_CHECK_EXTENSION, cap)
         if cap == abi.KVM_CAP_VM_TYPES:
             return real | (1 << abi.KVM_X86_TDX_VM)
-        if cap == abi.KVM_CAP_MEMORY_ATTRIBUTES and (td or fd in self._kvm_fds):
+        if cap == abi.KVM_CAP_MEMORY_ATTRIBUTES and (td is not None or fd in self._kvm_fds):
             # kvm_supported_mem_attributes(): PRIVATE on /dev/kvm and for VMs with private memory.
             return abi.KVM_MEMORY_ATTRIBUTE_PRIVATE
-        if td:
-            return ioctls.td_check_extension(cap, real)
+        if td is not None:
+            return ioctls.td_check_extension(cap, real, td)
         return real
 
     # -- TD VM fd --
@@ -167,9 +164,12 @@ class EmuSystem(HostSystem):
             vmfd.memory.dirty = True
             return ret
         if request == abi.KVM_CHECK_EXTENSION:
-            return self._check_extension(vmfd.fd, arg, td=True)
+            return self._check_extension(vmfd.fd, arg, td=vm)
         if request == abi.KVM_ENABLE_CAP:
-            return ioctls.td_enable_cap(vm, ffi.cast("struct kvm_enable_cap *", arg))
+            cap = ffi.cast("struct kvm_enable_cap *", arg)
+            if cap.cap in ioctls.TD_MODELLED_CAPS:
+                return ioctls.td_enable_cap(vm, cap)
+            return self.host.ioctl(vmfd.fd, request, arg)
         if request == abi.KVM_X86_SET_MSR_FILTER:
             # The real KVM validates the struct; the model applies it to TDVMCALLs.
             self.host.ioctl(vmfd.fd, request, arg)
@@ -177,7 +177,11 @@ class EmuSystem(HostSystem):
             return 0
         if request == abi.KVM_CREATE_VCPU:
             vcpu = ioctls.td_create_vcpu(vm, arg)
-            fd = self.host.ioctl(vmfd.fd, request, arg)
+            try:
+                fd = self.host.ioctl(vmfd.fd, request, arg)
+            except OSError:
+                vm.vcpus.remove(vcpu)
+                raise
             vfd = _TdVcpuFd(self, vmfd, fd, vcpu)
             self._vcpus[fd] = vfd
             vmfd.vcpus[fd] = vfd
@@ -215,8 +219,6 @@ class EmuSystem(HostSystem):
             return self._run(vfd)
         if request == abi.KVM_MEMORY_ENCRYPT_OP:
             return ioctls.tdx_vcpu_ioctl(vm, vcpu, ffi.cast("struct kvm_tdx_cmd *", arg), _Host)
-        if request in PROTECTED_VCPU_IOCTLS:
-            raise OSError(errno.EINVAL, "%s: TD vCPU state is protected" % PROTECTED_VCPU_IOCTLS[request])
         handled = ioctls.td_vcpu_other_ioctl(vm, vcpu, request, arg)
         if handled is not None:
             return handled
@@ -262,6 +264,7 @@ class EmuSystem(HostSystem):
 
     def _run_loop(self, vfd, vm, vcpu, run, memory):
         while True:
+            self._wait_while_halted(vfd)
             memory.sync()
             self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
             reason = run.exit_reason
@@ -289,6 +292,17 @@ class EmuSystem(HostSystem):
                     return 0
                 continue
             return 0
+
+    def _wait_while_halted(self, vfd):
+        """TDG.VP.VMCALL<HLT> blocks in KVM, with no exit (§4.5), until an event
+        (none is modelled) or a signal: KVM_RUN then fails EINTR.  The library's
+        watchdog sets immediate_exit when it gives up; KVM_SET_MP_STATE
+        (RUNNABLE) from another thread wakes the vCPU."""
+        while vfd.vcpu.halted:
+            if vfd.run.immediate_exit:
+                vfd.run.exit_reason = abi.KVM_EXIT_INTR
+                raise OSError(errno.EINTR, "KVM_RUN: halted vCPU interrupted")
+            time.sleep(HALT_POLL)
 
     def _tdcall(self, vfd, advance):
         vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run

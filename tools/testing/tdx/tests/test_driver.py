@@ -227,7 +227,8 @@ class Hang(unittest.TestCase):
         self.assertLess(seconds, 2 + 5)
         self.assertEqual(top_results(out), ["not ok 1 hang # TIMEOUT 2 seconds", "ok 2 passing"])
         # SIGTERM first: the module still names the case that hung.
-        self.assertEqual(leaves(out)[:2], ["ok 1 hang.test_after", "not ok 2 hang.test_hang # ERROR interrupted by SIGTERM"])
+        self.assertEqual(leaves(out)[:2], ["ok 1 hang.test_after",
+                                           "not ok 2 hang.test_hang # ERROR interrupted by SIGTERM"])
         self.assertEqual(check(out), [])
         self.assertEqual(wait_dead(read_pids(self.pidfile, 0)), [])
 

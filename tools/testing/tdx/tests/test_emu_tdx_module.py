@@ -19,7 +19,7 @@ from tdx.emu.measurement import Measurement
 from tdx.emu.regs import GPR_NAMES, Regs
 from tdx.emu.state import VeInfo
 from tdx.emu.tdx_module import TdxModule
-from tdx.tests.emu_helpers import SHARED_BIT, Run, guest_regs, make_td, resume, tdvmcall
+from tdx.tests.emu_helpers import SHARED_BIT, Run, guest_regs, make_td, tdvmcall
 
 OPERAND_INVALID_RAX = 0xC000010000000000
 OPERAND_INVALID_RCX = 0xC000010000000001

@@ -1,0 +1,635 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""emu/ioctls.py against kvm-tdx-uapi.md §2: every errno rule of the KVM_TDX_*
+commands and the TD rules of ordinary ioctls, in KVM's order."""
+
+import errno
+import struct
+import unittest
+
+from tdx.lib import abi, ghci
+from tdx.lib.abi import ffi
+from tdx.emu import ioctls, msrs
+from tdx.emu import state as st
+from tdx.emu.state import MsrFilter
+from tdx.tests.emu_helpers import SIG, FakeMemory, Host, cmd, cpuid_bytes, default_cpuid
+
+PAGE = 4096
+
+
+def init_vm_bytes(attributes=ghci.TDX_ATTR_SEPT_VE_DISABLE, xfam=0x3, entries=None, nent=None,
+                  padding=0, reserved=b"", mrconfigid=b""):
+    if entries is None:
+        entries = [(0x80000008, 0, 0, 48 << 16 | 0x3034, 0, 0, 0)]
+    head = struct.pack("<QQ", attributes, xfam)
+    head += mrconfigid.ljust(48, b"\0") + bytes(96)
+    head += reserved.ljust(96, b"\0")
+    head += struct.pack("<II", len(entries) if nent is None else nent, padding)
+    return head + cpuid_bytes(entries)
+
+
+class Base(unittest.TestCase):
+
+    def setUp(self):
+        self.host = Host()
+        self.vm = st.TdVm(max_vcpus=4, memory=FakeMemory())
+        self.vm.split_irqchip = True
+
+    def assertErrno(self, err, fn, *args, **kw):
+        with self.assertRaises(OSError) as ctx:
+            fn(*args, **kw)
+        self.assertEqual(ctx.exception.errno, err, "%s, expected %s" % (
+            errno.errorcode.get(ctx.exception.errno), errno.errorcode[err]))
+
+    # -- operations --
+
+    def vm_cmd(self, cmd_id, data=0, flags=0, hw_error=0):
+        c = cmd(cmd_id, data, flags, hw_error)
+        return ioctls.tdx_vm_ioctl(self.vm, c, self.host), c
+
+    def vcpu_cmd(self, vcpu, cmd_id, data=0, flags=0, hw_error=0):
+        c = cmd(cmd_id, data, flags, hw_error)
+        return ioctls.tdx_vcpu_ioctl(self.vm, vcpu, c, self.host), c
+
+    def init_vm(self, **kw):
+        return self.vm_cmd(abi.KVM_TDX_INIT_VM, self.host.alloc(init_vm_bytes(**kw)))
+
+    def create_vcpu(self, vcpu_id=0, cpuid=None):
+        vcpu = ioctls.td_create_vcpu(self.vm, vcpu_id)
+        c2 = ffi.new("struct kvm_cpuid2 *", {"nent": 0, "entries": 16})
+        table = default_cpuid() if cpuid is None else cpuid
+        c2.nent = len(table)
+        for i, e in enumerate(table):
+            for f, v in zip(("function", "index", "flags", "eax", "ebx", "ecx", "edx"), e):
+                setattr(c2.entries[i], f, v)
+        ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_SET_CPUID2, c2)
+        return vcpu
+
+    def init_vcpu(self, vcpu, data=0, flags=0):
+        return self.vcpu_cmd(vcpu, abi.KVM_TDX_INIT_VCPU, data, flags)
+
+    def ready(self, nvcpus=1):
+        self.init_vm()
+        vcpus = [self.create_vcpu(i) for i in range(nvcpus)]
+        for v in vcpus:
+            self.init_vcpu(v)
+        return vcpus
+
+
+class Cmd(Base):
+    """§2.1"""
+
+    def test_hw_error_must_be_zero_on_vm_fd(self):
+        self.assertErrno(errno.EINVAL, self.vm_cmd, abi.KVM_TDX_CAPABILITIES, self.host.alloc(4096), 0, 1)
+
+    def test_hw_error_must_be_zero_on_vcpu_fd(self):
+        vcpu, = self.ready()
+        self.assertErrno(errno.EINVAL, self.vcpu_cmd, vcpu, abi.KVM_TDX_GET_CPUID, self.host.alloc(8), 0, 1)
+
+    def test_unknown_id_on_vm_fd(self):
+        for cmd_id in (abi.KVM_TDX_INIT_VCPU, abi.KVM_TDX_GET_CPUID, 6, 0xFFFF):
+            with self.subTest(cmd_id=cmd_id):
+                self.assertErrno(errno.EINVAL, self.vm_cmd, cmd_id)
+
+    def test_unknown_id_on_vcpu_fd(self):
+        vcpu, = self.ready()
+        for cmd_id in (abi.KVM_TDX_CAPABILITIES, abi.KVM_TDX_INIT_VM, abi.KVM_TDX_FINALIZE_VM, 6):
+            with self.subTest(cmd_id=cmd_id):
+                self.assertErrno(errno.EINVAL, self.vcpu_cmd, vcpu, cmd_id)
+
+    def test_non_td_errnos(self):
+        self.assertEqual((ioctls.NON_TD_VM_ERRNO, ioctls.NON_TD_VCPU_ERRNO), (errno.ENOTTY, errno.EINVAL))
+
+
+class Capabilities(Base):
+    """§2.2"""
+
+    def caps(self, nent, flags=0):
+        addr = self.host.alloc(2056 + 40 * 8)
+        Host.write(addr + 2048, struct.pack("<I", nent))
+        ret, c = self.vm_cmd(abi.KVM_TDX_CAPABILITIES, addr, flags)
+        return Host.read(addr, 2056 + 40 * 8)
+
+    def test_flags(self):
+        self.assertErrno(errno.EINVAL, self.caps, 8, 1)
+
+    def test_e2big_does_not_write_nent(self):
+        addr = self.host.alloc(2056 + 40 * 8)
+        Host.write(addr + 2048, struct.pack("<I", 3))
+        self.assertErrno(errno.E2BIG, self.vm_cmd, abi.KVM_TDX_CAPABILITIES, addr)
+        self.assertEqual(struct.unpack("<I", Host.read(addr + 2048, 4))[0], 3)
+        self.assertEqual(Host.read(addr, 48), bytes(48))
+
+    def test_null_pointer(self):
+        self.assertErrno(errno.EFAULT, self.vm_cmd, abi.KVM_TDX_CAPABILITIES, 0)
+
+    def test_content(self):
+        raw = self.caps(8)
+        attrs, xfam, k11, u11, k12, u12 = struct.unpack_from("<6Q", raw)
+        self.assertEqual((attrs, k11, u11, k12, u12),
+                         (ghci.TDX_ATTR_SEPT_VE_DISABLE, 0, ghci.TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT, 0, 0))
+        self.assertEqual(xfam, 0x602E7)
+        self.assertEqual(raw[48:2048], bytes(2000))
+        nent, pad = struct.unpack_from("<II", raw, 2048)
+        self.assertEqual((nent, pad), (4, 0))
+        entries = [struct.unpack_from("<7I", raw, 2056 + 40 * i) for i in range(nent)]
+        by_leaf = {(e[0], e[1]): e for e in entries}
+        self.assertEqual(set(by_leaf), {(1, 0), (7, 0), (7, 1), (0x80000008, 0)})
+        self.assertTrue(all(e[2] == 0 for e in entries))           # flags left 0
+        self.assertEqual(by_leaf[(0x80000008, 0)][3] & 0xFF0000, 0xFF0000)
+        leaf7 = by_leaf[(7, 0)]
+        self.assertEqual(leaf7[4] & (1 << 4 | 1 << 11), 0)         # HLE, RTM cleared
+        self.assertEqual(leaf7[5] & 1 << 5, 0)                      # WAITPKG cleared
+
+    def test_works_before_and_after_init_vm(self):
+        self.caps(4)
+        self.init_vm()
+        self.caps(4)
+
+
+class InitVm(Base):
+    """§2.3, in code order"""
+
+    def test_success(self):
+        ret, c = self.init_vm(mrconfigid=b"cfg")
+        self.assertEqual((ret, c.hw_error), (0, 0))
+        self.assertEqual(self.vm.state, st.TD_STATE_INITIALIZED)
+        self.assertEqual((self.vm.gpaw, self.vm.shared_bit), (48, 1 << 47))
+        self.assertEqual(self.vm.attributes, ghci.TDX_ATTR_SEPT_VE_DISABLE)
+        self.assertEqual(self.vm.xfam, 0x3)
+        self.assertEqual(self.vm.mrconfigid, b"cfg".ljust(48, b"\0"))
+
+    def test_xfam_fixed1_is_added(self):
+        self.init_vm(xfam=0)
+        self.assertEqual(self.vm.xfam, 0x3)
+
+    def test_gpaw_52(self):
+        self.init_vm(entries=[(0x80000008, 0, 0, 52 << 16, 0, 0, 0)])
+        self.assertEqual((self.vm.gpaw, self.vm.shared_bit), (52, 1 << 51))
+
+    def test_twice(self):
+        self.init_vm()
+        self.assertErrno(errno.EINVAL, self.init_vm)
+
+    def test_flags(self):
+        self.assertErrno(errno.EINVAL, self.vm_cmd, abi.KVM_TDX_INIT_VM, self.host.alloc(init_vm_bytes()), 1)
+
+    def test_nent_above_max(self):
+        self.assertErrno(errno.E2BIG, self.init_vm, nent=257)
+
+    def test_null_pointer(self):
+        self.assertErrno(errno.EFAULT, self.vm_cmd, abi.KVM_TDX_INIT_VM, 0)
+
+    def test_reserved(self):
+        self.assertErrno(errno.EINVAL, self.init_vm, reserved=b"\0" * 95 + b"\1")
+
+    def test_padding(self):
+        self.assertErrno(errno.EINVAL, self.init_vm, padding=1)
+
+    def test_vcpu_already_created(self):
+        self.vm.vcpus.append(st.TdVcpu(0))          # unreachable through KVM_CREATE_VCPU (EIO)
+        self.assertErrno(errno.EBUSY, self.init_vm)
+
+    def test_unsupported_attributes(self):
+        for attr in (ghci.TDX_ATTR_DEBUG, ghci.TDX_ATTR_PERFMON, ghci.TDX_ATTR_SEPT_VE_DISABLE | 1 << 30):
+            with self.subTest(attr=hex(attr)):
+                self.assertErrno(errno.EINVAL, self.init_vm, attributes=attr)
+
+    def test_unsupported_xfam(self):
+        self.assertErrno(errno.EINVAL, self.init_vm, xfam=1 << 11)
+
+    def test_missing_0x80000008(self):
+        self.assertErrno(errno.EINVAL, self.init_vm, entries=[(7, 0, SIG, 0, 0, 0, 0)])
+
+    def test_gpaw_not_48_or_52(self):
+        for bits in (0, 36, 47, 51, 57):
+            with self.subTest(bits=bits):
+                self.assertErrno(errno.EINVAL, self.init_vm, entries=[(0x80000008, 0, 0, bits << 16, 0, 0, 0)])
+
+    def test_gpaw_52_without_5level_ept(self):
+        self.vm.sysinfo.ept_5level = False
+        self.assertErrno(errno.EINVAL, self.init_vm, entries=[(0x80000008, 0, 0, 52 << 16, 0, 0, 0)])
+
+    def test_entry_not_configurable(self):
+        entries = [(0x80000008, 0, 0, 48 << 16, 0, 0, 0), (2, 0, 0, 1, 2, 3, 4)]
+        self.assertErrno(errno.EINVAL, self.init_vm, entries=entries)
+
+    def test_configurable_entries_accepted(self):
+        entries = [(1, 0, 0, 0, 0, 1 << 22, 0), (7, 0, SIG, 0, 1 << 3, 0, 0), (7, 1, SIG, 1 << 4, 0, 0, 0),
+                   (0x80000008, 0, 0, 48 << 16, 0, 0, 0)]
+        self.init_vm(entries=entries)
+        self.assertEqual(self.vm.cpuid_config[(0x80000008, 0)][0], 0)    # EAX[23:16] not given to the module
+        self.assertEqual(self.vm.cpuid_config[(7, 1)][0], 1 << 4)
+
+    def test_leaf7_without_significant_index_matches_both_subleaves(self):
+        # cpuid_entry2_find(): one unflagged leaf-7 entry is found for 7.0 and 7.1 -> copy_cnt != nent
+        entries = [(7, 0, 0, 0, 0, 0, 0), (0x80000008, 0, 0, 48 << 16, 0, 0, 0)]
+        self.assertErrno(errno.EINVAL, self.init_vm, entries=entries)
+
+    def test_hle_rtm_waitpkg(self):
+        for what, entry in (("HLE", (7, 0, SIG, 0, 1 << 4, 0, 0)), ("RTM", (7, 0, SIG, 0, 1 << 11, 0, 0)),
+                            ("WAITPKG", (7, 0, SIG, 0, 0, 1 << 5, 0))):
+            with self.subTest(what):
+                self.assertErrno(errno.EINVAL, self.init_vm,
+                                 entries=[entry, (0x80000008, 0, 0, 48 << 16, 0, 0, 0)])
+                self.assertEqual(self.vm.state, st.TD_STATE_UNINITIALIZED)
+
+    def test_cmd_copied_back_on_failure(self):
+        c = cmd(abi.KVM_TDX_INIT_VM, self.host.alloc(init_vm_bytes(attributes=1)))
+        self.assertErrno(errno.EINVAL, ioctls.tdx_vm_ioctl, self.vm, c, self.host)
+        self.assertEqual((c.id, c.hw_error), (abi.KVM_TDX_INIT_VM, 0))
+
+
+class CreateVcpuAndRun(Base):
+    """§2.8"""
+
+    def test_before_init_vm_is_eio(self):
+        self.assertErrno(errno.EIO, ioctls.td_create_vcpu, self.vm, 0)
+
+    def test_without_split_irqchip_is_einval(self):
+        self.init_vm()
+        self.vm.split_irqchip = False
+        self.assertErrno(errno.EINVAL, ioctls.td_create_vcpu, self.vm, 0)
+
+    def test_after_finalize_is_eio(self):
+        self.ready()
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertErrno(errno.EIO, ioctls.td_create_vcpu, self.vm, 1)
+
+    def test_duplicate_id(self):
+        self.init_vm()
+        ioctls.td_create_vcpu(self.vm, 0)
+        self.assertErrno(errno.EEXIST, ioctls.td_create_vcpu, self.vm, 0)
+
+    def test_max_vcpus(self):
+        self.init_vm()
+        for i in range(4):
+            ioctls.td_create_vcpu(self.vm, i)
+        self.assertErrno(errno.EINVAL, ioctls.td_create_vcpu, self.vm, 4)
+
+    def test_max_vcpus_capability(self):
+        self.assertEqual(ioctls.td_check_extension(abi.KVM_CAP_MAX_VCPUS, 1024, self.vm), 4)
+
+    def test_run_before_init_vcpu(self):
+        self.init_vm()
+        vcpu = self.create_vcpu()
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertErrno(errno.EINVAL, ioctls.td_check_run, self.vm, vcpu)
+
+    def test_run_before_finalize(self):
+        vcpu, = self.ready()
+        self.assertErrno(errno.EINVAL, ioctls.td_check_run, self.vm, vcpu)
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        ioctls.td_check_run(self.vm, vcpu)
+        self.assertTrue(vcpu.has_run)
+
+
+class InitVcpu(Base):
+    """§2.4"""
+
+    def test_success(self):
+        self.init_vm()
+        v0, v1 = self.create_vcpu(0), self.create_vcpu(5)
+        self.init_vcpu(v1, data=0x1234)
+        self.init_vcpu(v0, data=0x5678)
+        self.assertEqual((v1.index, v0.index, self.vm.num_vcpus), (0, 1, 2))     # TDH.VP.INIT order
+        self.assertEqual((v1.init_rcx, v0.init_rcx), (0x1234, 0x5678))
+        self.assertEqual(v0.msrs.values[msrs.MSR_IA32_APICBASE], 0xFEE00000 | 1 << 11 | 1 << 10 | 1 << 8)
+        self.assertEqual(v1.msrs.values[msrs.MSR_IA32_APICBASE], 0xFEE00000 | 1 << 11 | 1 << 10)
+        self.assertEqual(v1.mp_state, abi.KVM_MP_STATE_RUNNABLE)
+        self.assertTrue(v0.initialized and v1.initialized)
+
+    def test_before_init_vm(self):
+        vcpu = st.TdVcpu(0)
+        self.assertErrno(errno.EINVAL, self.init_vcpu, vcpu)
+
+    def test_after_finalize(self):
+        vcpu, = self.ready()
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertErrno(errno.EINVAL, self.init_vcpu, vcpu)
+
+    def test_flags(self):
+        self.init_vm()
+        self.assertErrno(errno.EINVAL, self.init_vcpu, self.create_vcpu(), 0, 1)
+
+    def test_twice(self):
+        vcpu, = self.ready()
+        self.assertErrno(errno.EINVAL, self.init_vcpu, vcpu)
+
+    def test_without_x2apic_cpuid(self):
+        self.init_vm()
+        table = [e if e[0] != 1 else e[:5] + (e[5] & ~(1 << 21),) + e[6:] for e in default_cpuid()]
+        vcpu = self.create_vcpu(0, cpuid=table)
+        self.assertErrno(errno.EINVAL, self.init_vcpu, vcpu)
+        self.assertFalse(vcpu.initialized)
+
+    def test_without_any_cpuid(self):
+        self.init_vm()
+        vcpu = ioctls.td_create_vcpu(self.vm, 0)
+        self.assertErrno(errno.EINVAL, self.init_vcpu, vcpu)
+
+
+class InitMemRegion(Base):
+    """§2.5"""
+
+    def region(self, source, gpa, nr_pages):
+        return self.host.alloc(struct.pack("<3Q", source, gpa, nr_pages))
+
+    def add(self, vcpu, source, gpa, nr_pages, flags=abi.KVM_TDX_MEASURE_MEMORY_REGION):
+        addr = self.region(source, gpa, nr_pages)
+        try:
+            self.vcpu_cmd(vcpu, abi.KVM_TDX_INIT_MEM_REGION, addr, flags)
+        finally:
+            self.last = struct.unpack("<3Q", Host.read(addr, 24))
+
+    def source(self, pages):
+        data = b"".join(bytes([i + 1]) * PAGE for i in range(pages))
+        addr = self.host.alloc(len(data) + PAGE)
+        return (addr + PAGE - 1) & ~(PAGE - 1), data
+
+    def test_success_measured(self):
+        vcpu, = self.ready()
+        src, data = self.source(2)
+        Host.write(src, data)
+        self.add(vcpu, src, 0x100000, 2)
+        self.assertEqual(self.last, (src + 2 * PAGE, 0x102000, 0))
+        self.assertEqual(self.vm.memory.populated, [(0x100000, data[:PAGE], True), (0x101000, data[PAGE:], True)])
+        from tdx.emu.measurement import Measurement
+        m = Measurement()
+        m.add_page(0x100000, data[:PAGE], True)
+        m.add_page(0x101000, data[PAGE:], True)
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertEqual(self.vm.measurement.mrtd, m.finalize())
+
+    def test_unmeasured(self):
+        vcpu, = self.ready()
+        src, data = self.source(1)
+        self.add(vcpu, src, 0x100000, 1, flags=0)
+        self.assertFalse(self.vm.memory.populated[0][2])
+
+    def test_vcpu_not_initialized(self):
+        self.init_vm()
+        vcpu = self.create_vcpu()
+        src, _ = self.source(1)
+        self.assertErrno(errno.EINVAL, self.add, vcpu, src, 0x100000, 1)
+
+    def test_after_finalize(self):
+        vcpu, = self.ready()
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        src, _ = self.source(1)
+        self.assertErrno(errno.EINVAL, self.add, vcpu, src, 0x100000, 1)
+
+    def test_flags(self):
+        vcpu, = self.ready()
+        src, _ = self.source(1)
+        self.assertErrno(errno.EINVAL, self.add, vcpu, src, 0x100000, 1, 2)
+
+    def test_null_region_pointer(self):
+        vcpu, = self.ready()
+        self.assertErrno(errno.EFAULT, self.vcpu_cmd, vcpu, abi.KVM_TDX_INIT_MEM_REGION, 0)
+
+    def test_region_rules(self):
+        vcpu, = self.ready()
+        src, _ = self.source(1)
+        cases = {
+            "source unaligned": (src + 8, 0x100000, 1),
+            "source NULL": (0, 0x100000, 1),
+            "gpa unaligned": (src, 0x100800, 1),
+            "nr_pages 0": (src, 0x100000, 0),
+            "wrap": (src, 0xFFFFFFFFFFFFF000, 2),
+            "first page shared": (src, 1 << 47 | 0x100000, 1),
+            "last page shared": (src, (1 << 47) - PAGE, 2),
+        }
+        for what, args in cases.items():
+            with self.subTest(what):
+                self.assertErrno(errno.EINVAL, self.add, vcpu, *args)
+        self.assertEqual(self.vm.memory.populated, [])
+
+    def test_populate_error_writes_back_progress(self):
+        vcpu, = self.ready()
+        src, data = self.source(3)
+        self.vm.memory.populate_errors[0x101000] = errno.EEXIST
+        self.assertErrno(errno.EEXIST, self.add, vcpu, src, 0x100000, 3)
+        self.assertEqual(self.last, (src + PAGE, 0x101000, 2))
+        self.assertEqual(len(self.vm.memory.populated), 1)
+
+
+class Finalize(Base):
+    """§2.6"""
+
+    def test_before_init_vm(self):
+        self.assertErrno(errno.EINVAL, self.vm_cmd, abi.KVM_TDX_FINALIZE_VM)
+
+    def test_twice(self):
+        self.ready()
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertErrno(errno.EINVAL, self.vm_cmd, abi.KVM_TDX_FINALIZE_VM)
+
+    def test_success(self):
+        self.ready()
+        ret, c = self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertEqual((ret, c.hw_error, self.vm.state), (0, 0, st.TD_STATE_RUNNABLE))
+        self.assertEqual(len(self.vm.measurement.mrtd), 48)
+
+
+class GetCpuid(Base):
+    """§2.7"""
+
+    def get(self, vcpu, nent):
+        addr = self.host.alloc(8 + 40 * max(nent, 1))
+        Host.write(addr, struct.pack("<I", nent))
+        try:
+            self.vcpu_cmd(vcpu, abi.KVM_TDX_GET_CPUID, addr)
+        finally:
+            self.nent = struct.unpack("<I", Host.read(addr, 4))[0]
+        return [struct.unpack_from("<7I", Host.read(addr + 8, 40 * self.nent), 40 * i) for i in range(self.nent)]
+
+    def test_success(self):
+        self.init_vm(entries=[(7, 0, SIG, 0, 1 << 3, 0, 0), (7, 1, SIG, 0, 0, 0, 0),
+                              (0x80000008, 0, 0, 48 << 16, 0, 0, 0)])
+        vcpu = self.create_vcpu()
+        entries = self.get(vcpu, 64)
+        by = {(e[0], e[1]): e for e in entries}
+        self.assertEqual([e[0] for e in entries][:2], [0, 1])
+        self.assertEqual(by[(0x80000008, 0)][3] >> 16 & 0xFF, 48)
+        self.assertEqual(by[(7, 0)][2], SIG)
+        self.assertEqual(by[(1, 0)][2], 0)
+        self.assertTrue(by[(1, 0)][5] >> 21 & 1)                    # x2APIC
+        self.assertTrue(by[(7, 0)][4] >> 3 & 1)                     # configured bit
+        self.assertFalse(by[(7, 0)][4] >> 8 & 1)                    # configurable, not configured
+
+    def test_e2big_updates_nent(self):
+        self.init_vm()
+        vcpu = self.create_vcpu()
+        self.assertErrno(errno.E2BIG, self.get, vcpu, 2)
+        self.assertGreater(self.nent, 2)
+
+    def test_before_init_vm(self):
+        self.assertErrno(errno.EINVAL, self.get, st.TdVcpu(0), 64)
+
+    def test_after_finalize(self):
+        vcpu, = self.ready()
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertErrno(errno.EINVAL, self.get, vcpu, 64)
+
+    def test_gpaw_52(self):
+        self.init_vm(entries=[(0x80000008, 0, 0, 52 << 16, 0, 0, 0)])
+        by = {(e[0], e[1]): e for e in self.get(self.create_vcpu(), 64)}
+        self.assertEqual(by[(0x80000008, 0)][3] >> 16 & 0xFF, 52)
+
+    def test_virtual_cpuid_has_no_gpaw_patch(self):
+        self.init_vm()
+        by = {(e[0], e[1]): e for e in ioctls.virtual_cpuid(self.vm)}
+        self.assertEqual(by[(0x80000008, 0)][3] >> 16 & 0xFF, 0)
+        self.assertEqual(by[(0x21, 0)][4:7], tuple(int.from_bytes(s, "little") for s in (b"Inte", b"    ", b"lTDX")))
+
+
+class ProtectedState(Base):
+    """§2.8: vCPU state is protected from KVM_CREATE_VCPU on."""
+
+    def test_protected_ioctls(self):
+        self.init_vm()
+        vcpu = ioctls.td_create_vcpu(self.vm, 0)
+        for number, name in ioctls.PROTECTED_STATE_IOCTLS.items():
+            with self.subTest(name):
+                self.assertErrno(errno.EINVAL, ioctls.td_vcpu_other_ioctl, self.vm, vcpu, number, 0)
+
+    def test_ioctl_numbers(self):
+        names = {v: k for k, v in ioctls.PROTECTED_STATE_IOCTLS.items()}
+        self.assertEqual(names["KVM_GET_REGS"], 0x8090AE81)
+        self.assertEqual(names["KVM_SET_SREGS"], 0x4138AE84)
+        self.assertEqual(names["KVM_GET_DEBUGREGS"], 0x8080AEA1)
+        self.assertEqual(names["KVM_GET_XSAVE2"], 0x9000AECF)
+        self.assertEqual(names["KVM_GET_FPU"], 0x81A0AE8C)
+        self.assertEqual(len(names), 15)
+
+    def test_unmodelled_ioctl_is_passed_on(self):
+        vcpu = st.TdVcpu(0)
+        self.assertIsNone(ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_GET_VCPU_EVENTS, 0))
+
+
+class VcpuOther(Base):
+
+    def test_set_cpuid2_e2big(self):
+        vcpu = st.TdVcpu(0)
+        c2 = ffi.new("struct kvm_cpuid2 *", {"nent": 0, "entries": 1})
+        c2.nent = 257
+        self.assertErrno(errno.E2BIG, ioctls.set_cpuid2, vcpu, c2)
+
+    def test_set_cpuid2_virtual_address_bits(self):
+        vcpu = st.TdVcpu(0)
+        c2 = ffi.new("struct kvm_cpuid2 *", {"nent": 1, "entries": 1})
+        c2.nent = 1
+        c2.entries[0].function, c2.entries[0].eax = 0x80000008, 0x2830
+        self.assertErrno(errno.EINVAL, ioctls.set_cpuid2, vcpu, c2)
+
+    def test_set_cpuid2_after_run_must_not_change(self):
+        vcpu = st.TdVcpu(0)
+        c2 = ffi.new("struct kvm_cpuid2 *", {"nent": 1, "entries": 1})
+        c2.nent = 1
+        c2.entries[0].function = 0x40000000
+        ioctls.set_cpuid2(vcpu, c2)
+        vcpu.has_run = True
+        ioctls.set_cpuid2(vcpu, c2)
+        c2.entries[0].eax = 1
+        self.assertErrno(errno.EINVAL, ioctls.set_cpuid2, vcpu, c2)
+
+    def test_get_cpuid2(self):
+        vcpu = st.TdVcpu(0)
+        vcpu.cpuid = default_cpuid()
+        small = ffi.new("struct kvm_cpuid2 *", {"nent": 0, "entries": 2})
+        small.nent = 2
+        self.assertErrno(errno.E2BIG, ioctls.get_cpuid2, vcpu, small)
+        big = ffi.new("struct kvm_cpuid2 *", {"nent": 0, "entries": 16})
+        big.nent = 16
+        ioctls.get_cpuid2(vcpu, big)
+        self.assertEqual(big.nent, len(vcpu.cpuid))
+        self.assertEqual(big.entries[2].ebx, 0x11111111)
+
+    def test_msrs_host_initiated(self):
+        vcpu, = self.ready()
+        m = ffi.new("struct kvm_msrs *", {"nmsrs": 0, "entries": 3})
+        m.nmsrs = 3
+        for i, (index, data) in enumerate(((msrs.MSR_IA32_UCODE_REV, 0x42), (msrs.MSR_PLATFORM_INFO, 0),
+                                           (msrs.MSR_IA32_APICBASE, 0))):
+            m.entries[i].index, m.entries[i].data = index, data
+        self.assertEqual(ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_SET_MSRS, m), 2)   # APICBASE refused
+        self.assertEqual(vcpu.msrs.values[msrs.MSR_IA32_UCODE_REV], 0x42)
+        m.nmsrs = 2
+        m.entries[1].index = 0x12345678
+        self.assertEqual(ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_GET_MSRS, m), 1)
+        self.assertEqual(m.entries[0].data, 0x42)
+        m.nmsrs = 256
+        self.assertErrno(errno.E2BIG, ioctls.td_vcpu_other_ioctl, self.vm, vcpu, abi.KVM_GET_MSRS, m)
+
+    def test_mp_state(self):
+        vcpu, = self.ready()
+        mp = ffi.new("struct kvm_mp_state *")
+        ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_GET_MP_STATE, mp)
+        self.assertEqual(mp.mp_state, abi.KVM_MP_STATE_RUNNABLE)
+        for state in (abi.KVM_MP_STATE_INIT_RECEIVED, abi.KVM_MP_STATE_SIPI_RECEIVED):
+            mp.mp_state = state
+            self.assertErrno(errno.EINVAL, ioctls.td_vcpu_other_ioctl, self.vm, vcpu, abi.KVM_SET_MP_STATE, mp)
+
+    def test_ap_starts_uninitialized(self):
+        self.init_vm()
+        self.assertEqual(ioctls.td_create_vcpu(self.vm, 1).mp_state, abi.KVM_MP_STATE_UNINITIALIZED)
+
+
+class EnableCap(Base):
+
+    def cap(self, cap, arg0, flags=0):
+        c = ffi.new("struct kvm_enable_cap *", {"cap": cap, "flags": flags})
+        c.args[0] = arg0
+        return ioctls.td_enable_cap(self.vm, c)
+
+    def test_flags(self):
+        self.assertErrno(errno.EINVAL, self.cap, abi.KVM_CAP_SPLIT_IRQCHIP, 24, 1)
+
+    def test_split_irqchip(self):
+        self.vm.split_irqchip = False
+        self.assertErrno(errno.EINVAL, self.cap, abi.KVM_CAP_SPLIT_IRQCHIP, 49)
+        self.cap(abi.KVM_CAP_SPLIT_IRQCHIP, 24)
+        self.assertTrue(self.vm.split_irqchip)
+        self.assertErrno(errno.EEXIST, self.cap, abi.KVM_CAP_SPLIT_IRQCHIP, 24)
+
+    def test_exit_hypercall(self):
+        self.assertErrno(errno.EINVAL, self.cap, abi.KVM_CAP_EXIT_HYPERCALL, 1 << 11)
+        self.cap(abi.KVM_CAP_EXIT_HYPERCALL, 1 << 12)
+        self.assertTrue(self.vm.user_exit_on_hypercall(abi.KVM_HC_MAP_GPA_RANGE))
+
+    def test_user_space_msr(self):
+        self.assertErrno(errno.EINVAL, self.cap, abi.KVM_CAP_X86_USER_SPACE_MSR, 1 << 3)
+        self.cap(abi.KVM_CAP_X86_USER_SPACE_MSR, abi.KVM_MSR_EXIT_REASON_FILTER)
+        self.assertEqual(self.vm.user_space_msr_mask, abi.KVM_MSR_EXIT_REASON_FILTER)
+
+
+class GuestMemfdAndFilter(Base):
+
+    def test_guest_memfd_flags(self):
+        g = ffi.new("struct kvm_create_guest_memfd *", {"size": 1 << 20, "flags": abi.GUEST_MEMFD_FLAG_MMAP})
+        self.assertErrno(errno.EINVAL, ioctls.td_check_guest_memfd, self.vm, g)
+        g.flags = 0
+        ioctls.td_check_guest_memfd(self.vm, g)
+
+    def test_msr_filter_from_cdata(self):
+        bitmap = ffi.new("__u8[]", b"\x05")
+        f = ffi.new("struct kvm_msr_filter *", {"flags": 0})
+        f.ranges[0].flags, f.ranges[0].nmsrs, f.ranges[0].base = abi.KVM_MSR_FILTER_READ, 3, 0x10
+        f.ranges[0].bitmap = bitmap
+        ioctls.td_set_msr_filter(self.vm, f)
+        allowed = [self.vm.msr_filter.allowed(i, write=False) for i in (0x10, 0x11, 0x12, 0x13)]
+        self.assertEqual(allowed, [True, False, True, True])
+        self.assertTrue(self.vm.msr_filter.allowed(0x11, write=True))
+
+    def test_msr_filter_validation(self):
+        f = ffi.new("struct kvm_msr_filter *", {"flags": abi.KVM_MSR_FILTER_DEFAULT_DENY})
+        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f)         # deny-all without ranges
+        f.flags = 2
+        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f)
+        f.flags = 0
+        f.ranges[0].nmsrs, f.ranges[0].flags = 1, 0
+        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f)
+
+
+if __name__ == "__main__":
+    unittest.main()
