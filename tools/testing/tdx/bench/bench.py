@@ -219,11 +219,11 @@ def _expect_out(vcpu, reason):
         raise BenchError("raw guest: expected KVM_EXIT_IO on port 0x%x, got exit %d" % (GUEST_PORT, reason))
 
 
-def lifecycle_raw(kvm, n):
+def lifecycle_raw(kvm, n, warmup=WARMUP):
     """ns per create VM .. first exit .. close, raw wrappers."""
     samples = []
     clock = time.perf_counter_ns
-    for i in range(WARMUP + n):
+    for i in range(warmup + n):
         start = clock()
         vm, vcpu = _raw_vm(kvm)
         try:
@@ -232,17 +232,17 @@ def lifecycle_raw(kvm, n):
         finally:
             vm.close()
         end = clock()
-        if i >= WARMUP:
+        if i >= warmup:
             samples.append(end - start)
     return samples
 
 
-def lifecycle_guest(kvm, image, n, shape="default"):
-    """ns per create_guest -> run_until_done -> close: (total, setup, run, close) lists."""
+def lifecycle_guest(kvm, image, n, shape="default", warmup=WARMUP):
+    """ns per create_guest -> run_until_done -> close: {"total", "setup", "run", "close": list}."""
     from tdx.lib import td
-    total, setup, run, close = [], [], [], []
+    out = {"total": [], "setup": [], "run": [], "close": []}
     clock = time.perf_counter_ns
-    for i in range(WARMUP + n):
+    for i in range(warmup + n):
         t0 = clock()
         gvm = td.create_guest(kvm, image, GUEST_ENTRY, shape=shape)
         try:
@@ -252,36 +252,56 @@ def lifecycle_guest(kvm, image, n, shape="default"):
         finally:
             gvm.close()
         t3 = clock()
-        if i >= WARMUP:
-            total.append(t3 - t0)
-            setup.append(t1 - t0)
-            run.append(t2 - t1)
-            close.append(t3 - t2)
-    return total, setup, run, close
+        if i >= warmup:
+            out["total"].append(t3 - t0)
+            out["setup"].append(t1 - t0)
+            out["run"].append(t2 - t1)
+            out["close"].append(t3 - t2)
+    return out
 
 
-def roundtrip(kvm, n, exits):
-    """ns per sample of `exits` Vcpu.run() calls on the out/jmp loop."""
-    from tdx.lib import abi
+def roundtrip(kvm, n, exits, warmup=WARMUP):
+    """ns per sample of `exits` KVM_RUNs on the out/jmp loop: {"full": Vcpu.run(), "bare": ioctl}.
+
+    "bare" is the same loop through HostSystem.ioctl, to tell the cost of
+    the ioctl binding from that of arming the watchdog per KVM_RUN; it is
+    still guarded, by one watchdog deadline around the whole sample.
+    """
+    from tdx.lib import abi, watchdog
     io = abi.KVM_EXIT_IO
     clock = time.perf_counter_ns
+    timeout = watchdog.default_timeout()
     vm, vcpu = _raw_vm(kvm)
     try:
         run = vcpu.run
-        for _ in range(WARMUP + 1):     # the first exit also faults in guest memory
+        for _ in range(warmup + 1):     # the first exit also faults in guest memory
             _expect_out(vcpu, run())
-        samples = []
+        ioctl, fd, kvm_run, request = vcpu.system.ioctl, vcpu.fd, vcpu.kvm_run, abi.KVM_RUN
+        out = {"full": [], "bare": []}
         for _ in range(n):
             start = clock()
             for _ in range(exits):
                 if run() != io:
                     break
             end = clock()
-            _expect_out(vcpu, vcpu.kvm_run.exit_reason)
-            samples.append(end - start)
+            _expect_out(vcpu, kvm_run.exit_reason)
+            out["full"].append(end - start)
+            armed = watchdog.WATCHDOG.arm(kvm_run, timeout)
+            try:
+                start = clock()
+                for _ in range(exits):
+                    ioctl(fd, request, 0)
+                end = clock()
+            except OSError as e:
+                raise BenchError("bare KVM_RUN loop: %s%s" % (e, " (watchdog)" if armed.expired else ""))
+            finally:
+                watchdog.WATCHDOG.disarm(armed)
+                kvm_run.immediate_exit = 0
+            _expect_out(vcpu, kvm_run.exit_reason)
+            out["bare"].append(end - start)
     finally:
         vm.close()
-    return samples
+    return out
 
 
 def _short(exc):
@@ -291,23 +311,17 @@ def _short(exc):
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def td_lifecycle(image, n):
-    """(lists as lifecycle_guest, None) on the emulated platform, or (None, why not)."""
+def open_emulated():
+    """(Kvm on the emulated platform, None), or (None, why it cannot be had)."""
     from tdx.lib import platform
     from tdx.lib.kvm import Kvm
     try:
         plat = platform.select("emulated")
         if not plat.available:
-            return None, "emulated platform unavailable: %s" % plat.reason
-        kvm = Kvm(plat.system)
-    except Exception as e:      # the model is work in progress: any failure means "not there yet"
-        return None, "emulated platform unavailable: %s" % _short(e)
-    try:
-        return lifecycle_guest(kvm, image, n, shape="tdx"), None
-    except Exception as e:
-        return None, "emulated platform unavailable: %s" % _short(e)
-    finally:
-        kvm.close()
+            return None, plat.reason
+        return Kvm(plat.system), None
+    except Exception as e:      # the model may be mid-change: any failure means "not there"
+        return None, _short(e)
 
 
 # -- start-up -----------------------------------------------------------------
@@ -379,6 +393,36 @@ def startup(baseline, n):
 # -- the report ---------------------------------------------------------------
 
 US = 1e-3       # ns -> us
+ROUND = 5       # samples per side per round
+
+
+def rounds(n, size=ROUND):
+    """How N samples are split into rounds: [size, size, ..., rest]."""
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
+def interleave(n, steps):
+    """Take n samples of every step in rounds, C and Python alternating.
+
+    steps: [(name, fn(k, warmup))]; fn takes k samples (after `warmup`
+    untimed ones) and may return False to drop out.  On a shared CI machine
+    the load drifts over seconds; measuring both sides in short alternating
+    rounds, and flipping their order every round, makes the drift hit C
+    and Python alike, so the ratio survives it even when absolute times
+    do not.
+    """
+    active = list(steps)
+    for index, k in enumerate(rounds(n)):
+        warmup = WARMUP if index == 0 else 0
+        order = active if index % 2 == 0 else active[::-1]
+        for step in list(order):
+            if step[1](k, warmup) is False:
+                active.remove(step)
+
+
+def _extend(samples, prefix, result):
+    for key, values in result.items():
+        samples.setdefault(prefix + key, []).extend(values)
 
 
 def collect(args, kvm, baseline, log=None):
@@ -387,64 +431,76 @@ def collect(args, kvm, baseline, log=None):
     log = log or (lambda msg: None)
     n = args.n
     rows = []
-    c_life = None
-    image = None
+    samples = {}
 
-    def c_lifecycle():
-        nonlocal c_life
-        if c_life is None:
-            log("C lifecycle")
-            c_life = summarize(baseline.lifecycle(n), US)
-        return c_life
+    if "lifecycle" in args.rows or "td" in args.rows:
+        # The C process is fresh every round, so it warms up every round.
+        steps = [("c", lambda k, w: samples.setdefault("c", []).extend(baseline.lifecycle(k)))]
+        image = GuestImage.load(find_image(GUEST_IMAGE))
+        if "lifecycle" in args.rows:
+            steps.append(("raw", lambda k, w: samples.setdefault("raw", []).extend(lifecycle_raw(kvm, k, w))))
+            steps.append(("full", lambda k, w: _extend(samples, "full.", lifecycle_guest(kvm, image, k, warmup=w))))
+        td_kvm, td_why = None, None
+        if "td" in args.rows:
+            td_kvm, td_why = open_emulated()
+            if td_why:
+                td_why = "emulated platform unavailable: %s" % td_why
 
-    def guest_image():
-        nonlocal image
-        if image is None:
-            image = GuestImage.load(find_image(GUEST_IMAGE))
-        return image
-
-    if "lifecycle" in args.rows:
-        c = c_lifecycle()
-        log("Python lifecycle, raw wrappers")
-        rows.append(Row("plain_vm_lifecycle_raw", "plain-VM lifecycle: raw tdx.lib.kvm",
-                        summarize(lifecycle_raw(kvm, n), US), c))
-        log("Python lifecycle, td.create_guest(shape=default)")
-        total, setup, run, close = lifecycle_guest(kvm, guest_image(), n)
-        rows.append(Row("plain_vm_lifecycle_full", "plain-VM lifecycle: create_guest(default)+run_until_done+close",
-                        summarize(total, US), c))
-        rows.append(Row("plain_vm_full_setup", "  create_guest(shape=default)", summarize(setup, US)))
-        rows.append(Row("plain_vm_full_run", "  run_until_done (boot stub, CPL0 emulated)", summarize(run, US)))
-        rows.append(Row("plain_vm_full_close", "  close", summarize(close, US)))
+            def td_step(k, w):
+                nonlocal td_why
+                try:
+                    _extend(samples, "td.", lifecycle_guest(td_kvm, image, k, shape="tdx", warmup=w))
+                except Exception as e:      # the model is young: report it, keep the other rows
+                    what = "TD lifecycle failed" if "td.total" in samples else "emulated platform unavailable"
+                    td_why = "%s: %s" % (what, _short(e))
+                    samples.pop("td.total", None)
+                    return False
+            if td_kvm is not None:
+                steps.append(("td", td_step))
+        log("lifecycles: %s, %d samples each" % (", ".join(name for name, _ in steps), n))
+        try:
+            interleave(n, steps)
+        finally:
+            if td_kvm is not None:
+                td_kvm.close()
+        c = summarize(samples["c"], US)
+        if "lifecycle" in args.rows:
+            rows.append(Row("plain_vm_lifecycle_raw", "plain-VM lifecycle: raw tdx.lib.kvm",
+                            summarize(samples["raw"], US), c))
+            rows.append(Row("plain_vm_lifecycle_full",
+                            "plain-VM lifecycle: create_guest(default)+run_until_done+close",
+                            summarize(samples["full.total"], US), c))
+            rows.append(Row("plain_vm_full_setup", "  create_guest(shape=default)",
+                            summarize(samples["full.setup"], US)))
+            rows.append(Row("plain_vm_full_run", "  run_until_done (boot stub, CPL0 emulated)",
+                            summarize(samples["full.run"], US)))
+            rows.append(Row("plain_vm_full_close", "  close", summarize(samples["full.close"], US)))
+        if "td" in args.rows:
+            name = "TD lifecycle (emulated): create..finalize+run+destroy"
+            if td_why or "td.total" not in samples:
+                rows.append(Row("td_lifecycle_emulated", name, None, c, note="n/a (%s)" % td_why))
+            else:
+                rows.append(Row("td_lifecycle_emulated", name, summarize(samples["td.total"], US), c))
+                rows.append(Row("td_setup", "  create_guest(shape=tdx) through finalize",
+                                summarize(samples["td.setup"], US)))
+                rows.append(Row("td_run", "  run_until_done", summarize(samples["td.run"], US)))
+                rows.append(Row("td_close", "  destroy", summarize(samples["td.close"], US)))
 
     if "roundtrip" in args.rows:
-        log("KVM_RUN round trip, C and Python")
+        log("KVM_RUN round trips: C, Vcpu.run(), bare ioctl; %d x %d exits each" % (n, args.exits))
+        interleave(n, [
+            ("c", lambda k, w: samples.setdefault("rt.c", []).extend(baseline.roundtrip(k, args.exits))),
+            ("py", lambda k, w: _extend(samples, "rt.", roundtrip(kvm, k, args.exits, w))),
+        ])
         per_exit = US / args.exits
-        c = summarize(baseline.roundtrip(n, args.exits), per_exit)
-        rows.append(Row("kvm_run_roundtrip", "KVM_RUN round trip, per exit: Vcpu.run() (%d exits/sample)" % args.exits,
-                        summarize(roundtrip(kvm, n, args.exits), per_exit), c))
-
-    if "td" in args.rows:
-        log("TD lifecycle, emulated platform")
-        try:
-            img = guest_image()
-        except Exception as e:
-            result, why = None, "guest image: %s" % _short(e)
-        else:
-            result, why = td_lifecycle(img, n)
-        c = c_lifecycle()
-        if result is None:
-            rows.append(Row("td_lifecycle_emulated", "TD lifecycle (emulated): create..finalize+run+destroy",
-                            None, c, note="n/a (%s)" % why))
-        else:
-            total, setup, run, close = result
-            rows.append(Row("td_lifecycle_emulated", "TD lifecycle (emulated): create..finalize+run+destroy",
-                            summarize(total, US), c))
-            rows.append(Row("td_setup", "  create_guest(shape=tdx) through finalize", summarize(setup, US)))
-            rows.append(Row("td_run", "  run_until_done", summarize(run, US)))
-            rows.append(Row("td_close", "  destroy", summarize(close, US)))
+        c = summarize(samples["rt.c"], per_exit)
+        rows.append(Row("kvm_run_roundtrip", "KVM_RUN round trip, per exit: Vcpu.run() (%d exits/sample)"
+                        % args.exits, summarize(samples["rt.full"], per_exit), c))
+        rows.append(Row("kvm_run_roundtrip_no_watchdog", "  HostSystem.ioctl(KVM_RUN), no watchdog",
+                        summarize(samples["rt.bare"], per_exit), c))
 
     if "import" in args.rows:
-        log("start-up, %d fresh processes of each kind" % n)
+        log("start-up: %d fresh processes of each kind" % n)
         s = startup(baseline, n)
         c = summarize(s["c"], US)
         rows.append(Row("startup_import_kvm", "start-up: python3 -c 'import tdx.lib.kvm' vs C exec+open",
@@ -482,8 +538,20 @@ def table(rows):
                      "" if ratio is None else "%.2fx" % ratio])
     # "us", not the micro sign: kernel CI logs are not always UTF-8.
     headers = ["row", "python median us", "p10..p90", "C median us", "p10..p90", "ratio"]
-    return tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True,
-                    colalign=("left", "right", "right", "right", "right", "right"))
+    options = dict(headers=headers, tablefmt="simple", disable_numparse=True,
+                   colalign=("left", "right", "right", "right", "right", "right"))
+    # Sub-rows are indented; tabulate strips that unless told not to, by an
+    # argument since 0.10 and by a module flag before.
+    try:
+        return tabulate(body, preserve_whitespace=True, **options)
+    except TypeError:
+        import tabulate as module
+        saved = module.PRESERVE_WHITESPACE
+        module.PRESERVE_WHITESPACE = True
+        try:
+            return tabulate(body, **options)
+        finally:
+            module.PRESERVE_WHITESPACE = saved
 
 
 def _stats_json(stats):

@@ -39,6 +39,7 @@ RESETVEC_SLOT = 1
 CPUID_X2APIC = 1 << 21              # CPUID.1:ECX
 CPUID_HLE, CPUID_RTM = 1 << 4, 1 << 11      # CPUID.7.0:EBX
 CPUID_WAITPKG = 1 << 5              # CPUID.7.0:ECX
+SIGNIFICANT = abi.KVM_CPUID_FLAG_SIGNIFCANT_INDEX
 
 
 def tdx_supported(kvm):
@@ -64,9 +65,15 @@ def filter_cpuid(supported, configurable, gpaw=GPAW):
     refused by KVM and dropped.
     """
     have = {(f, i): (eax, ebx, ecx, edx) for f, i, _, eax, ebx, ecx, edx in supported}
+    indexed = {f for f, i, *_ in configurable if i} | {f for f, _, fl, *_ in supported if fl & SIGNIFICANT}
     out = []
     for f, i, flags, meax, mebx, mecx, medx in configurable:
         eax, ebx, ecx, edx = have.get((f, i), (0, 0, 0, 0))
+        # KVM_TDX_CAPABILITIES leaves flags 0 (§2.2), but KVM matches each
+        # configurable (function, index) against our entries and ignores the
+        # index of an entry without SIGNIFCANT_INDEX: 7.1 would get 7.0's values.
+        if f in indexed:
+            flags |= SIGNIFICANT
         eax, ebx, ecx, edx = eax & meax, ebx & mebx, ecx & mecx, edx & medx
         if (f, i) == (7, 0):
             ebx &= ~(CPUID_HLE | CPUID_RTM)
