@@ -30,6 +30,8 @@ _MACHINES = {3: "i386", 40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V", 
 class GuestImageError(Exception):
     """A guest image cannot be used; the message names the file."""
 
+    environment_error = True    # reported in one line (tdx.lib.ktap)
+
 
 class Segment:
     """One PT_LOAD: `data` holds p_filesz bytes; the rest up to memsz is zero."""

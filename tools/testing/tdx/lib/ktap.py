@@ -47,6 +47,7 @@ import faulthandler
 import fnmatch
 import io
 import re
+import os
 import signal
 import sys
 import traceback
@@ -71,6 +72,26 @@ _STATUS = {
 TOTALS_KEYS = ("pass", "fail", "xfail", "xpass", "skip", "error")
 
 EXIT_PASS, EXIT_FAIL, EXIT_SKIP = 0, 1, 4
+EXIT_USAGE = 2
+
+
+class ConfigError(Exception):
+    """The environment names something that does not exist (TDX_PLATFORM, TDX_EMU_FAULTS...)."""
+
+
+def check_config():
+    """Choose the platform before any case runs, so that a bad setting is one
+    usage error instead of a traceback in every case."""
+    try:
+        from tdx.lib import platform
+    except ModuleNotFoundError as e:
+        if e.name in ("tdx.lib.platform", "tdx.lib", "tdx"):
+            return
+        raise
+    try:
+        platform.current()
+    except (platform.PlatformError, ValueError) as e:
+        raise ConfigError(str(e)) from None
 
 # Keep a runaway traceback (deep recursion) from flooding the log.
 MAX_TRACEBACK_LINES = 40
@@ -273,6 +294,10 @@ class KtapResult(unittest.TestResult):
         return True
 
     def _traceback(self, err, test):
+        if getattr(err[1], "environment_error", False):
+            # Set-up problems (no image built, no /dev/kvm) say what to do in
+            # one line; a host traceback would only bury that.
+            return "%s: %s" % (type(err[1]).__name__, err[1])
         lines = self._exc_info_to_string(err, test).rstrip("\n").splitlines()
         if len(lines) > MAX_TRACEBACK_LINES:
             dropped = len(lines) - MAX_TRACEBACK_LINES
@@ -460,6 +485,12 @@ def run(module_name=None, argv=None, stream=None):
         out.flush()
         return EXIT_PASS
 
+    try:
+        check_config()
+    except ConfigError as e:
+        sys.stderr.write("%s: %s\n" % (short, e))
+        return EXIT_USAGE
+
     writer = KtapWriter(out)
     writer.version()
     if not tests:
@@ -503,4 +534,12 @@ def run(module_name=None, argv=None, stream=None):
 
 def main(module_name=None, argv=None):
     """Entry point of an x86_64 module: `if __name__ == "__main__": ktap.main()`."""
-    sys.exit(run(module_name, argv))
+    try:
+        code = run(module_name, argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to say, and Python
+        # must not complain while flushing at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_FAIL
+    sys.exit(code)

@@ -35,6 +35,8 @@ class KvmError(OSError):
 class KvmUnavailable(Exception):
     """/dev/kvm cannot be used at all; the message says why and what to do."""
 
+    environment_error = True    # reported in one line (tdx.lib.ktap)
+
 
 class VcpuTimeout(Exception):
     """KVM_RUN did not return before the watchdog deadline."""

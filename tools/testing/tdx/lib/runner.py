@@ -830,6 +830,9 @@ def main(argv=None):
             parser.error("TDX_TIMEOUT: %s" % e)
     if timeout is None:
         timeout = settings_timeout() or KSELFTEST_DEFAULT_TIMEOUT
+    want = (args.platform or os.environ.get("TDX_PLATFORM", "")).strip().lower()
+    if want not in ("", "auto", "tdx", "emulated", "none"):
+        parser.error("TDX_PLATFORM=%s: expected one of tdx, emulated, none, auto" % want)
 
     selected, unmatched = select(directory, args.include, args.exclude)
     if unmatched:
