@@ -95,6 +95,8 @@ class EmuSystem(HostSystem):
         if self.tdcall_trap not in ("exit", "ud"):
             raise ValueError("TDX_EMU_TDCALL_TRAP=%s: expected exit or ud" % self.tdcall_trap)
         self.module = TdxModule()
+        # How TDCALLs arrived, for tests of both trap paths.
+        self.stats = {"tdcall-exit": 0, "tdcall-doorbell": 0, "ud-injected": 0}
         self._kvm_fds = set()
         self._vms = {}
         self._vcpus = {}
@@ -270,8 +272,10 @@ class EmuSystem(HostSystem):
             reason = run.exit_reason
             if reason == abi.KVM_EXIT_INTERNAL_ERROR and _is_tdcall(run):
                 if self.tdcall_trap == "ud":
+                    self.stats["ud-injected"] += 1
                     self._inject(vfd, UD_VECTOR)
                     continue
+                self.stats["tdcall-exit"] += 1
                 if self._tdcall(vfd, advance=4):
                     return 0
                 continue
@@ -279,6 +283,7 @@ class EmuSystem(HostSystem):
                 if run.io.port == TDCALL_DOORBELL_PORT and run.io.direction == abi.KVM_EXIT_IO_OUT:
                     # The guest's #UD handler forwards a TDCALL with the TD's
                     # registers as they were; it skips the TDCALL itself.
+                    self.stats["tdcall-doorbell"] += 1
                     if self._tdcall(vfd, advance=0):
                         return 0
                     continue

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The emulated platform end to end: EmuSystem on this host's /dev/kvm.
+
+The model's leaves are tested one by one in test_emu_*.py; here TDs built by
+the library run on the real KVM through both ways a TDCALL can reach the
+model (docs/internals.md §5): the INTERNAL_ERROR trap of hosts that emulate
+CPL0 code, and the #UD doorbell of VMX hosts, which this host takes when
+EmuSystem injects #UD.
+"""
+
+import errno
+import os
+import unittest
+
+from tdx.emu import EmuSystem
+from tdx.lib import abi, td
+from tdx.lib.guest import GuestImage, find_image
+from tdx.lib.kvm import Kvm, KvmUnavailable, VcpuTimeout, try_call
+
+
+def _kvm_or_skip(system):
+    try:
+        return Kvm(system)
+    except KvmUnavailable as e:
+        raise unittest.SkipTest("no usable /dev/kvm") from e
+
+
+class EmuPlatformTest(unittest.TestCase):
+    trap = "exit"
+
+    def setUp(self):
+        self.system = EmuSystem(tdcall_trap=self.trap)
+        self.kvm = _kvm_or_skip(self.system)
+        self.addCleanup(self.kvm.close)
+        self.lifecycle = GuestImage.load(find_image("td_lifecycle"))
+
+    def td(self, entry, image=None, **options):
+        gvm = td.create_guest(self.kvm, image or self.lifecycle, entry, **options)
+        self.addCleanup(gvm.close)
+        return gvm
+
+    def test_done(self):
+        gvm = self.td("guest_done")
+        gvm.vcpus[0].run_until_done()
+        self._check_path()
+
+    def test_vp_info_two_vcpus(self):
+        gvm = self.td("guest_vp_info", nr_vcpus=2)
+        for vcpu in gvm.vcpus:
+            vcpu.run_until_done()
+        for index in range(2):
+            raw = gvm.read(gvm.layout.shared_gpa + 0x1000 + 64 * index, 40)
+            r9 = int.from_bytes(raw[32:40], "little")
+            self.assertEqual(r9, index)
+        self._check_path()
+
+    def test_fatal_error_then_resume(self):
+        gvm = self.td("guest_report_fatal_error", args=0)
+        run = gvm.vcpus[0].run_expect(abi.KVM_EXIT_SYSTEM_EVENT)
+        self.assertEqual(run.system_event.type, abi.KVM_SYSTEM_EVENT_TDX_FATAL)
+        self.assertEqual(run.system_event.data[12], 0x0BAAAAAD00000000)
+        gvm.vcpus[0].run_until_done()
+        self._check_path()
+
+    def _check_path(self):
+        stats = self.system.stats
+        if self.trap == "exit":
+            self.assertGreater(stats["tdcall-exit"], 0)
+            self.assertEqual(stats["tdcall-doorbell"], 0)
+        else:
+            self.assertGreater(stats["ud-injected"], 0)
+            self.assertEqual(stats["tdcall-doorbell"], stats["ud-injected"])
+            self.assertEqual(stats["tdcall-exit"], 0)
+
+
+class EmuPlatformUdDoorbellTest(EmuPlatformTest):
+    """The same TDs with every TDCALL delivered as #UD and forwarded by the guest."""
+    trap = "ud"
+
+
+class EmuPlatformMiscTest(unittest.TestCase):
+    def setUp(self):
+        self.system = EmuSystem()
+        self.kvm = _kvm_or_skip(self.system)
+        self.addCleanup(self.kvm.close)
+
+    def test_bad_trap_name(self):
+        with self.assertRaises(ValueError):
+            EmuSystem(tdcall_trap="nope")
+
+    def test_vm_types_reports_tdx(self):
+        types = self.kvm.check_extension(abi.KVM_CAP_VM_TYPES)
+        self.assertTrue(types & (1 << abi.KVM_X86_TDX_VM))
+        self.assertTrue(types & (1 << abi.KVM_X86_DEFAULT_VM))
+
+    def test_default_vm_passes_through(self):
+        """A default VM on the emulated platform is this host's own VM: no TD rules."""
+        vm = self.kvm.create_vm(abi.KVM_X86_DEFAULT_VM)
+        self.addCleanup(vm.close)
+        vcpu = vm.create_vcpu(0)
+        vcpu.get_regs()
+        # KVM_MEMORY_ENCRYPT_OP on a VM that is not a TD: ENOTTY (§1 dispatch)
+        from tdx.lib import tdx_cmd
+        self.assertEqual(try_call(tdx_cmd.tdx_ioctl, vm, tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES)),
+                         errno.ENOTTY)
+
+    def test_hung_td_stopped_by_watchdog(self):
+        image = GuestImage.load(find_image("guest_basic", subdir="tests"))
+        gvm = td.create_guest(self.kvm, image, "guest_spin")
+        self.addCleanup(gvm.close)
+        with self.assertRaises(VcpuTimeout):
+            gvm.vcpus[0].run_exit(timeout=0.3)
+
+    def test_td_lifecycles_do_not_leak(self):
+        image = GuestImage.load(find_image("td_lifecycle"))
+
+        def one():
+            gvm = td.create_guest(self.kvm, image, "guest_done")
+            gvm.vcpus[0].run_until_done()
+            gvm.close()
+
+        one()
+        fds = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/maps") as f:
+            maps = len(f.readlines())
+        for _ in range(200):
+            one()
+        self.assertEqual(len(os.listdir("/proc/self/fd")), fds)
+        with open("/proc/self/maps") as f:
+            self.assertLessEqual(len(f.readlines()), maps + 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
