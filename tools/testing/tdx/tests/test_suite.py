@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The whole suite, as `make run_tests` runs it, on the emulated platform.
+
+Every x86_64 module must pass here (0 not ok), the document must satisfy the
+strict in-repo KTAP checker and parse with tap.py, and -j2 must give the same
+leaves as -j1.  The kselftest form is checked the same way.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+from tdx.tests import ktap_check
+from tdx.tests.test_driver import env, tappy
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_suite(*args):
+    p = subprocess.run([sys.executable, "-m", "tdx.lib.runner", "--platform", "emulated", *args],
+                       env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       timeout=600, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def _kvm_usable():
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+@unittest.skipUnless(_kvm_usable(), "no usable /dev/kvm")
+class WholeSuite(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rc, cls.out, cls.err = run_suite("-j2")
+
+    def leaves(self, text):
+        return [re.sub(r"^\s+", "", l) for l in text.splitlines() if re.match(r"\s+(not )?ok \d", l)]
+
+    def test_all_pass(self):
+        not_ok = [l for l in self.out.splitlines() if "not ok" in l]
+        self.assertEqual(not_ok, [], self.err[-3000:])
+        self.assertEqual(self.rc, 0, self.err[-3000:])
+        self.assertIn("# platform: emulated", self.out)
+
+    def test_every_module_ran(self):
+        modules = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "tdx", "x86_64"))
+                         if f.endswith(".py") and not f.startswith("__"))
+        top = re.findall(r"^ok \d+ (\S+)", self.out, re.M)
+        self.assertEqual(sorted(top), modules)
+
+    def test_ktap_well_formed(self):
+        self.assertEqual(ktap_check.check(self.out), [])
+        tests, plans = tappy(self.out)
+        self.assertTrue(tests)
+        self.assertTrue(all(t.ok for t in tests))
+
+    def test_jobs_do_not_change_leaves(self):
+        rc, out, err = run_suite("-j1")
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertEqual(self.leaves(out), self.leaves(self.out))
+
+    def test_kselftest_format(self):
+        rc, out, err = run_suite("-j2", "--format", "kselftest")
+        self.assertEqual(rc, 0, err[-3000:])
+        tests, _ = tappy(out)
+        self.assertTrue(tests and all(t.ok for t in tests))
+        # run_kselftest.sh's form: children prefixed "# ", result lines named "selftests: tdx: <module>"
+        self.assertTrue(re.search(r"^ok 1 selftests: tdx: \w+", out, re.M), out[:2000])
+        self.assertTrue(re.search(r"^# ok 1 \w+\.test_", out, re.M))
+
+
+if __name__ == "__main__":
+    unittest.main()
