@@ -3,9 +3,9 @@
 
 Absolute times on a shared CI VM whose KVM emulates CPL0 guest code
 (reference/dev-machine-kvm.md §0) say little on their own; the same work done
-by bench/baseline.c with raw ioctls, measured seconds earlier on the same
-machine, turns them into ratios that can be compared across machines and
-across commits.  Nothing here asserts on a time: this is a report, not a test.
+by bench/baseline.c with raw ioctls, measured in rounds alternating with the
+Python side on the same machine, turns them into ratios that can be compared
+across machines and across commits.  Nothing here asserts on a time: this is a report, not a test.
 
 Rows (each the median of N samples, with p10..p90):
 - plain-VM lifecycle: create VM, one vCPU, memslot, run to the first exit,
@@ -33,7 +33,7 @@ from collections import namedtuple
 
 DEFAULT_N = 30          # a whole bench in ~20-30 s on the 2-CPU dev VM
 DEFAULT_EXITS = 20000
-WARMUP = 3              # untimed iterations before every sampled row
+WARMUP = 3              # untimed iterations before a side's first round
 GROUPS = ("lifecycle", "roundtrip", "td", "import")
 EXIT_SKIP = 4           # kselftest's skip code: /dev/kvm unusable
 
@@ -335,7 +335,11 @@ def _child_env():
 
 def _wall_ns(cmd, env):
     start = time.perf_counter_ns()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise BenchError("%s: still running after %d s" % (" ".join(cmd), CHILD_TIMEOUT))
     end = time.perf_counter_ns()
     if proc.returncode != 0:
         raise BenchError("%s: exit %d: %s" % (" ".join(cmd), proc.returncode,
@@ -343,6 +347,8 @@ def _wall_ns(cmd, env):
     return end - start
 
 
+# A start-up child runs no guest; this only bounds a broken interpreter.
+CHILD_TIMEOUT = 60
 IMPORTTIME_LINE = re.compile(r"^import time:\s*(\d+)\s*\|\s*(\d+)\s*\|(\s*)(\S+)\s*$")
 
 
@@ -373,8 +379,11 @@ def startup(baseline, n):
     out = {k: [] for k in ("bare", "import", "net", "c") + modules}
     for i in range(WARMUP + n):         # the warm-up also writes __pycache__
         b, m, s = _wall_ns(bare, env), _wall_ns(imp, env), _wall_ns(c, env)
-        proc = subprocess.run(itime, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              universal_newlines=True)
+        try:
+            proc = subprocess.run(itime, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  universal_newlines=True, timeout=CHILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise BenchError("%s: still running after %d s" % (" ".join(itime), CHILD_TIMEOUT))
         times = parse_importtime(proc.stderr, modules)
         if proc.returncode != 0 or set(times) != set(modules):
             raise BenchError("%s: exit %d, no import times for %s: %s"

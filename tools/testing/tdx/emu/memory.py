@@ -18,6 +18,13 @@ vCPU with an MMIO exit, which `classify()` turns into what KVM-TDX does:
 KVM_EXIT_MEMORY_FAULT for an attribute mismatch (§3.3), a #VE for a pending
 private page or a shared GPA without memslot (§3.3), -EIO for a pending page
 when SEPT_VE_DISABLE is set (§3.3).
+
+A store to a pending page has already retired in the real vCPU when the model
+sees it (dev-machine-kvm.md §4: RIP is past a store that exits), while on TDX
+it faults, the #VE handler accepts the page and the store runs again.  The
+model keeps such a store (`hold_store()`) and applies it when the page is
+accepted, after TDG.MEM.PAGE.ACCEPT has zeroed it: the page ends up as on
+TDX (emu/README, "stores to pending pages").
 """
 
 import errno
@@ -71,6 +78,7 @@ class TdMemory:
         self.gmem = {}                  # guest_memfd fd -> size
         self.private_gfns = set()       # attribute PRIVATE
         self.state = {}                 # gfn -> PENDING | MAPPED (private pages present in the TD)
+        self.held_stores = {}           # gfn -> [(gpa, data)]: stores to a pending page (hold_store)
         self._free_real = []
         self._next_real = 0
         self.dirty = True
@@ -149,10 +157,21 @@ class TdMemory:
 
     def _drop_private(self, gfn):
         self.state.pop(gfn, None)
+        # A store held for the page never happens: on TDX it would fault again.
+        self.held_stores.pop(gfn, None)
         slot = self.slot_of(gfn << PAGE_SHIFT)
         if slot and slot.private and "no-zero-on-private" not in self.faults:
-            off = (gfn << PAGE_SHIFT) - slot.gpa
-            slot.private.write(off, bytes(PAGE_SIZE))
+            self._private_buf(slot, gfn << PAGE_SHIFT, PAGE_SIZE)[:] = bytes(PAGE_SIZE)
+
+    def _private_base(self, slot):
+        """Host address of the slot's private view.
+
+        FAULT "private-visible": the private view is the memslot's userspace
+        memory, the host's own (the shared view's backing)."""
+        return slot.uaddr if "private-visible" in self.faults else slot.private.addr
+
+    def _private_buf(self, slot, gpa, length):
+        return buffer(self._private_base(slot) + gpa - slot.gpa, length)
 
     # -- TD build and run time --
 
@@ -166,7 +185,7 @@ class TdMemory:
             return errno.EINVAL
         if gfn in self.state:
             return errno.EEXIST
-        slot.private.write(gpa - slot.gpa, data)
+        self._private_buf(slot, gpa, len(data))[:] = data
         self.state[gfn] = MAPPED
         self.dirty = True
         return 0
@@ -176,30 +195,38 @@ class TdMemory:
         size = PAGE_SIZE << (9 * level)
         if gpa & (size - 1):
             return ACCEPT_INVALID
-        gfns = range(gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT)
-        for gfn in gfns:
-            slot = self.slot_of(gfn << PAGE_SHIFT)
-            if gfn not in self.private_gfns or slot is None or slot.private is None:
-                return ACCEPT_INVALID
+        # A page the S-EPT walk does not find makes the TDX module exit to KVM
+        # with an EPT violation at `gpa` (tdg_mem_page_accept.c, TDACCEPT_VIOLATION);
+        # KVM faults that one GPA in, or reports KVM_EXIT_MEMORY_FAULT when it
+        # cannot map a private page there (§3.3).
+        slot = self.slot_of(gpa)
+        if gpa >> PAGE_SHIFT not in self.private_gfns or slot is None or slot.private is None:
+            return ACCEPT_INVALID
         if level:
-            # KVM-TDX maps private memory with 4K pages only (§3.3), so a 2M
-            # accept never matches the S-EPT mapping size.
+            # KVM-TDX maps private memory with 4K pages only (§3.3): the walk
+            # for a 2M accept ends at a non-leaf entry, TDACCEPT_SIZE_MISMATCH.
             return ACCEPT_SIZE
-        if all(self.state.get(gfn) == MAPPED for gfn in gfns):
+        gfn = gpa >> PAGE_SHIFT
+        if self.state.get(gfn) == MAPPED:
             return ACCEPT_ALREADY
-        for gfn in gfns:
-            # TDH.MEM.PAGE.AUG hands the TD a zeroed page.
-            if "no-zero-on-private" not in self.faults:
-                slot = self.slot_of(gfn << PAGE_SHIFT)
-                slot.private.write((gfn << PAGE_SHIFT) - slot.gpa, bytes(PAGE_SIZE))
-            self.state[gfn] = MAPPED
+        # The module zeroes the page it accepts (init_sept_4k_page()).
+        if "no-zero-on-private" not in self.faults:
+            self._private_buf(slot, gpa, PAGE_SIZE)[:] = bytes(PAGE_SIZE)
+        self.state[gfn] = MAPPED
+        for store_gpa, data in self.held_stores.pop(gfn, ()):
+            self._private_buf(slot, store_gpa, len(data))[:] = data
         self.dirty = True
         return ACCEPT_OK
+
+    def hold_store(self, gpa, data):
+        """A store to pending private page `gpa` (no shared bit) that retired in
+        the real vCPU; it lands when the page is accepted (module docstring)."""
+        self.held_stores.setdefault(gpa >> PAGE_SHIFT, []).append((gpa, bytes(data)))
 
     def private_bytes(self, gpa, length):
         """The model's own access to private memory (TDX module, held stores)."""
         slot = self.slot_of(gpa)
-        return slot.private.buf[gpa - slot.gpa:gpa - slot.gpa + length]
+        return self._private_buf(slot, gpa, length)
 
     def shared_bytes(self, gpa, length):
         slot = self.slot_of(gpa)
@@ -259,8 +286,7 @@ class TdMemory:
             return gfn not in self.private_gfns
 
         if slot.private is not None:
-            # Fault "private-visible": the private view is the host's own memory.
-            base = slot.uaddr if "private-visible" in self.faults else slot.private.addr
+            base = self._private_base(slot)
             for first, count in self._runs(slot, private_ok):
                 self._real_slot(slot, slot.gpa + (first << PAGE_SHIFT), count << PAGE_SHIFT,
                                 base + (first << PAGE_SHIFT))

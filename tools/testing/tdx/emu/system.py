@@ -64,6 +64,10 @@ class _TdVmFd:
         vm.memory = self.memory
         vm.read_host = _Host.read
         self.vcpus = {}
+        # kvm_vm_dead(): after "Guest access before accepting" every ioctl on
+        # the VM and its vCPUs fails with -EIO (kvm_vm_ioctl/kvm_vcpu_ioctl
+        # check kvm->vm_dead first).
+        self.dead = False
 
 
 class _TdVcpuFd:
@@ -77,7 +81,7 @@ class _TdVcpuFd:
         self.run = ffi.cast("struct kvm_run *", self.run_addr)
         self.started = False
         self.pending = False        # an exit we produced awaits completion
-        self.held = None            # (kind, gpa, private, data) of an access held across a fault
+        self.held = None            # (real_gpa, length, write, data) of an access held across a fault
         self.cancel_mmio = False
 
 
@@ -127,8 +131,12 @@ class EmuSystem(HostSystem):
 
     def ioctl(self, fd, request, arg=0):
         if fd in self._vcpus:
+            if self._vcpus[fd].vmfd.dead:
+                raise OSError(errno.EIO, "the TD is dead (kvm_vm_dead)")
             return self._vcpu_ioctl(self._vcpus[fd], request, arg)
         if fd in self._vms:
+            if self._vms[fd].dead:
+                raise OSError(errno.EIO, "the TD is dead (kvm_vm_dead)")
             return self._vm_ioctl(self._vms[fd], request, arg)
         if fd in self._kvm_fds:
             return self._kvm_ioctl(fd, request, arg)
@@ -332,20 +340,31 @@ class EmuSystem(HostSystem):
             self._finish_mmio(vfd, memory, real_gpa, length, write, data, private)
             return False
         if kind == "fault":
+            # The access is kept until the host has converted the page: the
+            # guest re-executes it on TDX (emu/README, "held accesses").
             vfd.held = (real_gpa, length, write, data)
             return self._memory_fault(vfd)
+        self._ept_violation_ve(vfd, memory, kind, gpa, real_gpa, write, data)
+        return False
+
+    def _ept_violation_ve(self, vfd, memory, kind, gpa, real_gpa, write, data):
+        """An access the TDX module turns into #VE (EPT violation): a pending
+        private page, or a shared GPA without memslot (MMIO).  A pending page
+        with SEPT_VE_DISABLE kills the TD instead (§3.3)."""
         if not write:
+            # The guest re-executes the load after its #VE handler.
             self._cancel_mmio_read(vfd)
-        elif kind == "pending":
-            # The store already retired in the real vCPU; keep it for when the
-            # page is accepted (emu/README: #VE after a store).
-            vfd.held = (real_gpa, length, write, data)
         if kind == "pending" and vfd.vmfd.vm.attributes & abi.TDX_TD_ATTR_SEPT_VE_DISABLE:
-            # KVM kills a TD that touches a pending page it cannot #VE (§3.3).
+            # tdx_handle_ept_violation(): "Guest access before accepting",
+            # kvm_vm_dead(), KVM_RUN -EIO.
+            vfd.vmfd.dead = True
             raise EmuRunError(errno.EIO)
+        if write and kind == "pending":
+            # The store already retired in the real vCPU; it lands when the
+            # guest accepts the page (emu/memory.py hold_store()).
+            memory.hold_store(gpa, data)
         vfd.vcpu.ve_info = (EXIT_REASON_EPT_VIOLATION, 0x2 if write else 0x1, 0, real_gpa, 0)
         self._inject(vfd, VE_VECTOR)
-        return False
 
     def _memory_fault(self, vfd):
         real_gpa, length, write, data = vfd.held
@@ -358,16 +377,20 @@ class EmuSystem(HostSystem):
         raise OSError(errno.EFAULT, "KVM_EXIT_MEMORY_FAULT")
 
     def _replay_held(self, vfd, memory):
-        """Complete an access held across a fault once it is legal; False if still not."""
+        """Re-execute an access held across KVM_EXIT_MEMORY_FAULT, as the guest
+        does on TDX when KVM_RUN resumes it; False if it faults again."""
         real_gpa, length, write, data = vfd.held
         memory.sync()
         kind, gpa, private = memory.classify(real_gpa)
         if kind == "fault":
             return False
-        if kind == "pending":
-            return True                 # stays held until TDG.MEM.PAGE.ACCEPT
         vfd.held = None
-        self._finish_mmio(vfd, memory, real_gpa, length, write, data, private)
+        if kind == "retry":
+            self._finish_mmio(vfd, memory, real_gpa, length, write, data, private)
+        else:
+            # Converted to private but not accepted yet (or the memslot went
+            # away): the re-executed access takes a #VE like a fresh one.
+            self._ept_violation_ve(vfd, memory, kind, gpa, real_gpa, write, data)
         return True
 
     def _finish_mmio(self, vfd, memory, real_gpa, length, write, data, private):

@@ -88,7 +88,9 @@ def check_config():
         if e.name in ("tdx.lib.platform", "tdx.lib", "tdx"):
             return
         raise
+    from tdx.lib import watchdog
     try:
+        watchdog.default_timeout()
         platform.current()
     except (platform.PlatformError, ValueError) as e:
         raise ConfigError(str(e)) from None

@@ -66,6 +66,9 @@ class HostSystem:
     def pread(self, fd, length, offset):
         return os.pread(fd, length, offset)
 
+    def read(self, fd, length):
+        return os.read(fd, length)
+
 
 def buffer(addr, length):
     """A writable view of `length` bytes of this process's memory at `addr`."""

@@ -115,6 +115,7 @@ class GuestVm:
         self.vcpus = []
         self.shared = None              # Mapping: the host's view of slot 0 (shared pages only, for a TD)
         self.shared_bit = 0
+        self.gmem = None                # TD: the guest_memfd fd behind slot 0 (offset = GPA) and the reset vector
 
     # Host access to the guest's shared memory (for a TD: the userspace memory
     # of slot 0; a private page's content is never there).
@@ -136,7 +137,8 @@ class TdBuilder:
     """The TD setup sequence as separate steps (reference/kvm-tdx-uapi.md §2.8)."""
 
     def __init__(self, kvm, image, entries, nr_vcpus=1, args=0, attributes=0, xfam=None,
-                 memory="shared", mem_size=DEFAULT_MEM_SIZE, shared_size=DEFAULT_SHARED_SIZE, rcx=0):
+                 memory="shared", mem_size=DEFAULT_MEM_SIZE, shared_size=DEFAULT_SHARED_SIZE, rcx=0,
+                 exit_hypercall=True):
         if memory not in MEMORY_SHAPES:
             raise ValueError("memory shape %r: expected one of %s" % (memory, ", ".join(MEMORY_SHAPES)))
         self.kvm = kvm
@@ -150,6 +152,8 @@ class TdBuilder:
         self.mem_size = mem_size
         self.shared_size = shared_size if memory == "shared" else 0
         self.rcx = rcx
+        # False: leave KVM_CAP_EXIT_HYPERCALL off, so MapGPA is SUBFUNC_UNSUPPORTED (§4.7).
+        self.exit_hypercall = exit_hypercall
         self.vm = None
         self.gvm = None
         self.caps = None
@@ -163,7 +167,7 @@ class TdBuilder:
         self.gvm.shared_bit = 1 << (GPAW - 1)
         # KVM_CREATE_VCPU on a TD without a split irqchip fails (§2.8 step 3).
         self.vm.enable_cap(abi.KVM_CAP_SPLIT_IRQCHIP, IOAPIC_PINS)
-        hc = self.vm.check_extension(abi.KVM_CAP_EXIT_HYPERCALL)
+        hc = self.vm.check_extension(abi.KVM_CAP_EXIT_HYPERCALL) if self.exit_hypercall else 0
         if hc & (1 << abi.KVM_HC_MAP_GPA_RANGE):
             self.vm.enable_cap(abi.KVM_CAP_EXIT_HYPERCALL, 1 << abi.KVM_HC_MAP_GPA_RANGE)
         return self.vm
@@ -203,6 +207,7 @@ class TdBuilder:
         low_size = self._low_size(layout)
         vm = self.vm
         gmem = vm.create_guest_memfd(low_size + PAGE_SIZE)
+        self.gvm.gmem = gmem
         self.gvm.shared = vm.alloc(low_size)
         vm.set_user_memory_region2(LOW_SLOT, abi.KVM_MEM_GUEST_MEMFD, 0, low_size, self.gvm.shared.addr,
                                    gmem, 0)

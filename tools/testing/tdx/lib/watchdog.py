@@ -22,9 +22,21 @@ DEFAULT_TIMEOUT = 10.0
 KICK_INTERVAL = 0.01
 
 
+_cached = (None, DEFAULT_TIMEOUT)
+
+
 def default_timeout():
     """Seconds a single KVM_RUN may take: $TDX_RUN_TIMEOUT or 10."""
+    global _cached
     value = os.environ.get("TDX_RUN_TIMEOUT")
+    if value == _cached[0]:
+        return _cached[1]           # every KVM_RUN asks: parse once
+    seconds = _parse(value)
+    _cached = (value, seconds)
+    return seconds
+
+
+def _parse(value):
     if not value:
         return DEFAULT_TIMEOUT
     try:
