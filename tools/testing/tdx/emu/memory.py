@@ -235,9 +235,14 @@ class TdMemory:
     def classify(self, real_gpa):
         """What KVM-TDX does for a guest access that found no real mapping.
 
-        Returns (kind, gpa, private): kind is "fault" (KVM_EXIT_MEMORY_FAULT),
-        "ve" (#VE to the guest: pending page, or MMIO on a shared GPA), or
-        "pending-dead" (pending page with SEPT_VE_DISABLE: KVM_RUN -EIO).
+        Returns (kind, gpa, private); gpa without the shared bit, private =
+        the access was through the private alias.  kind is
+        - "fault": attribute mismatch, or a private access KVM cannot map
+          (no memslot, no guest_memfd): KVM_EXIT_MEMORY_FAULT (§3.3);
+        - "pending": private page not accepted: #VE, or KVM_RUN -EIO when
+          the TD has SEPT_VE_DISABLE (§3.3);
+        - "ve": shared GPA without memslot, emulated MMIO: #VE (§3.3);
+        - "retry": the access is legal (the page was just mapped).
         """
         private = not (self.shared_bit and real_gpa & self.shared_bit)
         gpa = real_gpa & ~self.shared_bit if self.shared_bit else real_gpa

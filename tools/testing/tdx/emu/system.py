@@ -83,6 +83,7 @@ class _TdVcpuFd:
         self.pending = False        # an exit we produced awaits completion
         self.held = None            # (real_gpa, length, write, data) of an access held across a fault
         self.cancel_mmio = False
+        self.retry_doorbell = False  # a TDCALL from the #UD doorbell did not retire (see _tdcall)
 
 
 class EmuSystem(HostSystem):
@@ -253,6 +254,10 @@ class EmuSystem(HostSystem):
                     return 0
             if vfd.held is not None and not self._replay_held(vfd, memory):
                 return self._memory_fault(vfd)
+            if vfd.retry_doorbell:
+                vfd.retry_doorbell = False
+                if self._tdcall(vfd, advance=0):
+                    return 0
             return self._run_loop(vfd, vm, vcpu, run, memory)
         except EmuRunError as e:
             raise OSError(e.errno, os.strerror(e.errno)) from None
@@ -321,7 +326,17 @@ class EmuSystem(HostSystem):
         vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run
         regs = self._get_regs(vfd)
         regs.rip += advance
-        exited = self.module.tdcall(vm, vcpu, regs, run)
+        try:
+            exited = self.module.tdcall(vm, vcpu, regs, run)
+        except EmuRunError:
+            # The TDCALL did not retire (TDG.MEM.PAGE.ACCEPT of a page KVM could
+            # not map: KVM_EXIT_MEMORY_FAULT); the guest executes it again at the
+            # next KVM_RUN.  From the trap exit the real vCPU is still at the
+            # TDCALL.  The doorbell's stub skips the TDCALL once the OUT
+            # completes, so the model runs it again itself, from the registers
+            # the vCPU still holds at the doorbell, before resuming the guest.
+            vfd.retry_doorbell = advance == 0
+            raise
         self._set_regs(vfd, regs)
         if exited:
             vfd.pending = True

@@ -269,6 +269,21 @@ void guest_unexposed_r13(void)
 }
 
 /*
+ * R11 (the sub-function, Instruction.IO) not exposed: KVM sees sub-function
+ * 0, which it does not implement: SUBFUNC_UNSUPPORTED, no exit, R11 kept.
+ */
+void guest_unexposed_r11(void)
+{
+	struct tdx_regs r;
+
+	io_regs(&r, 1, IO_WRITE, PORT_OUT, 0xAB);
+	GUEST_ASSERT_EQ(vmcall(MASK_NO(TDX_REG_R11), &r), TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED);
+	GUEST_ASSERT_EQ(r.r11, EXIT_REASON_IO_INSTRUCTION);
+	GUEST_SYNC(1);
+	GUEST_DONE();
+}
+
+/*
  * R10 not exposed: KVM sees 0 (the GHCI standard) whatever the guest holds,
  * and its status never reaches the guest: R10 keeps the guest's value on
  * success (an exit) and on a refused size (no exit).

@@ -4,8 +4,10 @@
 Covers reference/kvm-tdx-uapi.md §4.6 (Instruction.IO: validation, the
 KVM_EXIT_IO layout, IN completion into R11, R10 untouched on success) and
 §4.1 (the RCX GPR-select mask: registers outside it are neither shown to the
-VMM nor changed; masks the TDX module refuses fail the TDCALL with no exit),
-in the shapes of reference/anchor-tests.md §1 rows 3, 6 and 7.
+VMM nor changed; masks the TDX module refuses fail the TDCALL with no exit)
+and, through an unexposed R11, §4.3's default (sub-function 0 is
+SUBFUNC_UNSUPPORTED), in the shapes of reference/anchor-tests.md §1 rows 3, 6
+and 7.
 
 Each case checks the host's view of every exit (reason, direction, size,
 port, count, data_offset, OUT data) and the guest's (R10 status, R11 data,
@@ -40,7 +42,7 @@ PIO_DATA_OFFSET = KVM_PIO_PAGE_OFFSET * PAGE_SIZE
 SIZES = (1, 2, 4)
 VALUES = (0xAB, 0xABCD, 0xFFABCDEF)             # anchor rows 6 and 7
 ZEXT_PATTERN = bytes(range(0xF1, 0xF9))         # 8 bytes, every one with bit 7 set
-ECHO_REPLY = 0xCD                               # guest_unexposed_r13
+IN_REPLY = 0xCD                                 # guest_unexposed_r13
 PORT_REPLY = 0xA55A                             # guest_port
 
 IO_MASK = 0xFC00                                # TDVMCALL_EXPOSE_R10_R15_MASK
@@ -198,12 +200,18 @@ class GhciIo(TdxTestCase):
     def test_unexposed_r13_not_leaked(self):
         """The direction register (OUT) outside the mask: KVM sees 0 and performs an IN."""
         gvm, vcpu = self.create_td("guest_unexposed_r13")
-        self.expect_in(vcpu, PORT_OUT, 1, ECHO_REPLY)
+        self.expect_in(vcpu, PORT_OUT, 1, IN_REPLY)
         self.done(vcpu)
 
     def test_unexposed_r12_not_leaked(self):
         """The size register (4) outside the mask: KVM sees size 0 and refuses it, no exit."""
         gvm, vcpu = self.create_td("guest_unexposed_r12")
+        self.sync(vcpu, 1)
+        self.done(vcpu)
+
+    def test_unexposed_r11_not_leaked(self):
+        """The sub-function register outside the mask: KVM sees sub-function 0, SUBFUNC_UNSUPPORTED (§4.3)."""
+        gvm, vcpu = self.create_td("guest_unexposed_r11")
         self.sync(vcpu, 1)
         self.done(vcpu)
 

@@ -4,7 +4,8 @@
  * <Instruction.WRMSR> (R11 = 32), reference/kvm-tdx-uapi.md §4.13.
  *
  * guest_msr_ops() runs a list of accesses the host wrote into the shared
- * area and stores R10 and R11 of each back there: the host decides what to
+ * area (any time before the first KVM_RUN) and stores R10 and R11 of each
+ * back there: the host decides what to
  * access and checks both what it saw and what the guest got.  The two
  * anchor functions repeat reference/anchor-tests.md §1 rows 8 and 9 with the
  * checks on the guest side.
@@ -15,7 +16,8 @@
 #include "tdx.h"
 #include "test.h"
 
-#define MSR_OPS_OFFSET		0x1000	/* in the shared area (page 0 is the ucall page) */
+/* In the shared area (page 0 is the ucall page): a u64 count, then the ops. */
+#define MSR_OPS_OFFSET		0x1000
 
 #define MSR_OP_RDMSR		0
 #define MSR_OP_WRMSR		1
@@ -39,11 +41,11 @@ struct msr_op {
 	uint64_t r11;
 };
 
-void guest_msr_ops(uint64_t n)
+void guest_msr_ops(void)
 {
-	volatile struct msr_op *ops = (volatile struct msr_op *)(td_boot_params.shared_gva +
-								    MSR_OPS_OFFSET);
-	uint64_t i;
+	volatile uint64_t *count = (volatile uint64_t *)(td_boot_params.shared_gva + MSR_OPS_OFFSET);
+	volatile struct msr_op *ops = (volatile struct msr_op *)(count + 1);
+	uint64_t i, n = *count;
 
 	for (i = 0; i < n; i++) {
 		int write = ops[i].op == MSR_OP_WRMSR;

@@ -1,0 +1,354 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The emulated platform's memory model (emu/memory.py) against its spec.
+
+reference/kvm-tdx-uapi.md §3 (memslots, attributes, the two views, access
+faults), §2.5 (KVM_TDX_INIT_MEM_REGION per page) and §6 / the TDX module's
+tdg_mem_page_accept.c (TDG.MEM.PAGE.ACCEPT).  No /dev/kvm: the real VM is a
+recorder of KVM_SET_USER_MEMORY_REGION calls; private memory is this
+process's anonymous memory, as in the model.
+"""
+
+import errno
+import unittest
+
+from tdx.lib import abi
+from tdx.lib.abi import ffi
+from tdx.lib.kvm import Mapping
+from tdx.lib.system import HostSystem
+from tdx.emu import memory as mem
+
+PAGE = mem.PAGE_SIZE
+SHARED_BIT = 1 << 47
+GMEM_FD = 100
+SLOT_SIZE = 16 * PAGE
+
+
+class RecordingHost(HostSystem):
+    """mmap/munmap for real; KVM_SET_USER_MEMORY_REGION on the real VM recorded."""
+
+    def __init__(self):
+        self.regions = {}               # real slot id -> (gpa, size, userspace_addr)
+        self.calls = 0
+
+    def ioctl(self, fd, request, arg=0):
+        assert request == abi.KVM_SET_USER_MEMORY_REGION, hex(request)
+        r = ffi.cast("struct kvm_userspace_memory_region *", arg)
+        self.calls += 1
+        if r.memory_size:
+            self.regions[r.slot] = (r.guest_phys_addr, r.memory_size, r.userspace_addr)
+        else:
+            self.regions.pop(r.slot, None)
+        return 0
+
+    def mapped(self):
+        return sorted(self.regions.values())
+
+
+class Base(unittest.TestCase):
+    faults = ()
+
+    def setUp(self):
+        self.host = RecordingHost()
+        self.m = mem.TdMemory(self.host, -1, frozenset(self.faults))
+        self.m.shared_bit = SHARED_BIT
+        self.addCleanup(self.m.close)
+        self.uspace = Mapping(HostSystem(), SLOT_SIZE)      # the library's memory for slot 0
+        self.addCleanup(self.uspace.close)
+        self.m.add_gmem(GMEM_FD, SLOT_SIZE)
+
+    def gmem_slot(self, slot=0, gpa=0, size=SLOT_SIZE, flags=abi.KVM_MEM_GUEST_MEMFD, offset=0):
+        self.m.set_region(slot, flags, gpa, size, self.uspace.addr, GMEM_FD, offset)
+
+    def assertErrno(self, err, fn, *args):
+        with self.assertRaises(OSError) as ctx:
+            fn(*args)
+        self.assertEqual(ctx.exception.errno, err)
+
+    def private(self, gpa, size=PAGE):
+        self.m.set_attributes(gpa, size, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE, 0)
+
+    def shared(self, gpa, size=PAGE):
+        self.m.set_attributes(gpa, size, 0, 0)
+
+    def private_content(self, gpa, n=8):
+        return bytes(self.m.private_bytes(gpa, n))
+
+
+class Regions(Base):
+    def test_guest_memfd_slot_accepted(self):
+        self.gmem_slot()
+        self.assertIs(self.m.slot_of(5 * PAGE).id, 0)
+
+    def test_readonly_refused(self):
+        """TDX VMs have no read-only memory (kvm_arch_has_readonly_mem())."""
+        self.assertErrno(errno.EINVAL, self.m.set_region, 0, abi.KVM_MEM_READONLY, 0, PAGE, self.uspace.addr, 0, 0)
+
+    def test_guest_memfd_with_dirty_logging_refused(self):
+        self.assertErrno(errno.EINVAL, self.gmem_slot, 0, 0, PAGE,
+                         abi.KVM_MEM_GUEST_MEMFD | abi.KVM_MEM_LOG_DIRTY_PAGES)
+
+    def test_plain_slot_with_dirty_logging_accepted(self):
+        """anchor-tests.md §1 row 16: a non-guest_memfd slot may log dirty pages."""
+        self.m.set_region(10, abi.KVM_MEM_LOG_DIRTY_PAGES, 0xC0000000, PAGE, self.uspace.addr, 0, 0)
+        slot = self.m.slot_of(0xC0000000)
+        self.assertIsNone(slot.private)
+        self.assertIsNone(slot.gmem)
+
+    def test_unaligned_refused(self):
+        for gpa, size, addr in ((0x800, PAGE, self.uspace.addr), (0, 0x800, self.uspace.addr),
+                                (0, PAGE, self.uspace.addr + 8)):
+            with self.subTest(gpa=gpa, size=size, addr=addr):
+                self.assertErrno(errno.EINVAL, self.m.set_region, 0, 0, gpa, size, addr, 0, 0)
+
+    def test_overlap_is_eexist(self):
+        self.gmem_slot()
+        self.assertErrno(errno.EEXIST, self.m.set_region, 1, 0, SLOT_SIZE - PAGE, 2 * PAGE, self.uspace.addr, 0, 0)
+
+    def test_guest_memfd_binding_checked(self):
+        for fd, offset, size in ((GMEM_FD + 1, 0, PAGE), (GMEM_FD, 0x800, PAGE), (GMEM_FD, PAGE, SLOT_SIZE)):
+            with self.subTest(fd=fd, offset=offset, size=size):
+                self.assertErrno(errno.EINVAL, self.m.set_region, 0, abi.KVM_MEM_GUEST_MEMFD, 0, size,
+                                 self.uspace.addr, fd, offset)
+
+    def test_guest_memfd_range_bound_once(self):
+        self.gmem_slot(size=2 * PAGE)
+        self.assertErrno(errno.EINVAL, self.gmem_slot, 1, 0x100000, 2 * PAGE, abi.KVM_MEM_GUEST_MEMFD, PAGE)
+
+    def test_delete(self):
+        self.gmem_slot()
+        self.m.set_region(0, 0, 0, 0, 0, 0, 0)
+        self.assertIsNone(self.m.slot_of(0))
+
+
+class Attributes(Base):
+    def setUp(self):
+        super().setUp()
+        self.gmem_slot()
+
+    def test_flags_and_unknown_attributes_refused(self):
+        self.assertErrno(errno.EINVAL, self.m.set_attributes, 0, PAGE, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE, 1)
+        self.assertErrno(errno.EINVAL, self.m.set_attributes, 0, PAGE, 1 << 0, 0)
+
+    def test_range_aligned_and_not_empty(self):
+        for gpa, size in ((0x800, PAGE), (0, 0x800), (0, 0), ((1 << 64) - PAGE, 2 * PAGE)):
+            with self.subTest(gpa=gpa, size=size):
+                self.assertErrno(errno.EINVAL, self.m.set_attributes, gpa, size, 0, 0)
+
+    def test_range_without_memslot_accepted(self):
+        """Attributes are per GFN, not per memslot (MapGPA of an unbacked range)."""
+        self.private(0x10000000, 4 * PAGE)
+        self.assertIn(0x10000, self.m.private_gfns)
+
+    def test_to_private_leaves_page_pending(self):
+        self.private(PAGE)
+        self.assertEqual(self.m.classify(PAGE)[0], "pending")
+
+    def test_to_shared_removes_private_page_and_its_content(self):
+        self.private(PAGE)
+        self.assertEqual(self.m.populate(PAGE, b"\x5e" * PAGE, True), 0)
+        self.shared(PAGE)
+        self.assertNotIn(1, self.m.state)
+        self.assertEqual(self.private_content(PAGE), bytes(8))
+        self.private(PAGE)
+        self.assertEqual(self.m.classify(PAGE)[0], "pending", "back to private: must be accepted again")
+
+    def test_private_to_private_keeps_the_page(self):
+        self.private(PAGE)
+        self.m.accept(PAGE, 0)
+        self.private(PAGE)                          # already private: the page stays
+        self.assertEqual(self.m.state[1], mem.MAPPED)
+
+
+class NoZeroFault(Base):
+    faults = ("no-zero-on-private",)
+
+    def test_content_survives_private_shared_private(self):
+        self.gmem_slot()
+        self.private(PAGE)
+        self.m.populate(PAGE, b"\x5e" * PAGE, True)
+        self.shared(PAGE)
+        self.private(PAGE)
+        self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_OK)
+        self.assertEqual(self.private_content(PAGE), b"\x5e" * 8)
+
+
+class Populate(Base):
+    """One page of KVM_TDX_INIT_MEM_REGION (kvm_gmem_populate, §2.5)."""
+
+    def test_no_memslot(self):
+        self.private(0x100000)
+        self.assertEqual(self.m.populate(0x100000, bytes(PAGE), True), errno.EINVAL)
+
+    def test_memslot_without_guest_memfd(self):
+        self.m.set_region(0, 0, 0, PAGE, self.uspace.addr, 0, 0)
+        self.private(0)
+        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EINVAL)
+
+    def test_not_private(self):
+        self.gmem_slot()
+        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EINVAL)
+
+    def test_twice(self):
+        self.gmem_slot()
+        self.private(0)
+        self.assertEqual(self.m.populate(0, bytes(PAGE), True), 0)
+        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EEXIST)
+
+    def test_content_in_the_private_view_only(self):
+        self.gmem_slot()
+        self.private(PAGE)
+        self.assertEqual(self.m.populate(PAGE, b"\x5e" * PAGE, True), 0)
+        self.assertEqual(self.private_content(PAGE), b"\x5e" * 8)
+        self.assertEqual(self.uspace.read(PAGE, PAGE), bytes(PAGE), "the library's memory")
+        self.assertEqual(self.m.state[1], mem.MAPPED)
+
+
+class Accept(Base):
+    """TDG.MEM.PAGE.ACCEPT (tdg_mem_page_accept.c)."""
+
+    def setUp(self):
+        super().setUp()
+        self.gmem_slot()
+
+    def test_pending_page_is_zeroed_and_mapped(self):
+        self.private(PAGE)
+        self.m.private_bytes(PAGE, 8)[:] = b"stale!!!"
+        self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_OK)
+        self.assertEqual(self.private_content(PAGE), bytes(8))
+        self.assertEqual(self.m.classify(PAGE)[0], "retry")
+
+    def test_already_accepted(self):
+        self.private(PAGE)
+        self.m.accept(PAGE, 0)
+        self.m.private_bytes(PAGE, 8)[:] = b"guestdat"
+        self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_ALREADY)
+        self.assertEqual(self.private_content(PAGE), b"guestdat", "not zeroed again")
+
+    def test_added_page_is_already_accepted(self):
+        self.private(PAGE)
+        self.m.populate(PAGE, bytes(PAGE), True)
+        self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_ALREADY)
+
+    def test_shared_page_cannot_be_accepted(self):
+        """KVM cannot map a private page there: the caller reports a memory fault."""
+        self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_INVALID)
+
+    def test_no_memslot_cannot_be_accepted(self):
+        self.private(0x100000)
+        self.assertEqual(self.m.accept(0x100000, 0), mem.ACCEPT_INVALID)
+
+    def test_2m_is_size_mismatch(self):
+        """KVM maps private memory 4K only; only the first page of the range is faulted in."""
+        self.private(0, PAGE)                       # pages 1..511 need not be private
+        self.assertEqual(self.m.accept(0, 1), mem.ACCEPT_SIZE)
+
+    def test_2m_first_page_shared(self):
+        self.private(PAGE, PAGE)
+        self.assertEqual(self.m.accept(0, 1), mem.ACCEPT_INVALID)
+
+    def test_held_store_lands_after_the_zeroing(self):
+        self.private(PAGE)
+        self.m.private_bytes(PAGE, PAGE)[:] = b"\xff" * PAGE
+        self.m.hold_store(PAGE + 8, b"\xca\xfe")
+        self.assertEqual(self.private_content(PAGE, 16), b"\xff" * 16, "held until accepted")
+        self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_OK)
+        self.assertEqual(self.private_content(PAGE, 16), bytes(8) + b"\xca\xfe" + bytes(6))
+        self.assertEqual(self.m.held_stores, {})
+
+    def test_held_store_dropped_when_converted_to_shared(self):
+        self.private(PAGE)
+        self.m.hold_store(PAGE + 8, b"\xca\xfe")
+        self.shared(PAGE)
+        self.private(PAGE)
+        self.m.accept(PAGE, 0)
+        self.assertEqual(self.private_content(PAGE, 16), bytes(16))
+
+
+class Classify(Base):
+    """What KVM-TDX does with an access the real VM found no mapping for (§3.3)."""
+
+    def setUp(self):
+        super().setUp()
+        self.gmem_slot()
+
+    def test_shared_gpa_without_memslot_is_ve(self):
+        self.assertEqual(self.m.classify(0x10000000 | SHARED_BIT), ("ve", 0x10000000, False))
+
+    def test_shared_access_to_private_page_is_shared_fault(self):
+        self.private(PAGE)
+        self.assertEqual(self.m.classify((PAGE + 8) | SHARED_BIT), ("fault", PAGE + 8, False))
+
+    def test_shared_access_to_shared_page_retries(self):
+        self.assertEqual(self.m.classify(PAGE | SHARED_BIT), ("retry", PAGE, False))
+
+    def test_private_access_without_memslot_is_private_fault(self):
+        self.private(0x10000000)
+        self.assertEqual(self.m.classify(0x10000000), ("fault", 0x10000000, True))
+
+    def test_private_access_to_shared_page_is_private_fault(self):
+        self.assertEqual(self.m.classify(PAGE), ("fault", PAGE, True))
+
+    def test_private_access_to_non_gmem_slot_is_private_fault(self):
+        self.m.set_region(1, 0, 0x100000, PAGE, self.uspace.addr, 0, 0)
+        self.private(0x100000)
+        self.assertEqual(self.m.classify(0x100000), ("fault", 0x100000, True))
+
+    def test_private_access_to_pending_page(self):
+        self.private(PAGE)
+        self.assertEqual(self.m.classify(PAGE), ("pending", PAGE, True))
+
+    def test_private_access_to_mapped_page_retries(self):
+        self.private(PAGE)
+        self.m.accept(PAGE, 0)
+        self.assertEqual(self.m.classify(PAGE), ("retry", PAGE, True))
+
+
+class Views(Base):
+    """The real memslots: private view at GPA, shared view at GPA | shared bit (module docstring)."""
+
+    def setUp(self):
+        super().setUp()
+        self.gmem_slot()
+        self.private(0, 4 * PAGE)       # pages 0-3 private; 1 added, 2 accepted, 0 and 3 pending
+        self.m.populate(PAGE, bytes(PAGE), True)
+        self.m.accept(2 * PAGE, 0)
+        self.m.sync()
+
+    def test_private_view_maps_present_private_pages_to_model_memory(self):
+        base = self.m.slot_of(0).private.addr
+        self.assertIn((PAGE, 2 * PAGE, base + PAGE), self.host.mapped())
+
+    def test_shared_view_maps_shared_pages_to_the_library_memory(self):
+        self.assertIn((4 * PAGE | SHARED_BIT, SLOT_SIZE - 4 * PAGE, self.uspace.addr + 4 * PAGE),
+                      self.host.mapped())
+
+    def test_pending_and_mismatched_pages_are_not_mapped(self):
+        self.assertEqual(len(self.host.mapped()), 2)
+        for gpa, size, _ in self.host.mapped():
+            gpa &= ~SHARED_BIT
+            self.assertFalse(gpa <= 0 < gpa + size or gpa <= 3 * PAGE < gpa + size)
+
+    def test_sync_only_when_changed(self):
+        calls = self.host.calls
+        self.m.sync()
+        self.assertEqual(self.host.calls, calls)
+        self.shared(PAGE)
+        self.m.sync()
+        self.assertGreater(self.host.calls, calls)
+        self.assertNotIn((PAGE, 2 * PAGE, self.m.slot_of(0).private.addr + PAGE), self.host.mapped())
+
+
+class PrivateVisibleFault(Base):
+    faults = ("private-visible",)
+
+    def test_private_view_is_the_library_memory(self):
+        self.gmem_slot()
+        self.private(PAGE)
+        self.m.populate(PAGE, b"\x5e" * PAGE, True)
+        self.m.sync()
+        self.assertIn((PAGE, PAGE, self.uspace.addr + PAGE), self.host.mapped())
+        self.assertEqual(self.uspace.read(PAGE, 8), b"\x5e" * 8)
+
+
+if __name__ == "__main__":
+    unittest.main()

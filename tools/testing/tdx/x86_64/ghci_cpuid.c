@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Guest side of ghci_cpuid.py: TDG.VP.VMCALL<Instruction.CPUID>, native
+ * CPUID, GetTdVmCallInfo, Instruction.HLT, sub-functions KVM does not handle
+ * and KVM hypercalls over TDG.VP.VMCALL (R10 != 0); reference/
+ * kvm-tdx-uapi.md §4.3, §4.4, §4.5, §4.10, §4.12 and §7.
+ *
+ * guest_vmcall_ops() and guest_cpuid_native_ops() run a list the host wrote
+ * into the shared area and store what came back there, so that the host
+ * chooses the leaves and checks the answers against its own tables.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot.h"
+#include "io.h"
+#include "tdx.h"
+#include "test.h"
+
+/* In the shared area (page 0 is the ucall page): a u64 count, then the ops. */
+#define OPS_OFFSET		0x1000
+
+/* What the host answers GetTdVmCallInfo leaf 1 with (ghci_cpuid.py). */
+#define INFO1_R11		(1ULL << 1)	/* SetupEventNotifyInterrupt */
+#define INFO1_R12		0x1212121212121212ULL
+#define INFO1_R13		0x1313131313131313ULL
+#define INFO1_R14		0x1414141414141414ULL
+
+#define UNTOUCHED		0x5A5A5A5A5A5A5A5AULL
+
+/* One TDG.VP.VMCALL: R10..R15 in, R10..R15 out (96 bytes). */
+struct vmcall_op {
+	uint64_t in[6];
+	uint64_t out[6];
+};
+
+static volatile struct vmcall_op *shared_ops(uint64_t *n)
+{
+	volatile uint64_t *count = (volatile uint64_t *)(td_boot_params.shared_gva + OPS_OFFSET);
+
+	*n = *count;
+	return (volatile struct vmcall_op *)(count + 1);
+}
+
+/* Every op exposes R10-R15 only; whatever KVM left there comes back. */
+void guest_vmcall_ops(void)
+{
+	uint64_t i, n;
+	volatile struct vmcall_op *ops = shared_ops(&n);
+
+	for (i = 0; i < n; i++) {
+		struct tdx_regs regs = {
+			.r10 = ops[i].in[0], .r11 = ops[i].in[1], .r12 = ops[i].in[2],
+			.r13 = ops[i].in[3], .r14 = ops[i].in[4], .r15 = ops[i].in[5],
+		};
+
+		tdg_vp_vmcall(TDVMCALL_EXPOSE_R10_R15_MASK, &regs);
+		ops[i].out[0] = regs.r10;
+		ops[i].out[1] = regs.r11;
+		ops[i].out[2] = regs.r12;
+		ops[i].out[3] = regs.r13;
+		ops[i].out[4] = regs.r14;
+		ops[i].out[5] = regs.r15;
+	}
+	GUEST_DONE();
+}
+
+/* The CPUID instruction: in[0] = leaf, in[1] = subleaf; out[0..3] = EAX..EDX. */
+void guest_cpuid_native_ops(void)
+{
+	uint64_t i, n;
+	volatile struct vmcall_op *ops = shared_ops(&n);
+
+	for (i = 0; i < n; i++) {
+		uint32_t eax, ebx, ecx, edx;
+
+		cpuid((uint32_t)ops[i].in[0], (uint32_t)ops[i].in[1], &eax, &ebx, &ecx, &edx);
+		ops[i].out[0] = eax;
+		ops[i].out[1] = ebx;
+		ops[i].out[2] = ecx;
+		ops[i].out[3] = edx;
+	}
+	GUEST_DONE();
+}
+
+/* Leaf 0 is answered by KVM: SUCCESS, R11..R14 zero, R15 left alone. */
+void guest_get_td_vm_call_info_leaf0(void)
+{
+	struct tdx_regs regs = {
+		.r10 = TDX_HYPERCALL_STANDARD, .r11 = TDVMCALL_GET_TD_VM_CALL_INFO, .r12 = 0,
+		.r13 = UNTOUCHED, .r14 = UNTOUCHED, .r15 = UNTOUCHED,
+	};
+
+	GUEST_ASSERT_EQ(tdg_vp_vmcall(TDVMCALL_EXPOSE_R10_R15_MASK, &regs), TDVMCALL_STATUS_SUCCESS);
+	GUEST_ASSERT_EQ(regs.r11, 0);
+	GUEST_ASSERT_EQ(regs.r12, 0);
+	GUEST_ASSERT_EQ(regs.r13, 0);
+	GUEST_ASSERT_EQ(regs.r14, 0);
+	GUEST_ASSERT_EQ(regs.r15, UNTOUCHED);
+	GUEST_DONE();
+}
+
+/* Leaf 1 goes to userspace twice: it answers first with INFO1_*, then fails it. */
+void guest_get_td_vm_call_info_leaf1(void)
+{
+	uint64_t r11 = UNTOUCHED, r12 = UNTOUCHED, r13 = UNTOUCHED, r14 = UNTOUCHED;
+
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_get_td_vm_call_info(1, &r11, &r12, &r13, &r14),
+			TDVMCALL_STATUS_SUCCESS);
+	GUEST_ASSERT_EQ(r11, INFO1_R11);
+	GUEST_ASSERT_EQ(r12, INFO1_R12);
+	GUEST_ASSERT_EQ(r13, INFO1_R13);
+	GUEST_ASSERT_EQ(r14, INFO1_R14);
+
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_get_td_vm_call_info(1, &r11, &r12, &r13, &r14),
+			TDVMCALL_STATUS_INVALID_OPERAND);
+	GUEST_ASSERT_EQ(r11, 0);
+	GUEST_ASSERT_EQ(r12, 0);
+	GUEST_ASSERT_EQ(r13, 0);
+	GUEST_ASSERT_EQ(r14, 0);
+	GUEST_DONE();
+}
+
+/* Any other leaf: INVALID_OPERAND; all 64 bits of R12 count. */
+void guest_get_td_vm_call_info_other_leaves(void)
+{
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_get_td_vm_call_info(2, NULL, NULL, NULL, NULL),
+			TDVMCALL_STATUS_INVALID_OPERAND);
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_get_td_vm_call_info(1ULL << 32 | 1, NULL, NULL, NULL, NULL),
+			TDVMCALL_STATUS_INVALID_OPERAND);
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_get_td_vm_call_info(~0ULL, NULL, NULL, NULL, NULL),
+			TDVMCALL_STATUS_INVALID_OPERAND);
+	GUEST_DONE();
+}
+
+/* Instruction.HLT: the vCPU blocks in KVM; once woken, R10 is as passed. */
+void guest_hlt(uint64_t interrupt_blocked_flag)
+{
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_hlt(interrupt_blocked_flag), TDVMCALL_STATUS_SUCCESS);
+	GUEST_DONE();
+}

@@ -1,0 +1,427 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""ghci_cpuid: CPUID for a TD, and the TDG.VP.VMCALL leaves KVM answers itself.
+
+Covers reference/kvm-tdx-uapi.md:
+- §4.4 Instruction.CPUID: KVM answers from the vCPU's KVM_SET_CPUID2 table
+  (R12 = leaf, R13 = subleaf; R12..R15 = EAX..EDX; R10 untouched; no exit),
+  subleaves with and without KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+- §7 CPUID for TDs: KVM's out-of-range rules (a leaf above its class maximum,
+  or in an absent class, answers as the max basic leaf - with the requested
+  index - unless the vendor is AMD/Hygon; an in-range miss answers zeros; no
+  leaf 0 at all answers zeros), and native CPUID, which the TDX module answers
+  from the TD's configuration, against KVM_TDX_GET_CPUID (§2.7);
+- §4.10 GetTdVmCallInfo: leaf 0 in the kernel, leaf 1 through KVM_EXIT_TDX,
+  other leaves INVALID_OPERAND;
+- §4.5 Instruction.HLT: no KVM_EXIT_HLT, the vCPU blocks (KVM_MP_STATE_HALTED)
+  until it is made runnable;
+- §4.3 dispatch: sub-functions KVM does not handle give SUBFUNC_UNSUPPORTED
+  with no exit; R10 != 0 is a KVM hypercall (§4.12: -KVM_ENOSYS for an unknown
+  number, KVM_HC_MAP_GPA_RANGE exits with the raw arguments).
+Anchor-tests.md §1 rows 4, 5, 10 and 13 are the floor.
+
+Native CPUID fields that are not compared with KVM_TDX_GET_CPUID, and why:
+- 0x80000008 EAX[23:16]: KVM_TDX_GET_CPUID patches the GPAW in there for old
+  TDX modules (tdx_read_cpuid()); the TDX module was configured with 0
+  (setup_tdparams_cpuids()), so the TD itself may see 0;
+- leaf 1 EBX[31:24]: the initial APIC ID is per vCPU (checked to be 0 for
+  vCPU 0 instead);
+- leaf 1 ECX and EDX: on the development host kvm_pvm overwrites them in the
+  vCPU that runs the emulated TD (reference/dev-machine-kvm.md §3);
+- leaf 7.0 EBX/ECX/EDX: kvm_pvm overwrites these too (observed while writing
+  this module: the emulated TD saw the host's own feature bits, not those
+  KVM_SET_CPUID2 gave the real vCPU);
+- leaf 0xD: sizes that depend on XCR0 at the time of the CPUID.
+"""
+
+import struct
+
+from tdx.lib import abi, ghci, tdx_cmd
+from tdx.lib.abi import ffi
+from tdx.lib.exits import describe
+from tdx.lib.kvm import VcpuTimeout
+from tdx.lib.testcase import TdxTestCase, main
+
+# guest: ghci_cpuid.c
+OPS_OFFSET = 0x1000
+OP = struct.Struct("<12Q")                       # R10..R15 in, R10..R15 out
+UNTOUCHED = 0x5A5A5A5A5A5A5A5A
+INFO1 = ((1 << 1), 0x1212121212121212, 0x1313131313131313, 0x1414141414141414)  # R11..R14
+
+RUN_TIMEOUT = 2.0
+HLT_WAIT = 0.3                                   # a halted vCPU stays in KVM_RUN this long
+
+MASK64 = (1 << 64) - 1
+SUCCESS = ghci.TDVMCALL_STATUS_SUCCESS
+INVALID_OPERAND = ghci.TDVMCALL_STATUS_INVALID_OPERAND
+SUBFUNC_UNSUPPORTED = ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED
+SIGNIFCANT_INDEX = abi.KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+
+
+def _ascii(text):
+    """Register values of a CPUID string, EBX EDX ECX order as in leaf 0."""
+    raw = text.encode("ascii")
+    return tuple(int.from_bytes(raw[i:i + 4], "little") for i in (0, 4, 8))
+
+
+def vendor(text):
+    ebx, edx, ecx = _ascii(text)
+    return ebx, ecx, edx
+
+
+# Hypervisor leaves a TD forwards to the VMM (§7), with values found nowhere else.
+HV_MAX = 0x40000003
+HV_SIGNATURE = _ascii("TDXselftests")                            # EBX, EDX, ECX
+HV_LEAF1 = (0x11111111, 0x22222222, 0x33333333, 0x44444444)
+HV_SUB0 = (0xA0A0A0A0, 0xA1A1A1A1, 0xA2A2A2A2, 0xA3A3A3A3)      # 0x40000002.0, index significant
+HV_SUB1 = (0xB0B0B0B0, 0xB1B1B1B1, 0xB2B2B2B2, 0xB3B3B3B3)      # 0x40000002.1, index significant
+HV_ANY = (0xC0C0C0C0, 0xC1C1C1C1, 0xC2C2C2C2, 0xC3C3C3C3)       # 0x40000003, index ignored
+MAX_SUB0 = (0xD0D0D0D0, 0xD1D1D1D1, 0xD2D2D2D2, 0xD3D3D3D3)     # max basic leaf, index 0
+MAX_SUB1 = (0xE0E0E0E0, 0xE1E1E1E1, 0xE2E2E2E2, 0xE3E3E3E3)     # max basic leaf, index 1
+ZEROS = (0, 0, 0, 0)
+IN_RANGE_MISSING = (0x8, 0x80000007)             # removed from the table
+
+
+def vmcall(r10=ghci.TDX_HYPERCALL_STANDARD, r11=0, r12=0, r13=0, r14=UNTOUCHED, r15=UNTOUCHED):
+    return (r10, r11, r12, r13, r14, r15)
+
+
+def cpuid_vmcall(leaf, subleaf=0):
+    """Instruction.CPUID; R14/R15 carry junk that KVM must overwrite."""
+    return vmcall(r11=ghci.EXIT_REASON_CPUID, r12=leaf, r13=subleaf)
+
+
+def find(table, function, index=0):
+    for e in table:
+        if e[0] == function and (not e[2] & SIGNIFCANT_INDEX or e[1] == index):
+            return e
+    return None
+
+
+def distinctive(table):
+    """The vCPU's table with the leaves these cases query replaced by known values.
+
+    Keeps everything a TD vCPU needs (x2APIC in leaf 1, MAXPHYADDR in
+    0x80000008); drops any hypervisor/0xC0000000 leaves, leaf 8 and 0x80000007
+    (so that they are in-range misses), and gives the max basic leaf two
+    subleaves with the index significant."""
+    max_basic = find(table, 0)[3]
+    assert max_basic > 8, "max basic leaf 0x%x: leaf 8 must be in range" % max_basic
+    out = [e for e in table if e[0] not in (max_basic,) + IN_RANGE_MISSING and
+           not 0x40000000 <= e[0] <= 0x4FFFFFFF and not e[0] >= 0xC0000000]
+    ebx, edx, ecx = HV_SIGNATURE
+    out += [
+        (0x40000000, 0, 0, HV_MAX, ebx, ecx, edx),
+        (0x40000001, 0, 0) + HV_LEAF1,
+        (0x40000002, 0, SIGNIFCANT_INDEX) + HV_SUB0,
+        (0x40000002, 1, SIGNIFCANT_INDEX) + HV_SUB1,
+        (0x40000003, 0, 0) + HV_ANY,
+        (max_basic, 0, SIGNIFCANT_INDEX) + MAX_SUB0,
+        (max_basic, 1, SIGNIFCANT_INDEX) + MAX_SUB1,
+    ]
+    return out
+
+
+def with_vendor(text):
+    def edit(table):
+        table = distinctive(table)
+        return [(f, i, fl, a) + vendor(text) if f == 0 else (f, i, fl, a, b, c, d)
+                for f, i, fl, a, b, c, d in table]
+    return edit
+
+
+def without_leaf0(table):
+    return [e for e in distinctive(table) if e[0] != 0]
+
+
+def poison_exit(vcpu):
+    """Fill kvm_run's exit union, so that every field the exit checks was written by KVM.
+
+    Only before a KVM_RUN that completes nothing: a completion reads the union."""
+    addr = int(ffi.cast("uintptr_t", vcpu.kvm_run)) + 32
+    ffi.buffer(ffi.cast("char *", addr), 256)[:] = b"\xa5" * 256
+
+
+class GhciCpuid(TdxTestCase):
+    guest = "ghci_cpuid"
+
+    # -- helpers --
+
+    def set_ops(self, gvm, ops):
+        self.nr_ops = len(ops)
+        gvm.write(gvm.layout.shared_gpa + OPS_OFFSET, struct.pack("<Q", len(ops)) +
+                  b"".join(OP.pack(*(tuple(op) + (UNTOUCHED,) * 6)) for op in ops))
+
+    def results(self, gvm):
+        """[(R10, R11, R12, R13, R14, R15)] after each op (EAX..EDX first for native CPUID)."""
+        raw = gvm.read(gvm.layout.shared_gpa + OPS_OFFSET + 8, OP.size * self.nr_ops)
+        return [OP.unpack_from(raw, i * OP.size)[6:] for i in range(self.nr_ops)]
+
+    def cpuid_td(self, edit, entry="guest_vmcall_ops"):
+        """A TD whose vCPU got KVM_SET_CPUID2(edit(KVM_TDX_GET_CPUID + x2APIC)) before
+        memory and finalization, as a VMM would set its own leaves; (gvm, vcpu, table)."""
+        b = self.td_builder(entry)
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        vcpu = b.gvm.vcpus[0]
+        table = edit(vcpu.get_cpuid2())
+        vcpu.set_cpuid2(table)
+        b.add_memory()
+        b.finalize()
+        return b.gvm, vcpu, table
+
+    def check_cpuid(self, gvm, queries):
+        """queries: [((leaf, subleaf), (eax, ebx, ecx, edx))], already run: each got
+        SUCCESS (R10 as passed) and the values in R12..R15, upper halves clear."""
+        for (leaf, subleaf), (r10, r11, r12, r13, r14, r15), expected in zip(
+                (q for q, _ in queries), self.results(gvm), (e for _, e in queries)):
+            with self.subTest(leaf=hex(leaf), subleaf=hex(subleaf)):
+                self.assertEqual(r10, SUCCESS, ghci.status_name(r10))
+                self.assertEqual(r11, ghci.EXIT_REASON_CPUID, "R11 is not an output of CPUID")
+                self.assertEqual(tuple("%08x" % v for v in (r12, r13, r14, r15)),
+                                 tuple("%08x" % v for v in expected))
+
+    def run_cpuid_queries(self, edit, queries):
+        gvm, vcpu, table = self.cpuid_td(edit)
+        self.set_ops(gvm, [cpuid_vmcall(leaf, sub) for (leaf, sub), _ in queries])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)    # no exit on the way
+        self.check_cpuid(gvm, queries)
+        return table
+
+    # -- Instruction.CPUID (§4.4) --
+
+    def test_cpuid_vmcall_answers_from_kvm_cpuid2(self):
+        """Hypervisor leaves set with KVM_SET_CPUID2 come back in R12..R15, with no exit (anchor row 13)."""
+        gvm, vcpu, table = self.cpuid_td(distinctive)
+        leaf0, ext = find(table, 0), find(table, 0x80000008)
+        ebx, edx, ecx = HV_SIGNATURE
+        queries = [((0x40000000, 0), (HV_MAX, ebx, ecx, edx)),
+                   ((0x40000001, 0), HV_LEAF1),
+                   ((0, 0), leaf0[3:]),
+                   ((0x80000008, 0), ext[3:]),
+                   # KVM takes EAX/ECX: R12/R13 bits 63:32 do not matter.
+                   ((0xFFFFFFFF << 32 | 0x40000001, 0), HV_LEAF1),
+                   ((0x40000002, 1 << 32 | 1), HV_SUB1)]
+        self.set_ops(gvm, [cpuid_vmcall(leaf, sub) for (leaf, sub), _ in queries])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.check_cpuid(gvm, queries)
+
+    def test_cpuid_vmcall_significant_index_selects_subleaf(self):
+        """With KVM_CPUID_FLAG_SIGNIFCANT_INDEX the subleaf (R13) picks the entry."""
+        self.run_cpuid_queries(distinctive, [((0x40000002, 0), HV_SUB0), ((0x40000002, 1), HV_SUB1),
+                                             ((0x40000002, 0), HV_SUB0)])
+
+    def test_cpuid_vmcall_index_ignored_without_flag(self):
+        """Without the flag every subleaf gets the one entry."""
+        self.run_cpuid_queries(distinctive, [((0x40000003, 0), HV_ANY), ((0x40000003, 7), HV_ANY),
+                                             ((0x40000003, 0xFFFFFFFF), HV_ANY)])
+
+    def test_cpuid_vmcall_out_of_range_gives_max_basic_leaf(self):
+        """Intel vendor: above its class maximum, or in an absent class, answers as the max basic
+        leaf with the requested index (§7)."""
+        gvm, vcpu, table = self.cpuid_td(distinctive)
+        max_basic, max_ext = find(table, 0)[3], find(table, 0x80000000)[3]
+        queries = [((max_basic + 1, 0), MAX_SUB0),
+                   ((max_basic + 1, 1), MAX_SUB1),         # the index is observed
+                   ((max_basic + 1, 2), ZEROS),            # ... and (max, 2) does not exist
+                   ((0x3FFFFFFF, 0), MAX_SUB0),            # still the basic class
+                   ((max_ext + 1, 1), MAX_SUB1),
+                   ((HV_MAX + 1, 0), MAX_SUB0),            # 0x400000xx: above its own maximum
+                   ((0x40000100, 1), MAX_SUB1),            # 0x400001xx: no class leaf
+                   ((0xC0000001, 0), MAX_SUB0)]            # no 0xC0000000 leaf
+        self.set_ops(gvm, [cpuid_vmcall(leaf, sub) for (leaf, sub), _ in queries])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.check_cpuid(gvm, queries)
+
+    def test_cpuid_vmcall_in_range_miss_gives_zeros(self):
+        """A leaf within its class maximum but not in the table, or a significant index with
+        no entry: all zeros, not the max basic leaf (§7)."""
+        self.run_cpuid_queries(distinctive, [((0x8, 0), ZEROS), ((0x80000007, 0), ZEROS),
+                                             ((0x40000002, 5), ZEROS)])
+
+    def test_cpuid_vmcall_out_of_range_amd_vendor_gives_zeros(self):
+        """AMD and Hygon vendors: no max-basic-leaf fallback, out-of-range leaves are zeros (§7)."""
+        for name in ("AuthenticAMD", "HygonGenuine"):
+            with self.subTest(vendor=name):
+                gvm, vcpu, table = self.cpuid_td(with_vendor(name))
+                max_basic, max_ext = find(table, 0)[3], find(table, 0x80000000)[3]
+                queries = [((0, 0), (max_basic,) + vendor(name)),
+                           ((0x40000001, 0), HV_LEAF1),
+                           ((max_basic + 1, 0), ZEROS),
+                           ((max_ext + 1, 0), ZEROS),
+                           ((0x40000100, 0), ZEROS)]
+                self.set_ops(gvm, [cpuid_vmcall(leaf, sub) for (leaf, sub), _ in queries])
+                vcpu.run_until_done(timeout=RUN_TIMEOUT)
+                self.check_cpuid(gvm, queries)
+
+    def test_cpuid_vmcall_no_leaf0_gives_zeros(self):
+        """Without a leaf-0 entry nothing is out of range of anything: misses are zeros (§7)."""
+        gvm, vcpu, table = self.cpuid_td(without_leaf0)
+        max_basic = max(e[0] for e in table if e[0] < 0x40000000)
+        queries = [((0, 0), ZEROS), ((max_basic + 1, 0), ZEROS), ((0x40000100, 0), ZEROS),
+                   ((0x40000001, 0), HV_LEAF1)]
+        self.set_ops(gvm, [cpuid_vmcall(leaf, sub) for (leaf, sub), _ in queries])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.check_cpuid(gvm, queries)
+
+    # -- native CPUID (§7, anchor row 4) --
+
+    def test_cpuid_native_matches_tdx_get_cpuid(self):
+        """The CPUID instruction in the TD agrees with KVM_TDX_GET_CPUID (fields not compared:
+        module docstring); leaf 0x21 says "IntelTDX    "."""
+        b = self.td_builder("guest_cpuid_native_ops")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        vcpu = b.gvm.vcpus[0]
+        td = tdx_cmd.get_cpuid(vcpu)                # only between INIT_VM and FINALIZE (§2.7)
+        b.add_memory()
+        b.finalize()
+        gvm = b.gvm
+        # leaf, subleaf, registers compared (mask per register: EAX EBX ECX EDX)
+        compared = [(0x0, 0, (MASK64,) * 4),
+                    (0x1, 0, (MASK64, 0x00FFFF00, 0, 0)),     # EBX: CLFLUSH size, max IDs (anchor row 4)
+                    (0x21, 0, (0, MASK64, MASK64, MASK64)),
+                    (0x80000000, 0, (MASK64, 0, 0, 0)),
+                    (0x80000008, 0, (0xFFFF, 0, 0, 0))]
+        self.set_ops(gvm, [(leaf, sub, 0, 0, 0, 0) for leaf, sub, _ in compared])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        native = {(leaf, sub): r[:4] for (leaf, sub, _), r in zip(compared, self.results(gvm))}
+        checked = 0
+        for leaf, sub, masks in compared:
+            entry = find(td, leaf, sub)
+            if entry is None:
+                continue                            # the platform does not provide it
+            checked += 1
+            with self.subTest(leaf=hex(leaf), subleaf=sub):
+                self.assertEqual([v & m for v, m in zip(native[(leaf, sub)], masks)],
+                                 [v & m for v, m in zip(entry[3:], masks)])
+        self.assertGreaterEqual(checked, 3, "KVM_TDX_GET_CPUID lacks leaves 0, 1, 0x80000000/8")
+        self.assertEqual(native[(0x1, 0)][1] >> 24, 0, "CPUID.1:EBX initial APIC ID of vCPU 0")
+        # TDX_IDENT in EBX, EDX, ECX order, as the Linux guest reads it (arch/x86/coco/tdx/tdx.c).
+        self.assertEqual(native[(0x21, 0)][1:4], vendor("IntelTDX    "), "CPUID.0x21 EBX/ECX/EDX in a TD")
+
+    # -- GetTdVmCallInfo (§4.10, anchor row 5) --
+
+    def test_get_td_vm_call_info_leaf0_in_kernel(self):
+        """Leaf 0: SUCCESS, R11..R14 zero, no exit (the guest checks its registers)."""
+        gvm, vcpu = self.create_td("guest_get_td_vm_call_info_leaf0")
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    def test_get_td_vm_call_info_leaf1_exits_to_user(self):
+        """Leaf 1: KVM_EXIT_TDX with ret preset SUCCESS and r11..r14 preset 0; userspace's ret and
+        r11..r14 reach R10..R14."""
+        gvm, vcpu = self.create_td("guest_get_td_vm_call_info_leaf1")
+        poison_exit(vcpu)
+        for answer in ((SUCCESS,) + INFO1, (INVALID_OPERAND, 0, 0, 0, 0)):
+            run = vcpu.run_expect(abi.KVM_EXIT_TDX, timeout=RUN_TIMEOUT)
+            info = run.tdx.get_tdvmcall_info
+            self.assertEqual(run.tdx.flags, 0, "tdx.flags")
+            self.assertEqual(run.tdx.nr, ghci.TDVMCALL_GET_TD_VM_CALL_INFO, "tdx.nr")
+            self.assertEqual(info.leaf, 1, "get_tdvmcall_info.leaf")
+            self.assertEqual(info.ret, SUCCESS, "get_tdvmcall_info.ret preset")
+            self.assertEqual((info.r11, info.r12, info.r13, info.r14), (0, 0, 0, 0), "r11..r14 preset")
+            info.ret, info.r11, info.r12, info.r13, info.r14 = answer
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    def test_get_td_vm_call_info_other_leaves_invalid_operand(self):
+        """R12 other than 0 and 1 (all 64 bits): INVALID_OPERAND, no exit."""
+        gvm, vcpu = self.create_td("guest_get_td_vm_call_info_other_leaves")
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    # -- Instruction.HLT (§4.5, anchor row 10) --
+
+    def test_hlt_blocks_until_runnable(self):
+        """No KVM_EXIT_HLT: KVM_RUN blocks with mp_state HALTED; RUNNABLE resumes with R10 SUCCESS."""
+        for blocked in (0, 1):
+            with self.subTest(interrupt_blocked_flag=blocked):
+                gvm, vcpu = self.create_td("guest_hlt", args=blocked)
+                self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_RUNNABLE)
+                try:
+                    uc = vcpu.run_exit(timeout=HLT_WAIT)
+                except VcpuTimeout:
+                    pass
+                else:
+                    self.fail("TDG.VP.VMCALL<HLT> came back to userspace: %s" %
+                              ("guest %s at %s" % (uc.name, uc.where) if uc else describe(vcpu.kvm_run)))
+                self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_HALTED)
+                vcpu.set_mp_state(abi.KVM_MP_STATE_RUNNABLE)
+                vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    # -- dispatch (§4.3) --
+
+    def test_unknown_subfunction_subfunc_unsupported(self):
+        """Sub-functions KVM does not handle: SUBFUNC_UNSUPPORTED, no exit, R11..R15 untouched."""
+        leaves = (ghci.EXIT_REASON_WBINVD, 49, ghci.TDVMCALL_SERVICE, 0x10006, 0, 11,
+                  1 << 32 | ghci.EXIT_REASON_CPUID, MASK64)
+        gvm, vcpu = self.create_td("guest_vmcall_ops")
+        ops = [vmcall(r11=leaf, r12=0x1212, r13=0x1313) for leaf in leaves]
+        self.set_ops(gvm, ops)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        for leaf, op, out in zip(leaves, ops, self.results(gvm)):
+            with self.subTest(leaf=hex(leaf)):
+                self.assertEqual(ghci.status_name(out[0]), ghci.status_name(SUBFUNC_UNSUPPORTED))
+                self.assertEqual(out[1:], op[1:])
+
+    # -- R10 != 0: KVM hypercalls over TDG.VP.VMCALL (§4.12) --
+
+    def test_kvm_hypercall_unknown_nr_enosys(self):
+        """An unknown hypercall number in R10 (all 64 bits count): R10 = -KVM_ENOSYS, no exit."""
+        nrs = (0x7FFF, 0x10000, 1 << 32 | abi.KVM_HC_MAP_GPA_RANGE, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+        gvm, vcpu = self.create_td("guest_vmcall_ops")
+        ops = [vmcall(r10=nr, r11=0x1111, r12=0x1212, r13=0x1313) for nr in nrs]
+        self.set_ops(gvm, ops)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        for nr, op, out in zip(nrs, ops, self.results(gvm)):
+            with self.subTest(nr=hex(nr)):
+                self.assertEqual(out[0], -abi.KVM_ENOSYS & MASK64)
+                self.assertEqual(out[1:], op[1:])
+
+    def test_kvm_hypercall_map_gpa_range_exits_with_raw_args(self):
+        """KVM_HC_MAP_GPA_RANGE in R10: KVM_EXIT_HYPERCALL with R11..R13 as they are (the shared
+        bit is not stripped); userspace's hypercall.ret lands in R10."""
+        gvm, vcpu = self.create_td("guest_vmcall_ops")
+        hc_mask = 1 << abi.KVM_HC_MAP_GPA_RANGE
+        self.require(gvm.vm.check_extension(abi.KVM_CAP_EXIT_HYPERCALL) & hc_mask,
+                     "KVM_CAP_EXIT_HYPERCALL lacks KVM_HC_MAP_GPA_RANGE")
+        gvm.vm.enable_cap(abi.KVM_CAP_EXIT_HYPERCALL, hc_mask)
+        shared = gvm.layout.shared_gpa + 0x10000 | gvm.shared_bit
+        private = gvm.layout.shared_gpa + 0x10000
+        calls = [(shared, 2, abi.KVM_MAP_GPA_RANGE_DECRYPTED | abi.KVM_MAP_GPA_RANGE_PAGE_SZ_4K, 0),
+                 (private, 1, abi.KVM_MAP_GPA_RANGE_ENCRYPTED, -abi.KVM_EINVAL & MASK64)]
+        ops = [vmcall(r10=abi.KVM_HC_MAP_GPA_RANGE, r11=gpa, r12=npages, r13=attrs, r14=0x1414)
+               for gpa, npages, attrs, _ in calls]
+        self.set_ops(gvm, ops)
+        poison_exit(vcpu)
+        for gpa, npages, attrs, ret in calls:
+            run = vcpu.run_expect(abi.KVM_EXIT_HYPERCALL, timeout=RUN_TIMEOUT)
+            hc = run.hypercall
+            self.assertEqual(hc.nr, abi.KVM_HC_MAP_GPA_RANGE, "hypercall.nr")
+            self.assertEqual((hc.args[0], hc.args[1], hc.args[2]), (gpa, npages, attrs), "hypercall.args")
+            self.assertEqual(hc.flags, abi.KVM_EXIT_HYPERCALL_LONG_MODE, "hypercall.flags")
+            self.assertEqual(hc.ret, 0, "hypercall.ret preset")
+            hc.ret = ret
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual([out[0] for out in self.results(gvm)], [ret for *_, ret in calls])
+
+    def test_kvm_hypercall_map_gpa_range_refused_in_kernel(self):
+        """KVM_HC_MAP_GPA_RANGE with the exit disabled: -KVM_ENOSYS; with a misaligned GPA or no
+        pages: -KVM_EINVAL; no exit either way."""
+        hc_mask = 1 << abi.KVM_HC_MAP_GPA_RANGE
+        for enabled, calls in ((0, [(0x200000, 1, -abi.KVM_ENOSYS)]),
+                               (hc_mask, [(0x200800, 1, -abi.KVM_EINVAL), (0x200000, 0, -abi.KVM_EINVAL)])):
+            with self.subTest(exit_hypercall=enabled):
+                gvm, vcpu = self.create_td("guest_vmcall_ops")
+                if enabled:
+                    self.require(gvm.vm.check_extension(abi.KVM_CAP_EXIT_HYPERCALL) & hc_mask,
+                                 "KVM_CAP_EXIT_HYPERCALL lacks KVM_HC_MAP_GPA_RANGE")
+                gvm.vm.enable_cap(abi.KVM_CAP_EXIT_HYPERCALL, enabled)
+                self.set_ops(gvm, [vmcall(r10=abi.KVM_HC_MAP_GPA_RANGE, r11=gpa, r12=npages)
+                                   for gpa, npages, _ in calls])
+                vcpu.run_until_done(timeout=RUN_TIMEOUT)
+                self.assertEqual([out[0] for out in self.results(gvm)],
+                                 [ret & MASK64 for *_, ret in calls])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,485 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""ghci_msr: TDG.VP.VMCALL<Instruction.RDMSR/WRMSR> against KVM-TDX.
+
+Covers reference/kvm-tdx-uapi.md §4.13 (RDMSR/WRMSR: the MSRs KVM emulates
+for a TD, the MSR filter, user-space MSR exits and their completion, R10/R11),
+§4.3 (dispatch of R11 = 31/32), §2.8 (KVM_GET_MSRS/KVM_SET_MSRS on a TD vCPU;
+APICBASE, EFER and FEAT_CTL are read-only) and §5 (the kvm_run.msr layout), in
+the shapes of reference/anchor-tests.md §1 rows 8 and 9.
+
+This module is the regression test for the MSR filter bug (§4.13, history):
+the pre-merge TDVMCALL MSR path called kvm_get_msr()/kvm_set_msr() directly,
+so early copies ignored KVM_X86_SET_MSR_FILTER altogether and later ones
+honoured it but turned a denial into INVALID_OPERAND without ever exiting to
+userspace with KVM_EXIT_X86_RDMSR/WRMSR.  No developer, reviewer or running VM
+noticed.  Merged KVM (6.16) routes the TDVMCALL through kvm_emulate_rdmsr()/
+kvm_emulate_wrmsr(): the filter is checked first, a denial exits with reason
+FILTER when userspace enabled KVM_CAP_X86_USER_SPACE_MSR for it, and the
+completion (msr.data or msr.error) reaches the guest through
+tdx_complete_emulated_msr().  The cases named test_msr_filter_bug_* are the
+ones that catch either form of the bug (emu fault switches msr-filter-ignored
+and msr-no-user-exit).
+
+Kernel versus issue text: issue 4 says an unknown MSR exits with reason
+UNKNOWN when that reason is enabled.  For a TD it does not: tdx_get_msr()/
+tdx_set_msr() return 1 for every MSR outside tdx_has_emulated_msr(), which
+kvm_msr_reason() maps to KVM_MSR_EXIT_REASON_INVAL; only
+KVM_MSR_RET_UNSUPPORTED maps to UNKNOWN, and the TDX hooks never return it
+(arch/x86/kvm/vmx/tdx.c and x86.c, torvalds/linux 3829d81b; emu/msrs.py).
+The cases assert the kernel's behaviour: reason INVAL, and no exit at all
+when only UNKNOWN is enabled.
+
+x2APIC MSRs (0x800-0x8ff) are never filtered (kvm_msr_allowed(), x86.c).  The
+x2APIC registers the CPU virtualises for a TD (TPR, PPR, EOI, ISR, TMR, IRR)
+are not emulated by KVM (tdx_has_emulated_msr()).
+"""
+
+import struct
+
+from tdx.lib import abi, ghci
+from tdx.lib.abi import ffi
+from tdx.lib.testcase import TdxTestCase, main
+
+# guest: ghci_msr.c
+MSR_OPS_OFFSET = 0x1000
+RDMSR, WRMSR = 0, 1
+OP = struct.Struct("<5Q")                    # op, index, value, r10, r11
+POISON = 0x5A5A5A5A5A5A5A5A                  # r10/r11 before the guest stores them
+ANCHOR_ICR, ANCHOR_MISC_ENABLE, ANCHOR_POWER_CTL = 4, 5, 6
+
+RUN_TIMEOUT = 2.0                            # every exit here comes at once, or never
+
+SUCCESS = ghci.TDVMCALL_STATUS_SUCCESS
+INVALID_OPERAND = ghci.TDVMCALL_STATUS_INVALID_OPERAND
+
+# MSR indices (arch/x86/include/asm/msr-index.h)
+MSR_IA32_FEAT_CTL = 0x3A
+MSR_IA32_APICBASE = 0x1B
+MSR_IA32_UCODE_REV = 0x8B
+MSR_PLATFORM_INFO = 0xCE
+MSR_MTRRcap = 0xFE
+MSR_IA32_MCG_CAP = 0x179
+MSR_IA32_MCG_STATUS = 0x17A
+MSR_IA32_MISC_ENABLE = 0x1A0
+MSR_IA32_POWER_CTL = 0x1FC
+MSR_MTRRphysBase0 = 0x200
+MSR_MTRRphysMask0 = 0x201
+MSR_MTRRfix64K_00000 = 0x250
+MSR_IA32_CR_PAT = 0x277
+MSR_MTRRdefType = 0x2FF
+MSR_IA32_TSC_DEADLINE = 0x6E0
+MSR_EFER = 0xC0000080
+MSR_KVM_POLL_CONTROL = 0x4B564D05
+UNKNOWN_MSR = 0x12345678                     # in no emulated range
+
+
+def x2apic_msr(reg):
+    return 0x800 + (reg >> 4)
+
+
+X2APIC_ID = x2apic_msr(0x20)
+X2APIC_LVR = x2apic_msr(0x30)
+X2APIC_TPR = x2apic_msr(0x80)
+X2APIC_PPR = x2apic_msr(0xA0)
+X2APIC_EOI = x2apic_msr(0xB0)
+X2APIC_LDR = x2apic_msr(0xD0)
+X2APIC_SPIV = x2apic_msr(0xF0)
+X2APIC_ISR0 = x2apic_msr(0x100)
+X2APIC_TMR0 = x2apic_msr(0x180)
+X2APIC_IRR0 = x2apic_msr(0x200)
+X2APIC_ICR = x2apic_msr(0x300)
+X2APIC_LVTT = x2apic_msr(0x320)
+X2APIC_LVT0 = x2apic_msr(0x350)
+X2APIC_LVTERR = x2apic_msr(0x370)
+X2APIC_TMICT = x2apic_msr(0x380)
+X2APIC_TDCR = x2apic_msr(0x3E0)
+
+APICBASE_BSP, X2APIC_ENABLE, APICBASE_ENABLE = 1 << 8, 1 << 10, 1 << 11
+APIC_DEFAULT_PHYS_BASE = 0xFEE00000
+EFER_LME, EFER_LMA = 1 << 8, 1 << 10
+FEAT_CTL_LOCKED = 1 << 0
+MISC_ENABLE_FAST_STRING = 1 << 0
+MISC_ENABLE_BTS_UNAVAIL = 1 << 11             # read-only for the guest (PMU RO mask)
+
+READ, WRITE = abi.KVM_MSR_FILTER_READ, abi.KVM_MSR_FILTER_WRITE
+REASON_INVAL = abi.KVM_MSR_EXIT_REASON_INVAL
+REASON_UNKNOWN = abi.KVM_MSR_EXIT_REASON_UNKNOWN
+REASON_FILTER = abi.KVM_MSR_EXIT_REASON_FILTER
+
+
+def rdmsr(index):
+    return (RDMSR, index, 0)
+
+
+def wrmsr(index, value):
+    return (WRMSR, index, value)
+
+
+def deny(index, flags):
+    """A filter range of 8 MSRs from `index` where only `index` is denied."""
+    return (flags, index, b"\xfe")
+
+
+def allow(index, flags):
+    """A filter range of 8 MSRs from `index` where only `index` is allowed."""
+    return (flags, index, b"\x01")
+
+
+def poison_exit(vcpu):
+    """Fill kvm_run's exit union, so that every field the exit checks was written by KVM.
+
+    Only before a KVM_RUN that completes nothing: a completion reads the union."""
+    addr = int(ffi.cast("uintptr_t", vcpu.kvm_run)) + 32
+    ffi.buffer(ffi.cast("char *", addr), 256)[:] = b"\xa5" * 256
+
+
+class GhciMsr(TdxTestCase):
+    guest = "ghci_msr"
+
+    # -- helpers --
+
+    def msr_td(self, ops=(), exits=None, msr_filter=None, default_deny=False):
+        """A TD that runs `ops` (rdmsr()/wrmsr() tuples; set_ops() may replace
+        them before the first run) in order, then GUEST_DONE.
+
+        exits: KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR) reason mask, None = not enabled;
+        msr_filter: KVM_X86_SET_MSR_FILTER ranges (deny()/allow()), None = no filter."""
+        gvm, vcpu = self.create_td("guest_msr_ops")
+        self.set_ops(gvm, ops)
+        if exits is not None:
+            gvm.vm.enable_cap(abi.KVM_CAP_X86_USER_SPACE_MSR, exits)
+        if msr_filter is not None:
+            gvm.vm.set_msr_filter(msr_filter, default_deny=default_deny)
+        return gvm, vcpu
+
+    def set_ops(self, gvm, ops):
+        self.nr_ops = len(ops)
+        gvm.write(gvm.layout.shared_gpa + MSR_OPS_OFFSET, struct.pack("<Q", len(ops)) +
+                  b"".join(OP.pack(op, index, value, POISON, POISON) for op, index, value in ops))
+
+    def results(self, gvm):
+        """[(R10, R11)] the guest got back, one per op."""
+        raw = gvm.read(gvm.layout.shared_gpa + MSR_OPS_OFFSET + 8, OP.size * self.nr_ops)
+        out = []
+        for i in range(self.nr_ops):
+            _, _, _, r10, r11 = OP.unpack_from(raw, i * OP.size)
+            self.assertNotEqual(r10, POISON, "op %d never ran" % i)
+            out.append((r10, r11))
+        return out
+
+    def assertStatuses(self, gvm, expected):
+        got = [r10 for r10, _ in self.results(gvm)]
+        self.assertEqual([ghci.status_name(s) for s in got], [ghci.status_name(s) for s in expected])
+
+    def run_msr_exit(self, vcpu, exit_reason, reason, index, data):
+        """Run to a KVM_EXIT_X86_RDMSR/WRMSR and check every field of kvm_run.msr."""
+        run = vcpu.run_expect(exit_reason, timeout=RUN_TIMEOUT)
+        m = run.msr
+        self.assertEqual(m.reason, reason, "msr.reason")
+        self.assertEqual(m.index, index, "msr.index")
+        self.assertEqual(m.data, data, "msr.data (0 for RDMSR, the value for WRMSR)")
+        self.assertEqual(m.error, 0, "msr.error: KVM clears it, userspace sets it")
+        self.assertEqual(bytes(m.pad), bytes(7), "msr.pad")
+        return m
+
+    def msr(self, vcpu, index):
+        """KVM_GET_MSRS of one MSR (host-initiated)."""
+        values = vcpu.get_msrs([index])
+        self.assertIn(index, values, "KVM_GET_MSRS(0x%x) failed" % index)
+        return values[index]
+
+    # -- MSRs KVM emulates for a TD --
+
+    def test_rdmsr_emulated_msrs_match_kvm_get_msrs(self):
+        """Guest RDMSR of KVM-emulated MSRs: SUCCESS and the value KVM_GET_MSRS reports."""
+        indices = (MSR_IA32_FEAT_CTL, MSR_IA32_APICBASE, MSR_IA32_UCODE_REV, MSR_PLATFORM_INFO,
+                   MSR_MTRRcap, MSR_IA32_MCG_CAP, MSR_IA32_MCG_STATUS, MSR_IA32_MISC_ENABLE,
+                   MSR_IA32_POWER_CTL, MSR_MTRRphysBase0, MSR_MTRRphysMask0, MSR_MTRRfix64K_00000,
+                   MSR_IA32_CR_PAT, MSR_MTRRdefType, MSR_IA32_TSC_DEADLINE, MSR_EFER,
+                   MSR_KVM_POLL_CONTROL, X2APIC_ID, X2APIC_LVR, X2APIC_LDR, X2APIC_SPIV,
+                   X2APIC_LVTT, X2APIC_LVT0, X2APIC_LVTERR, X2APIC_TMICT, X2APIC_TDCR)
+        gvm, vcpu = self.msr_td([rdmsr(i) for i in indices])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        host = vcpu.get_msrs(list(indices))
+        self.assertEqual(sorted(host), sorted(indices), "KVM_GET_MSRS stopped early")
+        for index, (r10, r11) in zip(indices, self.results(gvm)):
+            with self.subTest(msr=hex(index)):
+                self.assertEqual(r10, SUCCESS, ghci.status_name(r10))
+                self.assertEqual(r11, host[index], "guest RDMSR vs KVM_GET_MSRS")
+        # What KVM set up for every TD vCPU (§2.4, tdx_vcpu_create()/tdx_get_msr()).
+        self.assertEqual(host[MSR_IA32_APICBASE],
+                         APIC_DEFAULT_PHYS_BASE | X2APIC_ENABLE | APICBASE_ENABLE | APICBASE_BSP)
+        self.assertEqual(host[MSR_EFER] & (EFER_LME | EFER_LMA), EFER_LME | EFER_LMA)
+        self.assertTrue(host[MSR_IA32_FEAT_CTL] & FEAT_CTL_LOCKED, "FEAT_CTL is locked")
+        self.assertEqual(host[X2APIC_ID], 0, "x2APIC ID of vCPU 0")
+
+    def test_wrmsr_emulated_msrs_round_trip(self):
+        """Guest WRMSR then RDMSR of KVM-emulated MSRs; KVM_GET_MSRS sees the writes."""
+        gvm, vcpu = self.msr_td()
+        misc = self.msr(vcpu, MSR_IA32_MISC_ENABLE) ^ MISC_ENABLE_FAST_STRING
+        values = {
+            MSR_IA32_CR_PAT: 0x0006040100050407,        # every entry a valid memory type
+            MSR_MTRRdefType: 0xC06,                     # E | FE | WB
+            MSR_MTRRfix64K_00000: 0x0606060606060606,
+            MSR_IA32_POWER_CTL: 0x123456789ABCDEF0,
+            MSR_IA32_MISC_ENABLE: misc,                 # read-only PMU bits kept
+            X2APIC_SPIV: 0x1FF,
+            X2APIC_TDCR: 0xB,
+        }
+        ops = []
+        for index, value in values.items():
+            ops += [wrmsr(index, value), rdmsr(index)]
+        self.set_ops(gvm, ops)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        host = vcpu.get_msrs(list(values))
+        for n, (index, value) in enumerate(values.items()):
+            with self.subTest(msr=hex(index)):
+                self.assertEqual(results[2 * n][0], SUCCESS, "WRMSR: " + ghci.status_name(results[2 * n][0]))
+                self.assertEqual(results[2 * n + 1], (SUCCESS, value), "RDMSR after WRMSR")
+                self.assertEqual(host.get(index), value, "KVM_GET_MSRS after the guest's WRMSR")
+
+    def test_host_set_msrs_seen_by_guest(self):
+        """KVM_SET_MSRS from the host, then guest RDMSR (the host half of anchor rows 8/9)."""
+        values = {MSR_IA32_POWER_CTL: 0xFEDCBA9876543210, MSR_IA32_CR_PAT: 0x0007010600070106,
+                  MSR_MTRRdefType: 0x806, X2APIC_ICR: ANCHOR_ICR}
+        gvm, vcpu = self.msr_td([rdmsr(i) for i in values])
+        self.assertEqual(vcpu.set_msrs(values), len(values), "KVM_SET_MSRS count")
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(self.results(gvm), [(SUCCESS, v) for v in values.values()])
+
+    def test_rdmsr_wrmsr_index_upper_bits_ignored(self):
+        """KVM takes the MSR index from ECX: R12 bits 63:32 do not matter (§4.13)."""
+        gvm, vcpu = self.msr_td([rdmsr(0xDEADBEEF << 32 | MSR_IA32_CR_PAT),
+                                 wrmsr(1 << 32 | MSR_IA32_POWER_CTL, 0x1111222233334444),
+                                 rdmsr(MSR_IA32_POWER_CTL)])
+        pat = self.msr(vcpu, MSR_IA32_CR_PAT)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(self.results(gvm)[0], (SUCCESS, pat))
+        self.assertEqual(self.results(gvm)[1][0], SUCCESS)
+        self.assertEqual(self.results(gvm)[2], (SUCCESS, 0x1111222233334444))
+        self.assertEqual(self.msr(vcpu, MSR_IA32_POWER_CTL), 0x1111222233334444)
+
+    def test_wrmsr_read_only_msrs_invalid_operand(self):
+        """APICBASE, EFER and FEAT_CTL are read-only for a TD: guest and host writes fail (§2.8)."""
+        read_only = (MSR_IA32_APICBASE, MSR_EFER, MSR_IA32_FEAT_CTL)
+        gvm, vcpu = self.msr_td()
+        before = vcpu.get_msrs(list(read_only))
+        # The same values: it is the MSR, not the value, that is refused.
+        self.set_ops(gvm, [wrmsr(i, before[i]) for i in read_only])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * 3)
+        for index in read_only:
+            with self.subTest(msr=hex(index)):
+                self.assertEqual(vcpu.set_msrs({index: before[index]}), 0, "host KVM_SET_MSRS wrote it")
+        self.assertEqual(vcpu.get_msrs(list(read_only)), before)
+
+    def test_wrmsr_read_only_msr_exits_inval_when_enabled(self):
+        """A refused write of a read-only MSR exits with reason INVAL when userspace asked for it."""
+        gvm, vcpu = self.msr_td(exits=REASON_INVAL)
+        efer = self.msr(vcpu, MSR_EFER)
+        self.set_ops(gvm, [wrmsr(MSR_EFER, efer)])
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_INVAL, MSR_EFER, efer)
+        m.error = 1
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND])
+
+    def test_wrmsr_invalid_values_invalid_operand(self):
+        """KVM's own value checks: INVALID_OPERAND (never a #GP for a TD), the MSR unchanged."""
+        gvm, vcpu = self.msr_td()
+        checked = (MSR_IA32_CR_PAT, MSR_MTRRdefType, MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, X2APIC_SPIV)
+        before = vcpu.get_msrs(list(checked))
+        self.set_ops(gvm, [
+            wrmsr(MSR_IA32_CR_PAT, 0x0202020202020202),                 # memory type 2 is reserved
+            wrmsr(MSR_MTRRdefType, 0x1006),                             # reserved bit 12
+            wrmsr(MSR_IA32_MISC_ENABLE, before[MSR_IA32_MISC_ENABLE] ^ MISC_ENABLE_BTS_UNAVAIL),
+            wrmsr(MSR_PLATFORM_INFO, before[MSR_PLATFORM_INFO]),        # host-initiated writes only
+            wrmsr(X2APIC_SPIV, 1 << 32 | 0xFF),                         # bits 63:32 reserved (not ICR)
+            wrmsr(X2APIC_ID, 5),                                        # read-only in x2APIC mode
+        ])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * 6)
+        self.assertEqual(vcpu.get_msrs(list(checked)), before)
+        self.assertEqual(self.msr(vcpu, X2APIC_ID), 0)
+
+    def test_x2apic_cpu_virtualized_registers_not_emulated(self):
+        """TPR, PPR, EOI, ISR, TMR and IRR live in the TD's virtual APIC page: KVM cannot emulate them."""
+        # Register 0 of ISR/TMR/IRR only: 6.16's tdx_has_emulated_msr() excluded
+        # X2APIC_MSR(APIC_ISR) ... X2APIC_MSR(APIC_ISR + APIC_ISR_NR), which is
+        # that register alone; newer kernels list the emulated registers instead.
+        gvm, vcpu = self.msr_td([rdmsr(X2APIC_TPR), rdmsr(X2APIC_PPR), wrmsr(X2APIC_EOI, 0),
+                                 rdmsr(X2APIC_ISR0), rdmsr(X2APIC_TMR0), rdmsr(X2APIC_IRR0)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * 6)
+        self.assertEqual(vcpu.get_msrs([X2APIC_TPR]), {}, "host KVM_GET_MSRS of the TPR")
+
+    # -- MSRs KVM does not know --
+
+    def test_unknown_msr_exits_with_reason_inval(self):
+        """Unknown MSR, INVAL|UNKNOWN enabled: the exit says reason INVAL, not UNKNOWN (module docstring)."""
+        gvm, vcpu = self.msr_td([rdmsr(UNKNOWN_MSR), wrmsr(UNKNOWN_MSR, 0x0123456789ABCDEF)],
+                                exits=REASON_INVAL | REASON_UNKNOWN)
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_INVAL, UNKNOWN_MSR, 0)
+        m.data = 0xFEEDFACECAFEBEEF
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_INVAL, UNKNOWN_MSR, 0x0123456789ABCDEF)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0], (SUCCESS, 0xFEEDFACECAFEBEEF), "RDMSR completion: R10, R11 = msr.data")
+        self.assertEqual(results[1][0], SUCCESS, "WRMSR completion with msr.error 0")
+
+    def test_unknown_msr_reason_unknown_alone_no_exit(self):
+        """Only UNKNOWN enabled: a TD's unknown MSR is reason INVAL, so no exit and INVALID_OPERAND."""
+        gvm, vcpu = self.msr_td([rdmsr(UNKNOWN_MSR), wrmsr(UNKNOWN_MSR, 1)], exits=REASON_UNKNOWN)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+
+    def test_unknown_msr_no_cap_invalid_operand(self):
+        """Without KVM_CAP_X86_USER_SPACE_MSR: INVALID_OPERAND, no exit, never a #GP."""
+        gvm, vcpu = self.msr_td([rdmsr(UNKNOWN_MSR), wrmsr(UNKNOWN_MSR, 1)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+
+    # -- the MSR filter (the MSR filter bug, §4.13 history) --
+
+    def test_msr_filter_bug_rdmsr_denied_exits_to_user(self):
+        """Read denied, FILTER exits on: KVM_EXIT_X86_RDMSR; msr.data reaches R11 with SUCCESS."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_POWER_CTL)], exits=REASON_FILTER,
+                                msr_filter=[deny(MSR_IA32_POWER_CTL, READ)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})  # what KVM would have answered
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+        m.data = 0x1122334455667788
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(self.results(gvm), [(SUCCESS, 0x1122334455667788)])
+
+    def test_msr_filter_bug_rdmsr_denied_user_error_invalid_operand(self):
+        """Read denied, userspace completes with msr.error = 1: INVALID_OPERAND (not a #GP)."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_POWER_CTL)], exits=REASON_FILTER,
+                                msr_filter=[deny(MSR_IA32_POWER_CTL, READ)])
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+        m.data = 0x1122334455667788                 # ignored when error is set
+        m.error = 1
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND])
+        self.assertNotEqual(self.results(gvm)[0][1], 0x1122334455667788, "msr.data reached R11 despite error")
+
+    def test_msr_filter_bug_wrmsr_denied_exits_to_user(self):
+        """Write denied, FILTER exits on: KVM_EXIT_X86_WRMSR with the value; KVM's MSR untouched."""
+        gvm, vcpu = self.msr_td([wrmsr(MSR_IA32_POWER_CTL, 0x8877665544332211)], exits=REASON_FILTER,
+                                msr_filter=[deny(MSR_IA32_POWER_CTL, WRITE)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})
+        poison_exit(vcpu)
+        self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_FILTER, MSR_IA32_POWER_CTL,
+                          0x8877665544332211)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [SUCCESS])
+        self.assertEqual(self.msr(vcpu, MSR_IA32_POWER_CTL), 0x6B766D, "the write reached KVM")
+
+    def test_msr_filter_bug_wrmsr_denied_user_error_invalid_operand(self):
+        """Write denied, userspace completes with msr.error = 1: INVALID_OPERAND."""
+        gvm, vcpu = self.msr_td([wrmsr(MSR_IA32_POWER_CTL, 7)], exits=REASON_FILTER,
+                                msr_filter=[deny(MSR_IA32_POWER_CTL, WRITE)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 7)
+        m.error = 1
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND])
+        self.assertEqual(self.msr(vcpu, MSR_IA32_POWER_CTL), 0x6B766D)
+
+    def test_msr_filter_bug_read_denied_write_allowed(self):
+        """A READ-only deny range: the write goes to KVM without an exit, the read exits."""
+        gvm, vcpu = self.msr_td([wrmsr(MSR_IA32_POWER_CTL, 0xABCD), rdmsr(MSR_IA32_POWER_CTL)],
+                                exits=REASON_FILTER, msr_filter=[deny(MSR_IA32_POWER_CTL, READ)])
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+        self.assertEqual(self.msr(vcpu, MSR_IA32_POWER_CTL), 0xABCD, "the allowed write reached KVM")
+        m.data = 0x5555
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0][0], SUCCESS)
+        self.assertEqual(results[1], (SUCCESS, 0x5555), "the read was answered by userspace")
+
+    def test_msr_filter_bug_write_denied_read_allowed(self):
+        """A WRITE-only deny range: the read is answered by KVM, the write exits."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_POWER_CTL), wrmsr(MSR_IA32_POWER_CTL, 0xABCD)],
+                                exits=REASON_FILTER, msr_filter=[deny(MSR_IA32_POWER_CTL, WRITE)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})
+        poison_exit(vcpu)
+        self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0xABCD)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0], (SUCCESS, 0x6B766D), "the allowed read came from KVM")
+        self.assertEqual(results[1][0], SUCCESS)
+        self.assertEqual(self.msr(vcpu, MSR_IA32_POWER_CTL), 0x6B766D)
+
+    def test_msr_filter_bug_denied_without_cap_invalid_operand(self):
+        """Denied without KVM_CAP_X86_USER_SPACE_MSR: INVALID_OPERAND and no exit."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_POWER_CTL), wrmsr(MSR_IA32_POWER_CTL, 0xABCD)],
+                                msr_filter=[deny(MSR_IA32_POWER_CTL, READ | WRITE)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+        self.assertEqual(self.msr(vcpu, MSR_IA32_POWER_CTL), 0x6B766D)
+
+    def test_msr_filter_bug_denied_other_reasons_enabled_no_exit(self):
+        """Denied with only INVAL|UNKNOWN exits enabled: no exit (reason FILTER is off), INVALID_OPERAND."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_POWER_CTL), wrmsr(MSR_IA32_POWER_CTL, 0xABCD)],
+                                exits=REASON_INVAL | REASON_UNKNOWN,
+                                msr_filter=[deny(MSR_IA32_POWER_CTL, READ | WRITE)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+        self.assertEqual(self.msr(vcpu, MSR_IA32_POWER_CTL), 0x6B766D)
+
+    def test_msr_filter_bug_checked_before_emulation(self):
+        """The filter comes first: an unknown MSR under default-deny exits with reason FILTER, not INVAL."""
+        gvm, vcpu = self.msr_td([rdmsr(UNKNOWN_MSR), rdmsr(MSR_IA32_CR_PAT)],
+                                exits=REASON_FILTER | REASON_INVAL | REASON_UNKNOWN,
+                                msr_filter=[allow(MSR_IA32_CR_PAT, READ)], default_deny=True)
+        pat = self.msr(vcpu, MSR_IA32_CR_PAT)
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, UNKNOWN_MSR, 0)
+        m.data = 0x600D
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(self.results(gvm), [(SUCCESS, 0x600D), (SUCCESS, pat)])
+
+    def test_msr_filter_bug_anchor_reads(self):
+        """Anchor row 8: a default-deny filter allowing the MISC_ENABLE read; values from KVM_SET_MSRS."""
+        gvm, vcpu = self.create_td("guest_msr_reads_filtered")
+        gvm.vm.set_msr_filter([allow(MSR_IA32_MISC_ENABLE, READ), allow(MSR_IA32_POWER_CTL, WRITE)],
+                              default_deny=True)
+        preset = {X2APIC_ICR: ANCHOR_ICR, MSR_IA32_MISC_ENABLE: ANCHOR_MISC_ENABLE,
+                  MSR_IA32_POWER_CTL: ANCHOR_POWER_CTL}
+        # KVM_SET_MSRS is host-initiated: the filter does not apply to it.
+        self.assertEqual(vcpu.set_msrs(preset), 3, "KVM_SET_MSRS count")
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    def test_msr_filter_bug_anchor_writes(self):
+        """Anchor row 9: the ICR and POWER_CTL writes land in KVM, the MISC_ENABLE write is refused."""
+        gvm, vcpu = self.create_td("guest_msr_writes_filtered")
+        gvm.vm.set_msr_filter([allow(MSR_IA32_MISC_ENABLE, READ), allow(MSR_IA32_POWER_CTL, WRITE)],
+                              default_deny=True)
+        misc = self.msr(vcpu, MSR_IA32_MISC_ENABLE)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(vcpu.get_msrs([X2APIC_ICR, MSR_IA32_POWER_CTL, MSR_IA32_MISC_ENABLE]),
+                         {X2APIC_ICR: ANCHOR_ICR, MSR_IA32_POWER_CTL: ANCHOR_POWER_CTL,
+                          MSR_IA32_MISC_ENABLE: misc})
+
+    def test_msr_filter_x2apic_never_filtered(self):
+        """A filter range over 0x800-0x8ff denying everything has no effect on x2APIC MSRs."""
+        gvm, vcpu = self.msr_td([rdmsr(X2APIC_ID), wrmsr(X2APIC_ICR, 0xFD), rdmsr(X2APIC_ICR)],
+                                exits=REASON_FILTER | REASON_INVAL | REASON_UNKNOWN,
+                                msr_filter=[(READ | WRITE, 0x800, bytes(32))], default_deny=True)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(self.results(gvm)[0], (SUCCESS, 0))
+        self.assertEqual(self.results(gvm)[1][0], SUCCESS)
+        self.assertEqual(self.results(gvm)[2], (SUCCESS, 0xFD))
+        self.assertEqual(self.msr(vcpu, X2APIC_ICR), 0xFD)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Guest side of private_mem_access.py: private and shared memory, MapGPA,
+ * implicit conversions, TDG.MEM.PAGE.ACCEPT and the #VE of a pending page.
+ *
+ * Every page used here lies in low memory, which the page tables map
+ * identity (GVA = GPA, shared bit clear: the private alias).  Pages of the
+ * shared area are also mapped at td_boot_params.shared_gva with the shared
+ * bit (the shared alias), so the guest reaches either view of them without
+ * changing its page tables (reference/anchor-tests.md §5, "dual mapping").
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot.h"
+#include "exceptions.h"
+#include "tdx.h"
+#include "test.h"
+
+/* Patterns; private_mem_access.py has the same values. */
+#define SECRET		0x5EC2E75EC2E75EC2ULL	/* private data the host must never see */
+#define INIT_QWORD	0x1111111111111111ULL	/* what the host added with KVM_TDX_INIT_MEM_REGION */
+#define HOST_QWORD	0x2222222222222222ULL	/* what the host put in its (shared-view) memory */
+#define GUEST_VALUE	0xCAFECAFEULL
+#define HOST_VALUE	0xABCDABCDULL
+
+#define PAGE_SIZE	4096ULL
+#define QWORDS		(PAGE_SIZE / 8)
+#define SIZE_2M		(2ULL << 20)
+
+/* TDX module statuses of TDG.MEM.PAGE.ACCEPT (operand id = S-EPT level in bits 31:0). */
+#define TDX_PAGE_ALREADY_ACCEPTED	0x00000B0A00000000ULL
+#define TDX_PAGE_SIZE_MISMATCH		0xC0000B0B00000000ULL
+#define TDX_OPERAND_ID_RCX		1
+
+static volatile uint64_t *private_va(uint64_t gpa)
+{
+	return (volatile uint64_t *)gpa;
+}
+
+/* The shared alias of a page of the shared area. */
+static volatile uint64_t *shared_va(uint64_t gpa)
+{
+	return (volatile uint64_t *)(td_boot_params.shared_gva + gpa - td_boot_params.shared_gpa);
+}
+
+static uint64_t shared_gpa(uint64_t gpa)
+{
+	return gpa | td_boot_params.shared_bit;
+}
+
+/* Macros rather than functions, so that a failed assertion names the caller's line. */
+#define assert_page(p, value)							\
+	do {									\
+		volatile uint64_t *__p = (p);					\
+		for (uint64_t __i = 0; __i < QWORDS; __i++)			\
+			GUEST_ASSERT_EQ(__p[__i], (value));			\
+	} while (0)
+
+static void fill_page(volatile uint64_t *p, uint64_t value)
+{
+	for (uint64_t i = 0; i < QWORDS; i++)
+		p[i] = value;
+}
+
+/*
+ * #VE: record what TDG.VP.VEINFO.GET says and accept the page of an EPT
+ * violation, as a TD's handler for a pending page does (anchor-tests.md §5,
+ * implicit test).  The test code asserts on the record afterwards.
+ */
+static volatile struct {	/* written by the handler behind the compiler's back */
+	uint64_t count, status, exit_reason, qualification, gpa, accept;
+} ve;
+
+static void ve_handler(struct ex_regs *regs)
+{
+	uint64_t reason, qual, gla, gpa;
+
+	ve.count++;
+	ve.status = tdg_vp_veinfo_get(&reason, &qual, &gla, &gpa, NULL, NULL);
+	ve.exit_reason = reason;
+	ve.qualification = qual;
+	ve.gpa = gpa;
+	if (ve.status == TDX_SUCCESS && (uint32_t)reason == EXIT_REASON_EPT_VIOLATION)
+		ve.accept = tdg_mem_page_accept(gpa & ~(PAGE_SIZE - 1), TDX_PS_4K);
+}
+
+/* One EPT-violation #VE for `gpa`, a read (qualification bit 0) or write (bit 1), accepted. */
+#define assert_one_ve(want_gpa, write)						\
+	do {									\
+		GUEST_ASSERT_EQ(ve.count, 1);					\
+		GUEST_ASSERT_EQ(ve.status, TDX_SUCCESS);			\
+		GUEST_ASSERT_EQ((uint32_t)ve.exit_reason, EXIT_REASON_EPT_VIOLATION); \
+		GUEST_ASSERT_EQ(ve.gpa, (want_gpa));				\
+		GUEST_ASSERT_EQ(ve.qualification & 3, (write) ? 2 : 1);	\
+		GUEST_ASSERT_EQ(ve.accept, TDX_SUCCESS);			\
+	} while (0)
+
+void guest_done(void)
+{
+	GUEST_DONE();
+}
+
+/* -- the host cannot observe private data -- */
+
+void guest_private_secret(uint64_t gpa)
+{
+	volatile uint64_t *p = private_va(gpa);
+
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_SUCCESS);
+	fill_page(p, SECRET);
+	GUEST_SYNC(1);			/* the host looks for the secret, then writes its memory */
+	assert_page(p, SECRET);		/* host writes never reach the private page */
+	GUEST_DONE();
+}
+
+/* -- MapGPA -- */
+
+/* KVM writes R11 only on errors: on success the guest gets its own R11 (the leaf) back. */
+#define map_gpa_ok(gpa, size)							\
+	do {									\
+		uint64_t __r11 = 0;						\
+		GUEST_ASSERT_EQ(tdg_vp_vmcall_map_gpa((gpa), (size), &__r11),	\
+				TDVMCALL_STATUS_SUCCESS);			\
+		GUEST_ASSERT_EQ(__r11, TDVMCALL_MAP_GPA);			\
+	} while (0)
+
+/* An error leaves no exit; R11 = the GPA the guest passed (R12) or where KVM stopped. */
+#define map_gpa_fails(gpa, size, status, r11_want)				\
+	do {									\
+		uint64_t __r11 = 0;						\
+		GUEST_ASSERT_EQ(tdg_vp_vmcall_map_gpa((gpa), (size), &__r11), (status)); \
+		GUEST_ASSERT_EQ(__r11, (r11_want));				\
+	} while (0)
+
+/*
+ * `gpa`: a page of the shared area the host made private and added with
+ * INIT_QWORD; the host's own memory there holds HOST_QWORD.
+ */
+void guest_shared_coherence(uint64_t gpa)
+{
+	volatile uint64_t *priv = private_va(gpa), *shared = shared_va(gpa);
+
+	assert_page(priv, INIT_QWORD);
+	fill_page(priv, SECRET);
+	map_gpa_ok(shared_gpa(gpa), PAGE_SIZE);
+	/* The shared view is the host's memory: no trace of the private data. */
+	assert_page(shared, HOST_QWORD);
+	shared[0] = GUEST_VALUE;
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(shared[1], HOST_VALUE);
+	GUEST_DONE();
+}
+
+void guest_map_gpa_align_error(uint64_t gpa)
+{
+	uint64_t s = shared_gpa(gpa);
+
+	map_gpa_fails(s + 0x800, PAGE_SIZE, TDVMCALL_STATUS_ALIGN_ERROR, s + 0x800);
+	map_gpa_fails(s, 0x800, TDVMCALL_STATUS_ALIGN_ERROR, s);
+	map_gpa_fails(gpa, PAGE_SIZE + 8, TDVMCALL_STATUS_ALIGN_ERROR, gpa);
+	GUEST_DONE();
+}
+
+void guest_map_gpa_invalid_operand(uint64_t gpa)
+{
+	uint64_t sbit = td_boot_params.shared_bit, s = shared_gpa(gpa);
+
+	map_gpa_fails(s, 0, TDVMCALL_STATUS_INVALID_OPERAND, s);
+	/* Operand checks come before the alignment check. */
+	map_gpa_fails(s + 0x800, 0, TDVMCALL_STATUS_INVALID_OPERAND, s + 0x800);
+	map_gpa_fails(~0xFFFULL, 2 * PAGE_SIZE, TDVMCALL_STATUS_INVALID_OPERAND, ~0xFFFULL);
+	map_gpa_fails(sbit - PAGE_SIZE, 2 * PAGE_SIZE, TDVMCALL_STATUS_INVALID_OPERAND, sbit - PAGE_SIZE);
+	/* Beyond the vCPU's MAXPHYADDR (GPAW 48: shared bit 47 is the top bit). */
+	map_gpa_fails(sbit << 1, PAGE_SIZE, TDVMCALL_STATUS_INVALID_OPERAND, sbit << 1);
+	GUEST_DONE();
+}
+
+/* 4 MiB + 8 KiB both ways: the host sees 2 MiB chunks from the guest's (unaligned) GPA. */
+void guest_map_gpa_chunks(uint64_t gpa)
+{
+	map_gpa_ok(shared_gpa(gpa), 2 * SIZE_2M + 2 * PAGE_SIZE);
+	map_gpa_ok(gpa, 2 * SIZE_2M + 2 * PAGE_SIZE);
+	GUEST_DONE();
+}
+
+/* The host asks for a retry of the second chunk; the guest resumes from R11. */
+void guest_map_gpa_retry(uint64_t gpa)
+{
+	uint64_t start = shared_gpa(gpa), end = start + 2 * SIZE_2M, next = 0;
+
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_map_gpa(start, end - start, &next), TDVMCALL_STATUS_RETRY);
+	GUEST_ASSERT_EQ(next, start + SIZE_2M);
+	map_gpa_ok(next, end - next);
+	GUEST_DONE();
+}
+
+/* The host fails the second chunk with EINVAL. */
+void guest_map_gpa_einval(uint64_t gpa)
+{
+	uint64_t start = shared_gpa(gpa);
+
+	map_gpa_fails(start, 2 * SIZE_2M, TDVMCALL_STATUS_INVALID_OPERAND, start + SIZE_2M);
+	GUEST_DONE();
+}
+
+void guest_map_gpa_once(uint64_t gpa)
+{
+	tdg_vp_vmcall_map_gpa(shared_gpa(gpa), PAGE_SIZE, NULL);
+	GUEST_DONE();
+}
+
+/* Without KVM_CAP_EXIT_HYPERCALL: SUBFUNC_UNSUPPORTED both ways, no exit. */
+void guest_map_gpa_no_cap(uint64_t gpa)
+{
+	map_gpa_fails(shared_gpa(gpa), PAGE_SIZE, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, shared_gpa(gpa));
+	map_gpa_fails(gpa, PAGE_SIZE, TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, gpa);
+	GUEST_DONE();
+}
+
+/* private -> shared -> private: the page must be accepted again and reads as zero. */
+void guest_round_trip(uint64_t gpa)
+{
+	volatile uint64_t *priv = private_va(gpa);
+
+	fill_page(priv, SECRET);
+	map_gpa_ok(shared_gpa(gpa), PAGE_SIZE);
+	GUEST_SYNC(1);
+	map_gpa_ok(gpa, PAGE_SIZE);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_SUCCESS);
+	assert_page(priv, 0);
+	GUEST_DONE();
+}
+
+/* -- implicit conversions: KVM_EXIT_MEMORY_FAULT -- */
+
+/* `gpa` is private: a store through the shared alias (not at the page's start). */
+void guest_implicit_shared_store(uint64_t gpa)
+{
+	volatile uint64_t *shared = shared_va(gpa);
+
+	shared[1] = GUEST_VALUE;
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(shared[1], GUEST_VALUE);
+	GUEST_ASSERT_EQ(shared[2], HOST_VALUE);
+	GUEST_DONE();
+}
+
+/* `gpa` is private: a load through the shared alias sees the host's memory. */
+void guest_implicit_shared_load(uint64_t gpa)
+{
+	volatile uint64_t *shared = shared_va(gpa);
+
+	GUEST_ASSERT_EQ(shared[1], HOST_QWORD);
+	GUEST_DONE();
+}
+
+/*
+ * `gpa` is shared: a store through the private alias.  After the host's
+ * conversion the page is private but not accepted: #VE, accept, the store lands.
+ */
+void guest_implicit_private_store(uint64_t gpa)
+{
+	volatile uint64_t *priv = private_va(gpa);
+
+	guest_install_handler(VE_VECTOR, ve_handler);
+	priv[1] = GUEST_VALUE;
+	assert_one_ve(gpa + 8, 1);
+	GUEST_ASSERT_EQ(priv[0], 0);
+	GUEST_ASSERT_EQ(priv[1], GUEST_VALUE);
+	GUEST_ASSERT_EQ(priv[QWORDS - 1], 0);
+	GUEST_SYNC(1);
+	GUEST_DONE();
+}
+
+/* `gpa` is shared: a load through the private alias reads the accepted (zeroed) page. */
+void guest_implicit_private_load(uint64_t gpa)
+{
+	volatile uint64_t *priv = private_va(gpa);
+	uint64_t value;
+
+	guest_install_handler(VE_VECTOR, ve_handler);
+	value = priv[1];
+	assert_one_ve(gpa + 8, 0);
+	GUEST_ASSERT_EQ(value, 0);
+	assert_page(priv, 0);
+	GUEST_DONE();
+}
+
+/* -- acceptance -- */
+
+/* `gpa`: private, never added (pending once KVM maps it). */
+void guest_accept_statuses(uint64_t gpa)
+{
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_SUCCESS);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_PAGE_ALREADY_ACCEPTED | TDX_PS_4K);
+	/* KVM maps private memory with 4K pages: the 2M walk ends at a page table. */
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa & ~(SIZE_2M - 1), TDX_PS_2M), TDX_PAGE_SIZE_MISMATCH | TDX_PS_2M);
+	/* Private GPAs only, levels 4K and 2M only. */
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(shared_gpa(gpa), TDX_PS_4K), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, 2), TDX_OPERAND_INVALID | TDX_OPERAND_ID_RCX);
+	GUEST_ASSERT_EQ(*private_va(gpa), 0);
+	GUEST_DONE();
+}
+
+/* `gpa` is shared: ACCEPT needs it private (KVM_EXIT_MEMORY_FAULT), then succeeds. */
+void guest_accept_shared_page(uint64_t gpa)
+{
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_SUCCESS);
+	assert_page(private_va(gpa), 0);
+	GUEST_DONE();
+}
+
+/* `gpa`: private, not accepted; SEPT_VE_DISABLE clear: #VE, the handler accepts. */
+void guest_load_before_accept(uint64_t gpa)
+{
+	uint64_t value;
+
+	guest_install_handler(VE_VECTOR, ve_handler);
+	value = private_va(gpa)[1];
+	assert_one_ve(gpa + 8, 0);
+	GUEST_ASSERT_EQ(value, 0);
+	GUEST_DONE();
+}
+
+void guest_store_before_accept(uint64_t gpa)
+{
+	volatile uint64_t *p = private_va(gpa);
+
+	guest_install_handler(VE_VECTOR, ve_handler);
+	p[1] = GUEST_VALUE;
+	assert_one_ve(gpa + 8, 1);
+	GUEST_ASSERT_EQ(p[0], 0);
+	GUEST_ASSERT_EQ(p[1], GUEST_VALUE);
+	GUEST_ASSERT_EQ(p[QWORDS - 1], 0);
+	GUEST_DONE();
+}
+
+/* With SEPT_VE_DISABLE KVM kills the TD at the first touch: nothing after it runs. */
+void guest_load_pending(uint64_t gpa)
+{
+	guest_install_handler(VE_VECTOR, ve_handler);
+	(void)private_va(gpa)[0];
+	GUEST_FAIL("the TD survived a load from a pending page");
+}
+
+void guest_store_pending(uint64_t gpa)
+{
+	guest_install_handler(VE_VECTOR, ve_handler);
+	private_va(gpa)[0] = GUEST_VALUE;
+	GUEST_FAIL("the TD survived a store to a pending page");
+}
+
+/* -- a non-guest_memfd memslot with dirty logging, reached through the MMIO window's shared mapping -- */
+
+void guest_log_dirty(void)
+{
+	volatile uint8_t *b = (volatile uint8_t *)TD_MMIO_GVA;
+	volatile uint64_t *q = (volatile uint64_t *)TD_MMIO_GVA;
+
+	for (int i = 0; i < 8; i++)
+		b[i] = 0xA5;
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(q[1], HOST_VALUE);
+	GUEST_DONE();
+}

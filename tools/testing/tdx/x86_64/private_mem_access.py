@@ -1,0 +1,388 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""private_mem_access: private and shared memory of a TD, conversions, and what the host can see.
+
+Covers reference/kvm-tdx-uapi.md §3 (guest_memfd, memslots, attributes, the
+shared bit, KVM_EXIT_MEMORY_FAULT, #VE and -EIO on access faults), §4.7
+(MapGPA -> KVM_EXIT_HYPERCALL: validation, 2 MiB chunks, completions), §2.5
+(KVM_TDX_INIT_MEM_REGION's memory rules) and §6 (TDG.MEM.PAGE.ACCEPT,
+TDG.VP.VEINFO.GET), in the shapes of reference/anchor-tests.md §1 rows 14
+(host reading private memory), 16 (a non-guest_memfd memslot with dirty
+logging), 17 (shared memory), 18 and 19 (explicit and implicit conversion)
+and §5.
+
+The guest reaches both views of a page without changing its page tables:
+pages of the shared area are mapped identity (private alias) and at
+SHARED_GVA with the shared bit (shared alias); pages above the ELF are only
+identity mapped (private).
+
+MapGPA's completion follows the newest KVM [T-new]: hypercall.ret EAGAIN ->
+RETRY, EINVAL -> INVALID_OPERAND, anything else fails KVM_RUN with EINVAL.
+Kernels without that change (6.16 up to at least 6.19) answer INVALID_OPERAND
+for every nonzero ret, so test_map_gpa_retry_completion and
+test_map_gpa_bad_completion_fails_run fail there.
+"""
+
+import errno
+
+from tdx.lib import abi, boot, tdx_cmd
+from tdx.lib.exits import describe
+from tdx.lib.kvm import KvmError
+from tdx.lib.system import MAP_SHARED, PROT_READ, PROT_WRITE
+from tdx.lib.testcase import TdxTestCase, main
+
+PAGE = 4096
+PRIVATE = abi.KVM_MEMORY_ATTRIBUTE_PRIVATE
+
+# Patterns; private_mem_access.c has the same values.
+SECRET = 0x5EC2E75EC2E75EC2
+INIT_QWORD = 0x1111111111111111
+HOST_QWORD = 0x2222222222222222
+GUEST_VALUE = 0xCAFECAFE
+HOST_VALUE = 0xABCDABCD
+
+# Pages.  The shared area starts at boot.SHARED_GPA with the ucall page.
+AREA_PAGE = boot.SHARED_GPA + 0x10000       # shared-area page: both aliases mapped
+PENDING_PAGE = 0x200000                     # private, never added: pending once touched
+UNBACKED_GPA = 0x10001000                   # no memslot: MapGPA ranges only (not 2 MiB aligned)
+DIRTY_LOG_SLOT = 10
+DIRTY_LOG_GPA = boot.MMIO_GPA               # mapped shared at boot.MMIO_GVA by the guest page tables
+
+
+def qwords(value, n=PAGE // 8):
+    return value.to_bytes(8, "little") * n
+
+
+class PrivateMemAccess(TdxTestCase):
+    guest = "private_mem_access"
+
+    # -- helpers --
+
+    def create_td_private_page(self, entry, gpa=AREA_PAGE, **options):
+        """A TD in which shared-area page `gpa` is private, added with INIT_QWORD;
+        the host's own memory there holds HOST_QWORD."""
+        b = self.td_builder(entry, args=gpa, **options)
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        gvm = b.gvm
+        gvm.write(gpa, qwords(HOST_QWORD))
+        b.vm.set_memory_attributes(gpa, PAGE, PRIVATE)
+        source = b.vm.alloc(PAGE)
+        source.write(0, qwords(INIT_QWORD))
+        tdx_cmd.init_mem_region(gvm.vcpus[0], gpa, source.addr, 1)
+        b.finalize()
+        return gvm, gvm.vcpus[0]
+
+    def expect_map_gpa(self, gvm, vcpu, gpa, npages, private, ret=0, convert=True):
+        """One KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE) chunk (§4.7); converts it
+        with KVM_SET_MEMORY_ATTRIBUTES unless told not to, and completes it with `ret`."""
+        run = vcpu.run_expect(abi.KVM_EXIT_HYPERCALL)
+        hc = run.hypercall
+        self.assertEqual(hc.nr, abi.KVM_HC_MAP_GPA_RANGE)
+        self.assertEqual(hc.args[0], gpa, "args[0]: chunk GPA without the shared bit")
+        self.assertEqual(hc.args[1], npages, "args[1]: pages in the chunk")
+        self.assertEqual(hc.args[2], abi.KVM_MAP_GPA_RANGE_ENCRYPTED if private
+                         else abi.KVM_MAP_GPA_RANGE_DECRYPTED, "args[2]: attributes")
+        self.assertEqual(hc.flags, abi.KVM_EXIT_HYPERCALL_LONG_MODE)
+        self.assertEqual(hc.ret, 0, "hypercall.ret is pre-zeroed")
+        if convert:
+            gvm.vm.set_memory_attributes(gpa, npages * PAGE, PRIVATE if private else 0)
+        hc.ret = ret
+
+    def assertPage(self, data, expected, what):
+        """Page contents, reported by the first differing offset."""
+        if data != expected:
+            off = next(i for i, (a, b) in enumerate(zip(data, expected)) if a != b)
+            self.fail("%s: differs at offset 0x%x: %s, expected %s" % (
+                what, off, data[off:off + 8].hex(), expected[off:off + 8].hex()))
+
+    def expect_run_error(self, vcpu, err):
+        """KVM_RUN must fail with `err`; returns kvm_run."""
+        try:
+            uc = vcpu.run_exit()
+        except KvmError as e:
+            self.assertEqual(e.errno, err, "KVM_RUN: %s, exit %s" % (e, describe(vcpu.kvm_run)))
+            return vcpu.kvm_run
+        self.fail("KVM_RUN succeeded (%s), expected %s" % (
+            "guest %s at %s" % (uc.name, uc.where) if uc else describe(vcpu.kvm_run), errno.errorcode[err]))
+
+    def expect_memory_fault(self, vcpu, gpa, private):
+        """KVM_RUN fails EFAULT with KVM_EXIT_MEMORY_FAULT for page `gpa` (§3.3)."""
+        run = self.expect_run_error(vcpu, errno.EFAULT)
+        self.assertEqual(run.exit_reason, abi.KVM_EXIT_MEMORY_FAULT, describe(run))
+        mf = run.memory_fault
+        self.assertEqual(mf.flags, abi.KVM_MEMORY_EXIT_FLAG_PRIVATE if private else 0, "memory_fault.flags")
+        self.assertEqual(mf.gpa, gpa, "memory_fault.gpa: page, without the shared bit")
+        self.assertEqual(mf.size, PAGE, "memory_fault.size")
+
+    # -- the host cannot observe private data (anchor row 14) --
+
+    def test_private_data_not_in_userspace_memory(self):
+        """The memslot's userspace memory never holds private data, and host
+        writes there never reach the private page."""
+        gvm, vcpu = self.create_td("guest_private_secret", args=PENDING_PAGE)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.assertPage(gvm.read(PENDING_PAGE, PAGE), bytes(PAGE), "host view of a private page")
+        gvm.write(PENDING_PAGE, qwords(HOST_QWORD))
+        vcpu.run_until_done()
+        self.assertPage(gvm.read(PENDING_PAGE, PAGE), qwords(HOST_QWORD), "host view after the host's write")
+
+    def test_guest_memfd_cannot_be_mapped(self):
+        """mmap() of a TD's guest_memfd fails (created without GUEST_MEMFD_FLAG_MMAP)."""
+        gvm, vcpu = self.create_td("guest_private_secret", args=PENDING_PAGE)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        system = self.kvm.system
+        for prot in (PROT_READ, PROT_READ | PROT_WRITE):
+            with self.subTest(prot=prot):
+                with self.assertRaises(OSError) as ctx:
+                    addr = system.mmap(PAGE, prot, MAP_SHARED, gvm.gmem, PENDING_PAGE)
+                    system.munmap(addr, PAGE)
+                self.assertEqual(ctx.exception.errno, errno.ENODEV)
+        vcpu.run_until_done()
+
+    def test_guest_memfd_cannot_be_read(self):
+        """read() and pread() of a guest_memfd fail: it has no read operation."""
+        gvm, vcpu = self.create_td("guest_private_secret", args=PENDING_PAGE)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        system = self.kvm.system
+        with self.assertRaises(OSError) as ctx:
+            system.pread(gvm.gmem, PAGE, PENDING_PAGE)
+        self.assertEqual(ctx.exception.errno, errno.ESPIPE, "pread: not a positional file")
+        with self.assertRaises(OSError) as ctx:
+            system.read(gvm.gmem, PAGE)
+        self.assertEqual(ctx.exception.errno, errno.EINVAL, "read: no read operation")
+        vcpu.run_until_done()
+
+    # -- shared memory and explicit conversion (anchor rows 17, 18) --
+
+    def test_shared_memory_coherence(self):
+        """MapGPA(shared) through KVM_EXIT_HYPERCALL; then guest and host see each other's writes."""
+        gvm, vcpu = self.create_td_private_page("guest_shared_coherence")
+        self.expect_map_gpa(gvm, vcpu, AREA_PAGE, 1, private=False)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.assertEqual(gvm.read(AREA_PAGE, 16), qwords(GUEST_VALUE, 1) + qwords(HOST_QWORD, 1))
+        gvm.write(AREA_PAGE + 8, qwords(HOST_VALUE, 1))
+        vcpu.run_until_done()
+
+    def test_map_gpa_align_error(self):
+        """Unaligned GPA or size: ALIGN_ERROR, R11 = R12, no exit."""
+        gvm, vcpu = self.create_td("guest_map_gpa_align_error", args=AREA_PAGE)
+        vcpu.run_until_done()
+
+    def test_map_gpa_invalid_operand(self):
+        """Size 0, a wrapping range, a range across the shared bit or beyond
+        MAXPHYADDR: INVALID_OPERAND, R11 = R12, no exit (checked before alignment)."""
+        gvm, vcpu = self.create_td("guest_map_gpa_invalid_operand", args=AREA_PAGE)
+        vcpu.run_until_done()
+
+    def test_map_gpa_2m_chunks(self):
+        """A range over 2 MiB arrives as 2 MiB exits counted from the guest's GPA, both ways."""
+        gvm, vcpu = self.create_td("guest_map_gpa_chunks", args=UNBACKED_GPA)
+        for private in (False, True):
+            for i, npages in enumerate((512, 512, 2)):
+                self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + i * (2 << 20), npages, private)
+        vcpu.run_until_done()
+
+    def test_map_gpa_retry_completion(self):
+        """hypercall.ret EAGAIN: RETRY with R11 = the next GPA (shared bit kept); the guest resumes there."""
+        gvm, vcpu = self.create_td("guest_map_gpa_retry", args=UNBACKED_GPA)
+        self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA, 512, private=False)
+        self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + (2 << 20), 512, private=False, ret=errno.EAGAIN,
+                            convert=False)
+        self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + (2 << 20), 512, private=False)
+        vcpu.run_until_done()
+
+    def test_map_gpa_einval_completion(self):
+        """hypercall.ret EINVAL: INVALID_OPERAND with R11 = the GPA of the failed chunk."""
+        gvm, vcpu = self.create_td("guest_map_gpa_einval", args=UNBACKED_GPA)
+        self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA, 512, private=False)
+        self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + (2 << 20), 512, private=False, ret=errno.EINVAL,
+                            convert=False)
+        vcpu.run_until_done()
+
+    def test_map_gpa_bad_completion_fails_run(self):
+        """Any other hypercall.ret makes the next KVM_RUN fail with EINVAL."""
+        gvm, vcpu = self.create_td("guest_map_gpa_once", args=AREA_PAGE)
+        self.expect_map_gpa(gvm, vcpu, AREA_PAGE, 1, private=False, ret=errno.EPERM, convert=False)
+        self.expect_run_error(vcpu, errno.EINVAL)
+
+    def test_map_gpa_without_exit_hypercall(self):
+        """Without KVM_CAP_EXIT_HYPERCALL, MapGPA is SUBFUNC_UNSUPPORTED, R11 = R12, no exit."""
+        gvm, vcpu = self.create_td("guest_map_gpa_no_cap", args=AREA_PAGE, exit_hypercall=False)
+        vcpu.run_until_done()
+
+    def test_private_shared_private_reads_zero(self):
+        """private -> shared -> private: the host never sees the content, the page
+        must be accepted again and then reads as zero."""
+        gvm, vcpu = self.create_td_private_page("guest_round_trip")
+        self.expect_map_gpa(gvm, vcpu, AREA_PAGE, 1, private=False)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.assertPage(gvm.read(AREA_PAGE, PAGE), qwords(HOST_QWORD), "host view while shared")
+        self.expect_map_gpa(gvm, vcpu, AREA_PAGE, 1, private=True)
+        vcpu.run_until_done()
+        self.assertPage(gvm.read(AREA_PAGE, PAGE), qwords(HOST_QWORD), "host view after going private")
+
+    # -- implicit conversion (anchor row 19) --
+
+    def test_implicit_shared_store(self):
+        """A store through the shared alias of a private page: KVM_EXIT_MEMORY_FAULT
+        (shared); after the conversion the stored value lands in the host's memory."""
+        gvm, vcpu = self.create_td_private_page("guest_implicit_shared_store")
+        self.expect_memory_fault(vcpu, AREA_PAGE, private=False)
+        self.expect_memory_fault(vcpu, AREA_PAGE, private=False)    # not converted: faults again
+        gvm.vm.set_memory_attributes(AREA_PAGE, PAGE, 0)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.assertEqual(gvm.read(AREA_PAGE, 24),
+                         qwords(HOST_QWORD, 1) + qwords(GUEST_VALUE, 1) + qwords(HOST_QWORD, 1))
+        gvm.write(AREA_PAGE + 16, qwords(HOST_VALUE, 1))
+        vcpu.run_until_done()
+
+    def test_implicit_shared_load(self):
+        """A load through the shared alias of a private page: KVM_EXIT_MEMORY_FAULT
+        (shared); after the conversion it reads the host's memory."""
+        gvm, vcpu = self.create_td_private_page("guest_implicit_shared_load")
+        self.expect_memory_fault(vcpu, AREA_PAGE, private=False)
+        gvm.vm.set_memory_attributes(AREA_PAGE, PAGE, 0)
+        vcpu.run_until_done()
+
+    def test_implicit_private_store(self):
+        """A store through the private alias of a shared page: KVM_EXIT_MEMORY_FAULT
+        (PRIVATE); converted, the page is pending: #VE, accept, and the store lands
+        in private memory only."""
+        gvm, vcpu = self.create_td("guest_implicit_private_store", args=AREA_PAGE)
+        gvm.write(AREA_PAGE, qwords(HOST_QWORD))
+        self.expect_memory_fault(vcpu, AREA_PAGE, private=True)
+        gvm.vm.set_memory_attributes(AREA_PAGE, PAGE, PRIVATE)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.assertPage(gvm.read(AREA_PAGE, PAGE), qwords(HOST_QWORD), "host view of the now private page")
+        vcpu.run_until_done()
+
+    def test_implicit_private_load(self):
+        """A load through the private alias of a shared page: KVM_EXIT_MEMORY_FAULT
+        (PRIVATE); converted: #VE, accept, the load reads zero, not the host's data."""
+        gvm, vcpu = self.create_td("guest_implicit_private_load", args=AREA_PAGE)
+        gvm.write(AREA_PAGE, qwords(HOST_QWORD))
+        self.expect_memory_fault(vcpu, AREA_PAGE, private=True)
+        gvm.vm.set_memory_attributes(AREA_PAGE, PAGE, PRIVATE)
+        vcpu.run_until_done()
+
+    # -- acceptance (§3.3, §6) --
+
+    def test_accept_statuses(self):
+        """TDG.MEM.PAGE.ACCEPT: success, already accepted, 2M on a 4K mapping,
+        a shared GPA and a bad level."""
+        gvm, vcpu = self.create_td("guest_accept_statuses", args=PENDING_PAGE)
+        vcpu.run_until_done()
+
+    def test_accept_shared_page(self):
+        """ACCEPT of a page whose attribute is shared: KVM_EXIT_MEMORY_FAULT
+        (PRIVATE); after the conversion the ACCEPT runs again and succeeds."""
+        gvm, vcpu = self.create_td("guest_accept_shared_page", args=AREA_PAGE)
+        gvm.write(AREA_PAGE, qwords(HOST_QWORD))
+        self.expect_memory_fault(vcpu, AREA_PAGE, private=True)
+        gvm.vm.set_memory_attributes(AREA_PAGE, PAGE, PRIVATE)
+        vcpu.run_until_done()
+
+    def test_load_before_accept_is_ve(self):
+        """A load from a private page before ACCEPT (SEPT_VE_DISABLE clear): #VE,
+        VEINFO says EPT violation at the GPA; after the handler's ACCEPT it reads zero."""
+        gvm, vcpu = self.create_td("guest_load_before_accept", args=PENDING_PAGE + PAGE)
+        vcpu.run_until_done()
+
+    def test_store_before_accept_is_ve(self):
+        """A store to a private page before ACCEPT: #VE; after the handler's ACCEPT the store lands."""
+        gvm, vcpu = self.create_td("guest_store_before_accept", args=PENDING_PAGE + PAGE)
+        vcpu.run_until_done()
+        self.assertPage(gvm.read(PENDING_PAGE + PAGE, PAGE), bytes(PAGE), "host view of the private page")
+
+    def test_access_before_accept_kills_td(self):
+        """With SEPT_VE_DISABLE, touching a pending page kills the TD: KVM_RUN
+        fails EIO, and so does every later KVM_RUN."""
+        for entry in ("guest_load_pending", "guest_store_pending"):
+            with self.subTest(entry=entry):
+                gvm, vcpu = self.create_td(entry, args=PENDING_PAGE,
+                                           attributes=abi.TDX_TD_ATTR_SEPT_VE_DISABLE)
+                self.expect_run_error(vcpu, errno.EIO)
+                self.expect_run_error(vcpu, errno.EIO)
+                gvm.close()
+
+    # -- initial memory: KVM_TDX_INIT_MEM_REGION (§2.5) --
+
+    def td_before_finalize(self, entry="guest_done"):
+        b = self.td_builder(entry)
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        return b
+
+    def init_mem_region_cmd(self, b, gpa, nr_pages):
+        """KVM_TDX_INIT_MEM_REGION by hand; returns (errno, the written-back region)."""
+        source = b.vm.alloc(nr_pages * PAGE)
+        region = abi.ffi.new("struct kvm_tdx_init_mem_region *", {
+            "source_addr": source.addr, "gpa": gpa, "nr_pages": nr_pages})
+        cmd = tdx_cmd.new_cmd(abi.KVM_TDX_INIT_MEM_REGION, int(abi.ffi.cast("uintptr_t", region)))
+        try:
+            tdx_cmd.tdx_ioctl(b.gvm.vcpus[0], cmd)
+            err = 0
+        except KvmError as e:
+            err = e.errno
+        return err, (region.source_addr - source.addr, region.gpa, region.nr_pages)
+
+    def test_init_mem_region_not_private(self):
+        """A page whose attribute is not PRIVATE: EINVAL, after the pages before it were added."""
+        b = self.td_before_finalize()
+        gpa = boot.SHARED_GPA - PAGE                # private, not added; the next page is shared
+        err, progress = self.init_mem_region_cmd(b, gpa, 2)
+        self.assertEqual(err, errno.EINVAL)
+        self.assertEqual(progress, (PAGE, gpa + PAGE, 1), "written back: one page done")
+
+    def test_init_mem_region_shared_gpa(self):
+        """A GPA with the shared bit: EINVAL before any page is added."""
+        b = self.td_before_finalize()
+        gpa = PENDING_PAGE | b.gvm.shared_bit
+        err, progress = self.init_mem_region_cmd(b, gpa, 1)
+        self.assertEqual(err, errno.EINVAL)
+        self.assertEqual(progress, (0, gpa, 1), "nothing done")
+
+    def test_init_mem_region_twice(self):
+        """The same page twice: EEXIST (also a page of the boot image)."""
+        b = self.td_before_finalize()
+        self.assertEqual(self.init_mem_region_cmd(b, PENDING_PAGE, 1), (0, (PAGE, PENDING_PAGE + PAGE, 0)))
+        for gpa in (PENDING_PAGE, boot.ELF_GPA):
+            with self.subTest(gpa=hex(gpa)):
+                err, progress = self.init_mem_region_cmd(b, gpa, 1)
+                self.assertEqual(err, errno.EEXIST)
+                self.assertEqual(progress, (0, gpa, 1), "nothing done")
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_init_mem_region_non_gmem_slot(self):
+        """A PRIVATE page of a memslot without guest_memfd cannot be added: EINVAL."""
+        b = self.td_before_finalize()
+        mem = b.vm.alloc(PAGE)
+        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, PAGE, mem.addr)
+        b.vm.set_memory_attributes(DIRTY_LOG_GPA, PAGE, PRIVATE)
+        err, progress = self.init_mem_region_cmd(b, DIRTY_LOG_GPA, 1)
+        self.assertEqual(err, errno.EINVAL)
+        self.assertEqual(progress, (0, DIRTY_LOG_GPA, 1), "nothing done")
+
+    # -- a plain memslot with dirty logging (anchor row 16) --
+
+    def test_log_dirty_pages_non_gmem_slot(self):
+        """A non-guest_memfd memslot with KVM_MEM_LOG_DIRTY_PAGES, used shared by the TD."""
+        b = self.td_before_finalize("guest_log_dirty")
+        mem = b.vm.alloc(PAGE)
+        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, abi.KVM_MEM_LOG_DIRTY_PAGES, DIRTY_LOG_GPA, PAGE, mem.addr)
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        # The guest reaches it through the MMIO window, GVA MMIO_GVA -> GPA MMIO_GPA | shared bit.
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.assertEqual(mem.read(0, 16), b"\xa5" * 8 + bytes(8))
+        mem.write(8, qwords(HOST_VALUE, 1))
+        vcpu.run_until_done()
+
+
+if __name__ == "__main__":
+    main()
