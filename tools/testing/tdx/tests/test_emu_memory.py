@@ -9,6 +9,10 @@ process's anonymous memory, as in the model.
 """
 
 import errno
+import os
+import re
+import subprocess
+import sys
 import unittest
 
 from tdx.lib import abi
@@ -16,6 +20,7 @@ from tdx.lib.abi import ffi
 from tdx.lib.kvm import Mapping
 from tdx.lib.system import HostSystem
 from tdx.emu import memory as mem
+from tdx.tests.test_driver import env
 
 PAGE = mem.PAGE_SIZE
 SHARED_BIT = 1 << 47
@@ -348,6 +353,35 @@ class PrivateVisibleFault(Base):
         self.m.sync()
         self.assertIn((PAGE, PAGE, self.uspace.addr + PAGE), self.host.mapped())
         self.assertEqual(self.uspace.read(PAGE, 8), b"\x5e" * 8)
+
+
+def _kvm_usable():
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+    except OSError:
+        return False
+    return True
+
+
+@unittest.skipUnless(_kvm_usable(), "no usable /dev/kvm")
+class BothTdcallPaths(unittest.TestCase):
+    """The memory cases through either way TDCALL reaches the model: a TDCALL
+    that does not retire (ACCEPT -> KVM_EXIT_MEMORY_FAULT) runs again on the
+    #UD doorbell path too (emu/system.py _tdcall)."""
+
+    def run_module(self, trap):
+        p = subprocess.run([sys.executable, "-m", "tdx.x86_64.private_mem_access"],
+                           env=env(TDX_PLATFORM="emulated", TDX_EMU_TDCALL_TRAP=trap),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                           timeout=300, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:])
+        self.assertTrue(re.search(r"^ok \d+ private_mem_access.test_accept_shared_page$", p.stdout, re.M))
+
+    def test_trap_exit(self):
+        self.run_module("exit")
+
+    def test_ud_doorbell(self):
+        self.run_module("ud")
 
 
 if __name__ == "__main__":

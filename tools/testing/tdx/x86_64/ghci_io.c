@@ -15,6 +15,7 @@
 #include "boot.h"
 #include "tdx.h"
 #include "test.h"
+#include "vmcall_check.h"
 
 #define PORT_ECHO		0x50	/* anchor-tests.md §1 row 3 */
 #define PORT_OUT		0x51	/* row 6 */
@@ -24,8 +25,6 @@
 #define MASK_NO(reg)		(IO_MASK & ~TDX_RCX_BIT(reg))
 #define TDX_OPERAND_ID_RCX	1
 
-/* A distinct value per GPR that no KVM or module path would produce. */
-#define POISON(reg)		(0xBAD0000000000000ULL | ((uint64_t)(reg) << 40) | 0xC0FFEE00ULL | (reg))
 /* R15 bits above the access size: KVM must not deliver them. */
 #define GARBAGE			0x5A5A5A5A5A5A5A5AULL
 
@@ -34,56 +33,13 @@ static const uint64_t sizes[] = { 1, 2, 4 };
 static const uint64_t values[] = { 0xAB, 0xABCD, 0xFFABCDEF };
 static const uint64_t zext[] = { 0xF1, 0xF2F1, 0xF4F3F2F1 };
 
-static uint64_t size_mask(uint64_t size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
-/* Instruction.IO operands in R12..R15, every other GPR poisoned. */
 static void io_regs(struct tdx_regs *r, uint64_t size, uint64_t direction, uint64_t port, uint64_t data)
 {
-	r->rax = POISON(TDX_REG_RAX);
-	r->rcx = POISON(TDX_REG_RCX);
-	r->rdx = POISON(TDX_REG_RDX);
-	r->rbx = POISON(TDX_REG_RBX);
-	r->rsp = 0;
-	r->rbp = POISON(TDX_REG_RBP);
-	r->rsi = POISON(TDX_REG_RSI);
-	r->rdi = POISON(TDX_REG_RDI);
-	r->r8 = POISON(TDX_REG_R8);
-	r->r9 = POISON(TDX_REG_R9);
-	r->r10 = TDX_HYPERCALL_STANDARD;
-	r->r11 = EXIT_REASON_IO_INSTRUCTION;
-	r->r12 = size;
-	r->r13 = direction;
-	r->r14 = port;
-	r->r15 = data;
+	tdx_regs_ghci(r, EXIT_REASON_IO_INSTRUCTION, size, direction, port, data);
 }
 
-/*
- * TDG.VP.VMCALL with RCX = mask; returns R10.  Asserts the module's resume
- * state (RAX, RCX) and that no GPR other than R10/R11 changed.
- */
-static uint64_t vmcall(uint64_t mask, struct tdx_regs *r)
-{
-	struct tdx_regs in = *r;
-
-	tdg_vp_vmcall(mask, r);
-	GUEST_ASSERT_EQ(r->rax, TDX_SUCCESS);
-	GUEST_ASSERT_EQ(r->rcx, mask);
-	GUEST_ASSERT_EQ(r->rdx, in.rdx);
-	GUEST_ASSERT_EQ(r->rbx, in.rbx);
-	GUEST_ASSERT_EQ(r->rbp, in.rbp);
-	GUEST_ASSERT_EQ(r->rsi, in.rsi);
-	GUEST_ASSERT_EQ(r->rdi, in.rdi);
-	GUEST_ASSERT_EQ(r->r8, in.r8);
-	GUEST_ASSERT_EQ(r->r9, in.r9);
-	GUEST_ASSERT_EQ(r->r12, in.r12);
-	GUEST_ASSERT_EQ(r->r13, in.r13);
-	GUEST_ASSERT_EQ(r->r14, in.r14);
-	GUEST_ASSERT_EQ(r->r15, in.r15);
-	return r->r10;
-}
+/* TDG.VP.VMCALL with the module's resume state checked; only R10/R11 may change. */
+#define vmcall(mask, r)		tdg_vp_vmcall_checked(mask, TDVMCALL_PRESERVED_IO, r)
 
 /* Instruction.IO with IO_MASK; returns R10, R11 in *r11. */
 static uint64_t io(uint64_t size, uint64_t direction, uint64_t port, uint64_t data, uint64_t *r11)
@@ -127,7 +83,7 @@ static void io_invalid(uint64_t size, uint64_t direction, uint64_t port)
 void guest_out_sizes(void)
 {
 	for (int i = 0; i < 3; i++)
-		out_ok(PORT_OUT, sizes[i], (GARBAGE & ~size_mask(sizes[i])) | values[i]);
+		out_ok(PORT_OUT, sizes[i], (GARBAGE & ~tdx_size_mask(sizes[i])) | values[i]);
 	GUEST_DONE();
 }
 
@@ -151,7 +107,7 @@ void guest_out_in_round_trip(void)
 {
 	for (int i = 0; i < 3; i++) {
 		out_ok(PORT_ECHO, sizes[i], values[i]);
-		GUEST_ASSERT_EQ(in_ok(PORT_ECHO, sizes[i]), (values[i] + 1) & size_mask(sizes[i]));
+		GUEST_ASSERT_EQ(in_ok(PORT_ECHO, sizes[i]), (values[i] + 1) & tdx_size_mask(sizes[i]));
 	}
 	GUEST_DONE();
 }
@@ -201,7 +157,7 @@ void guest_unexposed_registers_preserved(void)
 
 	io_regs(&r, 4, IO_WRITE, PORT_OUT, 0xFFABCDEF);
 	GUEST_ASSERT_EQ(vmcall(IO_MASK, &r), TDVMCALL_STATUS_SUCCESS);
-	io_regs(&r, 4, IO_READ, PORT_IN, POISON(TDX_REG_R15));
+	io_regs(&r, 4, IO_READ, PORT_IN, TDX_POISON(TDX_REG_R15));
 	GUEST_ASSERT_EQ(vmcall(MASK_NO(TDX_REG_R15), &r), TDVMCALL_STATUS_SUCCESS);
 	GUEST_ASSERT_EQ(r.r11, 0xFFABCDEF);
 	GUEST_DONE();
@@ -293,11 +249,11 @@ void guest_unexposed_r10(void)
 	struct tdx_regs r;
 
 	io_regs(&r, 1, IO_WRITE, PORT_OUT, 0xAB);
-	r.r10 = POISON(TDX_REG_R10);
-	GUEST_ASSERT_EQ(vmcall(MASK_NO(TDX_REG_R10), &r), POISON(TDX_REG_R10));
+	r.r10 = TDX_POISON(TDX_REG_R10);
+	GUEST_ASSERT_EQ(vmcall(MASK_NO(TDX_REG_R10), &r), TDX_POISON(TDX_REG_R10));
 	io_regs(&r, 5, IO_WRITE, PORT_OUT, 0xAB);
-	r.r10 = POISON(TDX_REG_R10);
-	GUEST_ASSERT_EQ(vmcall(MASK_NO(TDX_REG_R10), &r), POISON(TDX_REG_R10));
+	r.r10 = TDX_POISON(TDX_REG_R10);
+	GUEST_ASSERT_EQ(vmcall(MASK_NO(TDX_REG_R10), &r), TDX_POISON(TDX_REG_R10));
 	GUEST_SYNC(1);
 	GUEST_DONE();
 }
@@ -341,7 +297,7 @@ void guest_rcx_mask_rejected(uint64_t mask)
 {
 	rcx_mask_rejected(mask, TDX_HYPERCALL_STANDARD);
 	GUEST_SYNC(1);
-	rcx_mask_rejected(mask, POISON(TDX_REG_R10));
+	rcx_mask_rejected(mask, TDX_POISON(TDX_REG_R10));
 	GUEST_SYNC(2);
 	GUEST_DONE();
 }

@@ -13,12 +13,12 @@
 #include "boot.h"
 #include "tdx.h"
 #include "test.h"
+#include "vmcall_check.h"
 
 #define MMIO_GPA		0x200000000ULL	/* anchor-tests.md §1 rows 11, 12: no memslot */
 #define MMIO_MASK		TDVMCALL_EXPOSE_R10_R15_MASK
 #define MASK_NO(reg)		(MMIO_MASK & ~TDX_RCX_BIT(reg))
 
-#define POISON(reg)		(0xBAD0000000000000ULL | ((uint64_t)(reg) << 40) | 0xC0FFEE00ULL | (reg))
 #define GARBAGE			0x5A5A5A5A5A5A5A5AULL	/* R15 bits above the access size */
 
 static const uint64_t sizes[] = { 1, 2, 4, 8 };
@@ -33,55 +33,13 @@ static uint64_t shared(uint64_t gpa)
 	return gpa | td_boot_params.shared_bit;
 }
 
-static uint64_t size_mask(uint64_t size)
-{
-	return size >= 8 ? ~0ULL : (1ULL << (8 * size)) - 1;
-}
-
 static void mmio_regs(struct tdx_regs *r, uint64_t size, uint64_t direction, uint64_t gpa, uint64_t data)
 {
-	r->rax = POISON(TDX_REG_RAX);
-	r->rcx = POISON(TDX_REG_RCX);
-	r->rdx = POISON(TDX_REG_RDX);
-	r->rbx = POISON(TDX_REG_RBX);
-	r->rsp = 0;
-	r->rbp = POISON(TDX_REG_RBP);
-	r->rsi = POISON(TDX_REG_RSI);
-	r->rdi = POISON(TDX_REG_RDI);
-	r->r8 = POISON(TDX_REG_R8);
-	r->r9 = POISON(TDX_REG_R9);
-	r->r10 = TDX_HYPERCALL_STANDARD;
-	r->r11 = EXIT_REASON_EPT_VIOLATION;
-	r->r12 = size;
-	r->r13 = direction;
-	r->r14 = gpa;
-	r->r15 = data;
+	tdx_regs_ghci(r, EXIT_REASON_EPT_VIOLATION, size, direction, gpa, data);
 }
 
-/*
- * TDG.VP.VMCALL with RCX = mask; returns R10.  Asserts the module's resume
- * state (RAX, RCX) and that no GPR other than R10/R11 changed.
- */
-static uint64_t vmcall(uint64_t mask, struct tdx_regs *r)
-{
-	struct tdx_regs in = *r;
-
-	tdg_vp_vmcall(mask, r);
-	GUEST_ASSERT_EQ(r->rax, TDX_SUCCESS);
-	GUEST_ASSERT_EQ(r->rcx, mask);
-	GUEST_ASSERT_EQ(r->rdx, in.rdx);
-	GUEST_ASSERT_EQ(r->rbx, in.rbx);
-	GUEST_ASSERT_EQ(r->rbp, in.rbp);
-	GUEST_ASSERT_EQ(r->rsi, in.rsi);
-	GUEST_ASSERT_EQ(r->rdi, in.rdi);
-	GUEST_ASSERT_EQ(r->r8, in.r8);
-	GUEST_ASSERT_EQ(r->r9, in.r9);
-	GUEST_ASSERT_EQ(r->r12, in.r12);
-	GUEST_ASSERT_EQ(r->r13, in.r13);
-	GUEST_ASSERT_EQ(r->r14, in.r14);
-	GUEST_ASSERT_EQ(r->r15, in.r15);
-	return r->r10;
-}
+/* TDG.VP.VMCALL with the module's resume state checked; only R10/R11 may change. */
+#define vmcall(mask, r)		tdg_vp_vmcall_checked(mask, TDVMCALL_PRESERVED_IO, r)
 
 static uint64_t mmio(uint64_t size, uint64_t direction, uint64_t gpa, uint64_t data, uint64_t *r11)
 {
@@ -131,7 +89,7 @@ void guest_read_sizes(void)
 void guest_write_sizes(void)
 {
 	for (int i = 0; i < 4; i++)
-		write_ok(shared(MMIO_GPA), sizes[i], (GARBAGE & ~size_mask(sizes[i])) | values[i]);
+		write_ok(shared(MMIO_GPA), sizes[i], (GARBAGE & ~tdx_size_mask(sizes[i])) | values[i]);
 	GUEST_DONE();
 }
 
@@ -278,7 +236,7 @@ void guest_unexposed_registers_preserved(void)
 
 	mmio_regs(&r, 8, MMIO_WRITE, shared(MMIO_GPA), values[3]);
 	GUEST_ASSERT_EQ(vmcall(MMIO_MASK, &r), TDVMCALL_STATUS_SUCCESS);
-	mmio_regs(&r, 8, MMIO_READ, shared(MMIO_GPA), POISON(TDX_REG_R15));
+	mmio_regs(&r, 8, MMIO_READ, shared(MMIO_GPA), TDX_POISON(TDX_REG_R15));
 	GUEST_ASSERT_EQ(vmcall(MASK_NO(TDX_REG_R15), &r), TDVMCALL_STATUS_SUCCESS);
 	GUEST_ASSERT_EQ(r.r11, values[3]);
 	GUEST_DONE();
