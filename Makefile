@@ -17,7 +17,8 @@ OUTPUT := $(abspath $(O))
 else ifneq ($(OUTPUT),)
 override OUTPUT := $(abspath $(OUTPUT))
 endif
-SUBMAKE := $(MAKE) -C $(TDX_DIR) $(if $(OUTPUT),OUTPUT=$(OUTPUT)) \
+# --no-print-directory: `make run_tests > log` must hold KTAP, not make's chatter.
+SUBMAKE := $(MAKE) --no-print-directory -C $(TDX_DIR) $(if $(OUTPUT),OUTPUT=$(OUTPUT)) \
 	$(if $(INSTALL_PATH),INSTALL_PATH=$(abspath $(INSTALL_PATH)))
 
 .PHONY: all run_tests check install emit_tests gen_tar clean bench
@@ -26,4 +27,4 @@ all run_tests check install gen_tar clean bench:
 	@$(SUBMAKE) $@
 
 emit_tests:
-	@$(SUBMAKE) --no-print-directory -s $@
+	@$(SUBMAKE) -s $@

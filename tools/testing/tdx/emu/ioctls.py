@@ -12,10 +12,11 @@ Validation order and errnos follow arch/x86/kvm/vmx/tdx.c [T-new] and main.c
   The non-TD cases are the router's: VM fd of a non-TD VM -> ENOTTY
   (NON_TD_VM_ERRNO), vCPU fd of a non-TD vCPU -> EINVAL (NON_TD_VCPU_ERRNO).
 - td_create_vcpu(), td_check_run(), td_enable_cap(), td_check_extension(),
-  td_set_msr_filter(), td_check_guest_memfd(), td_vcpu_other_ioctl(): the TD
-  rules of KVM_CREATE_VCPU, KVM_RUN, KVM_ENABLE_CAP, KVM_CHECK_EXTENSION,
-  KVM_X86_SET_MSR_FILTER, KVM_CREATE_GUEST_MEMFD and of vCPU ioctls
-  (protected state, CPUID table, MSRs, MP state).
+  td_set_msr_filter(), td_check_guest_memfd(), td_create_irqchip(),
+  td_vcpu_other_ioctl(): the TD rules of KVM_CREATE_VCPU, KVM_RUN,
+  KVM_ENABLE_CAP, KVM_CHECK_EXTENSION, KVM_X86_SET_MSR_FILTER,
+  KVM_CREATE_GUEST_MEMFD, KVM_CREATE_IRQCHIP and of vCPU ioctls (protected
+  state, CPUID table, MSRs, MP state).
 
 Not modelled (emu/README): the -EBUSY of a KVM_CREATE_VCPU in flight
 (tdx_acquire_vm_state_locks), -EINTR on a pending signal in INIT_MEM_REGION,
@@ -426,6 +427,12 @@ def td_check_extension(cap, real, vm=None):
     """Per-VM KVM_CHECK_EXTENSION answers that differ for a TD."""
     if cap == abi.KVM_CAP_MAX_VCPUS:
         return vm.max_vcpus if vm is not None else min(real, os.cpu_count() or 1)
+    if cap == abi.KVM_CAP_READONLY_MEM:
+        # kvm_vm_ioctl_check_extension(): kvm_arch_has_readonly_mem(kvm), false
+        # for VMs with protected state (x86.c; §3.1)
+        return 0
+    if cap == abi.KVM_CAP_GUEST_MEMFD_FLAGS:
+        return TD_GUEST_MEMFD_FLAGS                     # kvm_gmem_get_supported_flags(kvm)
     return real
 
 
@@ -463,12 +470,33 @@ def td_set_msr_filter(vm, cfilter):
     return 0
 
 
+# kvm_gmem_get_supported_flags() for a TD (include/linux/kvm_host.h, 6.18):
+# GUEST_MEMFD_FLAG_MMAP always; GUEST_MEMFD_FLAG_INIT_SHARED only when
+# kvm_arch_supports_gmem_init_shared(), i.e. !kvm_arch_has_private_mem()
+# (x86.c), false for a TD.  Commit 44c6cb9fe988 "KVM: guest_memfd: Allow
+# mmap() on guest_memfd for x86 VMs with private memory" (kvm-x86-fixes-6.18-rc2)
+# lifted the earlier MMAP refusal before 6.18 was released.
+TD_GUEST_MEMFD_FLAGS = abi.GUEST_MEMFD_FLAG_MMAP
+
+
 def td_check_guest_memfd(vm, gmem):
-    """KVM_CREATE_GUEST_MEMFD for a TD: no userspace mapping of private memory
-    (kvm_arch_supports_gmem_mmap() is false for CoCo VMs such as TDX; "KVM: x86:
-    Enable guest_memfd mmap for default VM type", 2025), so only flags 0."""
-    if gmem.flags:
+    """KVM_CREATE_GUEST_MEMFD for a TD: kvm_gmem_create() refuses flags outside
+    TD_GUEST_MEMFD_FLAGS with EINVAL.  The fd itself is the host's (emu/README):
+    with MMAP, mmap() works and a page fault on the mapping gets SIGBUS, since
+    INIT_SHARED is not set (kvm_gmem_fault_user_mapping())."""
+    if gmem.flags & ~TD_GUEST_MEMFD_FLAGS:
         _err(errno.EINVAL, "KVM_CREATE_GUEST_MEMFD: flags %#x not supported for a TD" % gmem.flags)
+
+
+def td_create_irqchip(vm):
+    """KVM_CREATE_IRQCHIP on a TD (kvm_arch_vm_ioctl(), x86.c, 6.18): EEXIST when
+    an irqchip (also the split one) exists, else ENOTTY: a TD has protected EOIs
+    (tdx_vm_init() sets has_protected_eoi), so no in-kernel I/O APIC.  Commit
+    "KVM: TDX: Force split irqchip for TDX at irqchip creation time" (Sagi Shahar,
+    v4, Message-ID 20250904062007.622530-1-sagis@google.com; anchor-tests.md §6.6)."""
+    if vm.split_irqchip or vm.irqchip_in_kernel:
+        _err(errno.EEXIST, "KVM_CREATE_IRQCHIP: irqchip exists")
+    _err(errno.ENOTTY, "KVM_CREATE_IRQCHIP: a TD has protected EOIs (no in-kernel I/O APIC)")
 
 
 def _as(ctype, arg):

@@ -48,6 +48,7 @@ ACCEPT_INVALID = "invalid"      # not private / no guest_memfd behind it
 ACCEPT_SIZE = "size-mismatch"   # 2M accept of a range mapped with 4K pages
 
 KVM_USER_MEM_SLOTS = 32764      # dev-machine-kvm.md §5: KVM_CAP_NR_MEMSLOTS
+KVM_MEM_MAX_NR_PAGES = (1 << 31) - 1    # include/linux/kvm_host.h
 
 
 class Slot:
@@ -96,22 +97,46 @@ class TdMemory:
             raise OSError(errno.EINVAL, "memslot flags or id")
         if (flags & abi.KVM_MEM_GUEST_MEMFD) and (flags & abi.KVM_MEM_LOG_DIRTY_PAGES):
             raise OSError(errno.EINVAL, "guest_memfd slots cannot log dirty pages")
-        if (gpa | size | uaddr) & (PAGE_SIZE - 1) or gpa + size > 1 << 64:
-            raise OSError(errno.EINVAL, "memslot alignment")
+        # gpa + size must not wrap (u64), and at most KVM_MEM_MAX_NR_PAGES pages.
+        if (gpa | size | uaddr) & (PAGE_SIZE - 1) or gpa + size >= 1 << 64 or \
+                size >> PAGE_SHIFT > KVM_MEM_MAX_NR_PAGES:
+            raise OSError(errno.EINVAL, "memslot alignment or range")
         old = self.slots.get(slot_id)
         if size == 0:
-            if old:
-                self._unmap_slot(old)
-                if old.private:
-                    old.private.close()
-                del self.slots[slot_id]
+            if not old:
+                raise OSError(errno.EINVAL, "deleting memslot %d, which does not exist" % slot_id)
+            self._unmap_slot(old)
+            if old.private:
+                old.private.close()
+            # The slot's private pages leave the TD (S-EPT zapped); a later access
+            # through a new slot faults them in afresh.
+            for gfn in range(old.gpa >> PAGE_SHIFT, (old.gpa + old.size) >> PAGE_SHIFT):
+                self.state.pop(gfn, None)
+                self.held_stores.pop(gfn, None)
+            del self.slots[slot_id]
+            self.dirty = True
             return
         if old:
-            # Moving or resizing a guest_memfd slot is refused; flag changes too (simplified).
-            raise OSError(errno.EINVAL, "memslot already exists")
+            # Modify an existing slot: private (guest_memfd) memslots are
+            # immutable; userspace_addr and size must stay; same GPA and flags
+            # is a no-op, other flags (KVM_MEM_LOG_DIRTY_PAGES) a flags-only
+            # change, another GPA a move.  Modifying a slot that has a
+            # guest_memfd without the flag is refused here (emu/README).
+            if flags & abi.KVM_MEM_GUEST_MEMFD or old.gmem is not None:
+                raise OSError(errno.EINVAL, "guest_memfd memslots are immutable")
+            if uaddr != old.uaddr or size != old.size:
+                raise OSError(errno.EINVAL, "memslot userspace_addr or size changed")
+            if gpa == old.gpa:
+                old.flags = flags
+                return
         for other in self.slots.values():
-            if gpa < other.gpa + other.size and other.gpa < gpa + size:
+            if other is not old and gpa < other.gpa + other.size and other.gpa < gpa + size:
                 raise OSError(errno.EEXIST, "memslot overlaps slot %d" % other.id)
+        if old:
+            self._unmap_slot(old)
+            old.gpa = gpa
+            self.dirty = True
+            return
         private = None
         if flags & abi.KVM_MEM_GUEST_MEMFD:
             gsize = self.gmem.get(gmem_fd)
@@ -140,7 +165,7 @@ class TdMemory:
         # supported, range page aligned, non-empty and not wrapping.
         if flags or attributes & ~abi.KVM_MEMORY_ATTRIBUTE_PRIVATE:
             raise OSError(errno.EINVAL, "attributes")
-        if (gpa | size) & (PAGE_SIZE - 1) or size == 0 or gpa + size > 1 << 64:
+        if (gpa | size) & (PAGE_SIZE - 1) or size == 0 or gpa + size >= 1 << 64:
             raise OSError(errno.EINVAL, "attribute range")
         private = bool(attributes & abi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
         for gfn in range(gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT):

@@ -100,7 +100,7 @@ class TdVm:
         self.num_vcpus = 0                      # TDH.VP.INIT count (TDCS num_vcpus)
         # enabled capabilities (KVM_ENABLE_CAP) and VM-wide settings
         self.split_irqchip = False
-        self.irqchip_in_kernel = False          # full in-kernel irqchip (KVM_CREATE_IRQCHIP)
+        self.irqchip_in_kernel = False          # full in-kernel irqchip: never for a TD (td_create_irqchip)
         self.nr_reserved_ioapic_pins = 0
         self.hypercall_exit_enabled = 0         # KVM_CAP_EXIT_HYPERCALL mask
         self.user_space_msr_mask = 0            # KVM_CAP_X86_USER_SPACE_MSR mask

@@ -21,7 +21,7 @@ import errno
 import os
 import time
 
-from tdx.lib import abi, boot
+from tdx.lib import abi, boot, kvm as _kvm
 from tdx.lib.abi import ffi
 from tdx.lib.system import HostSystem, buffer
 from tdx.emu import faults as _faults, ioctls
@@ -111,7 +111,7 @@ class EmuSystem(HostSystem):
 
     def open(self, path, flags):
         fd = self.host.open(path, flags)
-        if os.path.realpath(path) == "/dev/kvm":
+        if os.path.realpath(path) in (_kvm.KVM_DEV, os.path.realpath(_kvm.device_path())):
             self._kvm_fds.add(fd)
         return fd
 
@@ -218,6 +218,8 @@ class EmuSystem(HostSystem):
             a = ffi.cast("struct kvm_memory_attributes *", arg)
             vmfd.memory.set_attributes(a.address, a.size, a.attributes, a.flags)
             return 0
+        if request == abi.KVM_CREATE_IRQCHIP:
+            return ioctls.td_create_irqchip(vm)
         if request in ioctls.TD_VM_REFUSED:
             raise OSError(ioctls.TD_VM_REFUSED[request], "refused for a TD")
         return self.host.ioctl(vmfd.fd, request, arg)

@@ -95,6 +95,45 @@ def check_config():
     except (platform.PlatformError, ValueError) as e:
         raise ConfigError(str(e)) from None
 
+
+_LIB_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+# Third-party modules every test module imports (setup.cfg's install_requires):
+# (import name, the package that provides it).  cffi itself is only needed
+# where the generated ABI module (lib/_abi_ffi.py, made by `make`) is missing.
+DEPENDENCIES = (("_cffi_backend", "cffi"), ("elftools", "pyelftools"))
+
+
+def missing_dependencies():
+    """The packages a test module needs that this Python cannot import."""
+    import importlib.util
+    wanted = list(DEPENDENCIES)
+    if not os.path.exists(os.path.join(_LIB_DIR, "_abi_ffi.py")):
+        wanted.append(("cffi", "cffi"))
+    missing = []
+    for module, package in wanted:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found and package not in missing:
+            missing.append(package)
+    return missing
+
+
+def skip_if_missing_dependencies(prog):
+    """Exit 4 with a one-line reason, as kselftest reports a missing dependency
+    (drivers/net's lib/py does the same), instead of an import traceback."""
+    missing = missing_dependencies()
+    if not missing:
+        return
+    reason = "missing Python package%s %s" % ("s" if len(missing) > 1 else "", ", ".join(missing))
+    sys.stdout.write("%s\n%s\n" % (VERSION_LINE, plan_line(0, reason)))
+    sys.stdout.flush()
+    sys.stderr.write("%s: %s (pip install %s)\n" % (prog, reason, " ".join(missing)))
+    sys.exit(EXIT_SKIP)
+
+
 # Keep a runaway traceback (deep recursion) from flooding the log.
 MAX_TRACEBACK_LINES = 40
 
@@ -143,6 +182,23 @@ def diag_lines(text):
     """`# `-prefixed lines for any text; every line of multi-line text is prefixed."""
     lines = str(text).splitlines() or [""]
     return [("# " + _CONTROL.sub("?", l)).rstrip() for l in lines]
+
+
+# Diagnostic text that a consumer reads as structure once the diagnostic is
+# unwrapped: kselftest's runner.sh nests a program's output by `# `-prefixing
+# it, and LKFT/KernelCI (Linaro parse-output.py) strip one `#` per level and
+# parse again with tap.py, where any line starting with `ok` or `not ok` is a
+# result; kunit_parser takes `# Subtest: x` for a subtest header
+# (shared/reference/ktap-kselftest.md §3.1-§3.3).  So a module's diagnostic
+# `# ok 7 x` would be an invented test one level down.
+_STRUCTURE = re.compile(r"#[#\s]*(?=ok|not ok|K?TAP version|Subtest:|Bail out!)")
+
+
+def defuse(line):
+    """A diagnostic line that stays one at every `# `-nesting depth:
+    `# ok 7 x` -> `# (stray) ok 7 x`.  Other lines are returned as they are."""
+    m = _STRUCTURE.match(line)
+    return line[:m.end()] + "(stray) " + line[m.end():] if m else line
 
 
 def totals_line(counts):
@@ -194,7 +250,7 @@ class KtapWriter:
 
     def diag(self, text):
         for l in diag_lines(text):
-            self.line(l)
+            self.line(defuse(l))
 
     def result(self, name, status=PASS, reason=None):
         self.number += 1
@@ -212,13 +268,13 @@ class KtapWriter:
         *whole, self._stray = self._stray.split("\n")
         for l in whole:
             for d in diag_lines(l):
-                self._write(d)
+                self._write(defuse(d))
 
     def _flush_stray(self):
         if self._stray:
             pending, self._stray = self._stray, ""
             for d in diag_lines(pending):
-                self._write(d)
+                self._write(defuse(d))
 
 
 class _StrayStream(io.TextIOBase):
@@ -300,6 +356,12 @@ class KtapResult(unittest.TestResult):
             # Set-up problems (no image built, no /dev/kvm) say what to do in
             # one line; a host traceback would only bury that.
             return "%s: %s" % (type(err[1]).__name__, err[1])
+        if getattr(err[1], "guest_error", False):
+            # Garbage from the guest: what it sent, and which line of the
+            # test was running; the library's frames below say nothing more.
+            here = [f for f in traceback.extract_tb(err[2]) if not f.filename.startswith(_LIB_DIR)]
+            where = " (%s:%d)" % (os.path.basename(here[-1].filename), here[-1].lineno) if here else ""
+            return "%s: %s%s" % (type(err[1]).__name__, err[1], where)
         lines = self._exc_info_to_string(err, test).rstrip("\n").splitlines()
         if len(lines) > MAX_TRACEBACK_LINES:
             dropped = len(lines) - MAX_TRACEBACK_LINES
@@ -458,6 +520,19 @@ def platform_name():
         return "unknown (%s: %s)" % (type(e).__name__, e)
 
 
+def platform_detail():
+    """Why platform none skips everything, with the variable part (which
+    device, which errno) that the fixed skip reason leaves out; or None."""
+    try:
+        from tdx.lib import platform
+        plat = platform.current()
+    except Exception:
+        return None                         # platform_name() already said it
+    if plat.available or not plat.detail:
+        return None
+    return "%s: %s" % (plat.reason, plat.detail)
+
+
 def _parser(prog):
     p = argparse.ArgumentParser(prog=prog, description="Run this module's test cases; KTAP v1 on stdout.")
     p.add_argument("-t", "--test", dest="include", action="append", default=[], metavar="GLOB",
@@ -467,6 +542,14 @@ def _parser(prog):
     p.add_argument("-l", "--list", action="store_true", help="list case names and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="a diagnostic line as each case starts")
     return p
+
+
+def _platform_diags(writer):
+    name = platform_name()
+    writer.diag("platform: %s" % name)
+    detail = platform_detail() if name == "none" else None
+    if detail:
+        writer.diag("platform none: %s" % detail)
 
 
 def run(module_name=None, argv=None, stream=None):
@@ -497,11 +580,11 @@ def run(module_name=None, argv=None, stream=None):
     writer.version()
     if not tests:
         writer.plan(0, "no test cases selected" if (args.include or args.exclude) else "no test cases")
-        writer.diag("platform: %s" % platform_name())
+        _platform_diags(writer)
         writer.totals()
         return EXIT_SKIP
     writer.plan(len(tests))
-    writer.diag("platform: %s" % platform_name())
+    _platform_diags(writer)
 
     if not faulthandler.is_enabled():
         faulthandler.enable()       # a crash then leaves a Python stack on stderr

@@ -83,18 +83,36 @@ class Mapping:
             self.addr = None
 
 
+KVM_DEV = "/dev/kvm"
+
+
+def device_path():
+    """The KVM device: $TDX_KVM_DEV if set, else /dev/kvm.
+
+    The override exists for testing the suite itself: pointing it at a missing
+    file, /dev/null or an unreadable file shows what a host without a usable
+    /dev/kvm gets (platform none, one-line reasons) without changing the host.
+    """
+    return os.environ.get("TDX_KVM_DEV") or KVM_DEV
+
+
 class Kvm:
     """The /dev/kvm system fd."""
 
-    def __init__(self, sys_=None, path="/dev/kvm"):
+    def __init__(self, sys_=None, path=None):
         self.system = sys_ or _system.HostSystem()
+        path = path or device_path()
         self.path = path
         try:
             self.fd = self.system.open(path, os.O_RDWR)
         except OSError as e:
             raise KvmUnavailable(_open_hint(path, e.errno)) from None
         try:
-            self.api_version = ioctl(self.system, self.fd, "KVM_GET_API_VERSION", abi.KVM_GET_API_VERSION)
+            try:
+                self.api_version = ioctl(self.system, self.fd, "KVM_GET_API_VERSION", abi.KVM_GET_API_VERSION)
+            except KvmError as e:
+                # ENOTTY & co.: whatever answered is not KVM.
+                raise KvmUnavailable("%s: not a KVM device (%s)" % (path, e)) from None
             if self.api_version != abi.KVM_API_VERSION:
                 raise KvmUnavailable("%s: KVM API version %d, expected %d; this kernel's KVM is not supported"
                                      % (path, self.api_version, abi.KVM_API_VERSION))

@@ -6,9 +6,9 @@
                  [--timeout S] [--format ktap|kselftest] [--junit FILE] [-v]
 
 Each module (tdx/x86_64/*.py) runs in its own process, `python3 -m
-tdx.x86_64.<module>`, in its own process group, under a timeout (the
-`settings` file's `timeout=N`, else $TDX_TIMEOUT, else --timeout wins over
-both).  Its flat KTAP becomes a nested subtest of the driver's document:
+tdx.x86_64.<module>`, in its own process group, under a timeout: --timeout,
+else $TDX_TIMEOUT, else the `settings` file's `timeout=N`, else kselftest's
+45 s.  Its flat KTAP becomes a nested subtest of the driver's document:
 
     KTAP version 1
     1..2
@@ -36,6 +36,7 @@ run was interrupted), 4 everything skipped, 2 usage error.
 """
 
 import argparse
+import math
 import os
 import re
 import signal
@@ -168,9 +169,9 @@ def settings_timeout():
             key, value = (s.strip() for s in line.split("=", 1))
             if key == "timeout":
                 try:
-                    return float(value)
-                except ValueError:
-                    return None
+                    return _positive(float)(value)
+                except argparse.ArgumentTypeError:
+                    return None         # not a usable timeout: the default applies
         return None
     return None
 
@@ -366,8 +367,9 @@ class ChildKtap:
                 text = ""
             elif not text.strip():
                 continue
-            if _VERSION.match(text.strip()):
-                # Else it would open a subtest in the `# `-prefixed dialect.
+            if _VERSION.match(text.strip()) or text.startswith("Subtest:"):
+                # Else it would open a subtest: in the `# `-prefixed dialect,
+                # or for kunit_parser (`# Subtest: x` is a subtest header).
                 text = "(stray) " + text
             diag = ktap.diag_lines(text)
             self.body += diag
@@ -534,7 +536,8 @@ class Document:
             # inside the child's document when there is one (as its diagnostics).
             self.emit("# selftests: %s: %s" % (COLLECTION, outcome.name))
             for l in nested + notes:
-                self.emit("# " + l)
+                # A child's `# ok 7 x` would be a result one level down.
+                self.emit("# " + ktap.defuse(l))
             name = "selftests: %s: %s" % (COLLECTION, outcome.name)
             reason = None if outcome.status == ktap.SKIP else outcome.reason
         else:
@@ -724,13 +727,20 @@ def run(args, package, selected, timeout):
             j.kill()
         for s, h in previous.items():
             signal.signal(s, h)
+    junit_failed = False
     if args.junit:
-        write_junit(args.junit, outcomes, started)
+        try:
+            write_junit(args.junit, outcomes, started)
+        except OSError as e:
+            # The KTAP document is complete; the run's verdict must not pass
+            # for a success with its report missing.
+            sys.stderr.write("tdx-selftests: --junit %s: %s\n" % (args.junit, e.strerror or e))
+            junit_failed = True
     if outcomes:
         summary(outcomes, sys.stderr)
     if doc.broken:
         _silence_stdout()
-    if state.stop:
+    if state.stop or junit_failed:
         return ktap.EXIT_FAIL
     return ktap.exit_code(doc.counts)
 
@@ -765,8 +775,9 @@ def _positive(kind):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError("%r is not a number" % text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError("%r must be greater than 0" % text)
+        if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
+            # nan compares false with everything: a deadline that never comes.
+            raise argparse.ArgumentTypeError("%r must be a finite number greater than 0" % text)
         return value
     return parse
 
@@ -798,6 +809,18 @@ def build_parser():
     p.add_argument("--module-package", help=argparse.SUPPRESS)
     t.completer = x.completer = _complete
     return p
+
+
+def _junit_problem(path):
+    """Why FILE cannot be written, found before the run rather than after it."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isdir(parent):
+        return "directory %s does not exist" % parent
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return "permission denied"
+    return None
 
 
 def _complete(prefix, parsed_args=None, **kwargs):
@@ -833,14 +856,29 @@ def main(argv=None):
     want = (args.platform or os.environ.get("TDX_PLATFORM", "")).strip().lower()
     if want not in ("", "auto", "tdx", "emulated", "none"):
         parser.error("TDX_PLATFORM=%s: expected one of tdx, emulated, none, auto" % want)
+    # Every module would refuse it; say so once, before running any.
+    value = os.environ.get("TDX_RUN_TIMEOUT")
+    if value:
+        try:
+            _positive(float)(value)
+        except argparse.ArgumentTypeError as e:
+            parser.error("TDX_RUN_TIMEOUT: %s" % e)
+    if args.junit:
+        problem = _junit_problem(args.junit)
+        if problem:
+            parser.error("--junit %s: %s" % (args.junit, problem))
 
     selected, unmatched = select(directory, args.include, args.exclude)
     if unmatched:
         parser.error("-t %s: no module or test case matches" % ", ".join(unmatched))
     if args.list:
-        for s in selected:
-            names = ["%s.%s" % (s.name, c) for c in s.cases] or [s.name]
-            sys.stdout.write("".join(n + "\n" for n in names))
+        try:
+            for s in selected:
+                names = ["%s.%s" % (s.name, c) for c in s.cases] or [s.name]
+                sys.stdout.write("".join(n + "\n" for n in names))
+            sys.stdout.flush()
+        except BrokenPipeError:         # `-l | head`: the reader has what it wanted
+            _silence_stdout()
         return 0
     return run(args, package, selected, timeout)
 

@@ -53,6 +53,8 @@ HAS_ERROR_CODE = frozenset((8, 10, 11, 12, 13, 14, 17, 21, 29, 30))
 class GuestProtocolError(Exception):
     """The guest's report cannot be decoded."""
 
+    guest_error = True      # reported in one line, with the test's line (tdx.lib.ktap)
+
 
 class GuestAssertionError(AssertionError):
     """GUEST_ASSERT*() failed in the guest: "file.c:42: GUEST_ASSERT_EQ(a, b) failed: 0x1 != 0x2"."""
@@ -159,6 +161,9 @@ def decode(slot, cmd=None, vcpu=None):
         raise GuestProtocolError("ucall slot is %d bytes, expected %d" % (len(slot), UCALL_SLOT_SIZE))
     fields = _HEADER.unpack_from(slot, 0)
     slot_cmd, args, line, slot_vcpu = fields[0], list(fields[1:7]), fields[7], fields[8]
+    if cmd is not None and cmd not in CMD_NAMES:
+        # The port write is what the guest said; an empty slot is its consequence.
+        raise GuestProtocolError("unknown ucall command 0x%x written to the ucall port" % cmd)
     if slot_cmd not in CMD_NAMES:
         raise GuestProtocolError("unknown ucall command 0x%x" % slot_cmd)
     if cmd is not None and cmd != slot_cmd:

@@ -43,8 +43,9 @@ def _parse(value):
         seconds = float(value)
     except ValueError:
         raise ValueError("TDX_RUN_TIMEOUT=%r: not a number of seconds" % value)
-    if seconds <= 0:
-        raise ValueError("TDX_RUN_TIMEOUT=%r: must be > 0" % value)
+    if not 0 < seconds < float("inf"):
+        # nan and inf included: the watchdog would never fire.
+        raise ValueError("TDX_RUN_TIMEOUT=%r: must be a finite number > 0" % value)
     return seconds
 
 

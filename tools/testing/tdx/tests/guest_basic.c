@@ -3,6 +3,7 @@
  * Guest functions for the project's own tests of the runtime on a plain VM
  * (tests/test_plain_vm.py).  Each is an entry point called by name.
  */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "boot.h"
@@ -182,4 +183,17 @@ uint64_t guest_tdcall_regs(void)
 	tdcall(&regs);
 	*out = regs;
 	return regs.r10;
+}
+
+/*
+ * A report the host must refuse: `cmd` written to UCALL_PORT with the slot
+ * left as it is (tests/test_user_paths.py, garbage from a guest).
+ */
+void guest_bad_ucall(uint64_t cmd)
+{
+	if (td_boot_params.flavour == TD_BOOT_FLAVOUR_TD)
+		tdg_vp_vmcall_io(UCALL_PORT, 4, IO_WRITE, cmd, NULL);
+	else
+		outl(UCALL_PORT, (uint32_t)cmd);
+	GUEST_DONE();
 }

@@ -597,6 +597,15 @@ class EnableCap(Base):
         self.cap(abi.KVM_CAP_EXIT_HYPERCALL, 1 << 12)
         self.assertTrue(self.vm.user_exit_on_hypercall(abi.KVM_HC_MAP_GPA_RANGE))
 
+    def test_create_irqchip_is_enotty(self):
+        """KVM_CREATE_IRQCHIP on a TD: ENOTTY (protected EOIs, x86.c 6.18); EEXIST
+        once an irqchip, also the split one, exists (checked first)."""
+        self.vm.split_irqchip = False
+        self.assertErrno(errno.ENOTTY, ioctls.td_create_irqchip, self.vm)
+        self.assertFalse(self.vm.irqchip_in_kernel)
+        self.cap(abi.KVM_CAP_SPLIT_IRQCHIP, 24)
+        self.assertErrno(errno.EEXIST, ioctls.td_create_irqchip, self.vm)
+
     def test_user_space_msr(self):
         self.assertErrno(errno.EINVAL, self.cap, abi.KVM_CAP_X86_USER_SPACE_MSR, 1 << 3)
         self.cap(abi.KVM_CAP_X86_USER_SPACE_MSR, abi.KVM_MSR_EXIT_REASON_FILTER)
@@ -606,10 +615,30 @@ class EnableCap(Base):
 class GuestMemfdAndFilter(Base):
 
     def test_guest_memfd_flags(self):
-        g = ffi.new("struct kvm_create_guest_memfd *", {"size": 1 << 20, "flags": abi.GUEST_MEMFD_FLAG_MMAP})
-        self.assertErrno(errno.EINVAL, ioctls.td_check_guest_memfd, self.vm, g)
-        g.flags = 0
-        ioctls.td_check_guest_memfd(self.vm, g)
+        """6.18 kvm_gmem_get_supported_flags(): MMAP for every VM, INIT_SHARED only
+        without private memory (commit 44c6cb9fe988); unknown flags refused."""
+        g = ffi.new("struct kvm_create_guest_memfd *", {"size": 1 << 20, "flags": 0})
+        for flags in (0, abi.GUEST_MEMFD_FLAG_MMAP):
+            g.flags = flags
+            ioctls.td_check_guest_memfd(self.vm, g)
+        for flags in (abi.GUEST_MEMFD_FLAG_INIT_SHARED, abi.GUEST_MEMFD_FLAG_MMAP | abi.GUEST_MEMFD_FLAG_INIT_SHARED,
+                      1 << 2, 1 << 63):
+            with self.subTest(flags=flags):
+                g.flags = flags
+                self.assertErrno(errno.EINVAL, ioctls.td_check_guest_memfd, self.vm, g)
+
+    def test_guest_memfd_flags_capability(self):
+        """KVM_CAP_GUEST_MEMFD_FLAGS on a TD VM: what KVM_CREATE_GUEST_MEMFD accepts,
+        not the host's default-VM answer (MMAP | INIT_SHARED)."""
+        host = abi.GUEST_MEMFD_FLAG_MMAP | abi.GUEST_MEMFD_FLAG_INIT_SHARED
+        self.assertEqual(ioctls.td_check_extension(abi.KVM_CAP_GUEST_MEMFD_FLAGS, host, self.vm),
+                         abi.GUEST_MEMFD_FLAG_MMAP)
+
+    def test_readonly_mem_capability(self):
+        """A TD has no read-only memslots: per-VM KVM_CAP_READONLY_MEM is 0
+        (kvm_arch_has_readonly_mem() is false with protected state)."""
+        self.assertEqual(ioctls.td_check_extension(abi.KVM_CAP_READONLY_MEM, 1, self.vm), 0)
+        self.assertEqual(ioctls.td_check_extension(abi.KVM_CAP_USER_MEMORY2, 1, self.vm), 1)
 
     def test_msr_filter_from_cdata(self):
         bitmap = ffi.new("__u8[]", b"\x05")

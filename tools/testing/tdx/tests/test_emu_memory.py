@@ -124,6 +124,62 @@ class Regions(Base):
         self.m.set_region(0, 0, 0, 0, 0, 0, 0)
         self.assertIsNone(self.m.slot_of(0))
 
+    def test_delete_missing_slot_is_einval(self):
+        """kvm_set_memory_region(): memory_size 0 for a slot that does not exist."""
+        self.assertErrno(errno.EINVAL, self.m.set_region, 3, 0, 0, 0, 0, 0, 0)
+        self.gmem_slot()
+        self.m.set_region(0, 0, 0, 0, 0, 0, 0)
+        self.assertErrno(errno.EINVAL, self.m.set_region, 0, 0, 0, 0, 0, 0, 0)
+
+    def test_delete_removes_private_pages(self):
+        """Deleting a memslot zaps its private pages: a new slot over the same
+        guest_memfd range must have them faulted in and accepted again."""
+        self.gmem_slot()
+        self.m.set_attributes(PAGE, PAGE, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE, 0)
+        self.assertEqual(self.m.populate(PAGE, b"\x5e" * PAGE, True), 0)
+        self.m.set_region(0, 0, 0, 0, 0, 0, 0)
+        self.gmem_slot()
+        self.assertEqual(self.m.classify(PAGE)[0], "pending")
+        self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_OK)
+
+    def test_range_limits(self):
+        """gpa + size must not wrap (also not to exactly 2^64); at most
+        KVM_MEM_MAX_NR_PAGES pages."""
+        for gpa, size in (((1 << 64) - PAGE, PAGE), ((1 << 64) - PAGE, 2 * PAGE),
+                          (0, (mem.KVM_MEM_MAX_NR_PAGES + 1) * PAGE)):
+            with self.subTest(gpa=gpa, size=size):
+                self.assertErrno(errno.EINVAL, self.m.set_region, 1, 0, gpa, size, self.uspace.addr, 0, 0)
+
+    def test_guest_memfd_slot_is_immutable(self):
+        """Private memslots can only be deleted; registering one again is EINVAL."""
+        self.gmem_slot()
+        self.assertErrno(errno.EINVAL, self.gmem_slot)
+        self.assertErrno(errno.EINVAL, self.m.set_region, 0, 0, 0, SLOT_SIZE, self.uspace.addr, 0, 0)
+        self.assertIsNotNone(self.m.slot_of(0).private)
+
+    def test_modify_plain_slot(self):
+        """A slot without guest_memfd: the same again is a no-op, a flags change
+        (dirty logging) and a move are allowed; userspace_addr and size are fixed;
+        a move onto another slot is EEXIST."""
+        self.gmem_slot()
+        plain = (0x100000, 2 * PAGE, self.uspace.addr)
+        self.m.set_region(1, 0, *plain, 0, 0)
+        calls = self.host.calls
+        self.m.set_region(1, 0, *plain, 0, 0)
+        self.assertEqual(self.host.calls, calls, "no change")
+        self.m.set_region(1, abi.KVM_MEM_LOG_DIRTY_PAGES, *plain, 0, 0)
+        self.assertEqual(self.m.slots[1].flags, abi.KVM_MEM_LOG_DIRTY_PAGES)
+        for gpa, size, addr in ((0x100000, PAGE, self.uspace.addr), (0x100000, 2 * PAGE, self.uspace.addr + PAGE)):
+            with self.subTest(size=size, addr=addr):
+                self.assertErrno(errno.EINVAL, self.m.set_region, 1, 0, gpa, size, addr, 0, 0)
+        self.assertErrno(errno.EEXIST, self.m.set_region, 1, 0, SLOT_SIZE - PAGE, 2 * PAGE, self.uspace.addr, 0, 0)
+        self.m.set_region(1, 0, 0x200000, 2 * PAGE, self.uspace.addr, 0, 0)
+        self.assertIsNone(self.m.slot_of(0x100000))
+        self.assertIs(self.m.slot_of(0x201000).id, 1)
+        self.m.sync()
+        self.assertIn((0x200000 | SHARED_BIT, 2 * PAGE, self.uspace.addr), self.host.mapped())
+        self.assertNotIn((0x100000 | SHARED_BIT, 2 * PAGE, self.uspace.addr), self.host.mapped())
+
 
 class Attributes(Base):
     def setUp(self):
@@ -135,7 +191,7 @@ class Attributes(Base):
         self.assertErrno(errno.EINVAL, self.m.set_attributes, 0, PAGE, 1 << 0, 0)
 
     def test_range_aligned_and_not_empty(self):
-        for gpa, size in ((0x800, PAGE), (0, 0x800), (0, 0), ((1 << 64) - PAGE, 2 * PAGE)):
+        for gpa, size in ((0x800, PAGE), (0, 0x800), (0, 0), ((1 << 64) - PAGE, 2 * PAGE), ((1 << 64) - PAGE, PAGE)):
             with self.subTest(gpa=gpa, size=size):
                 self.assertErrno(errno.EINVAL, self.m.set_attributes, gpa, size, 0, 0)
 

@@ -13,6 +13,7 @@ import sys
 import unittest
 
 from tdx.tests import ktap_check
+from tdx.tests.ktap_consumers import SUCCESS, kunit, linaro_tree
 from tdx.tests.test_driver import env, tappy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,6 +61,19 @@ class WholeSuite(unittest.TestCase):
         tests, plans = tappy(self.out)
         self.assertTrue(tests)
         self.assertTrue(all(t.ok for t in tests))
+        # kunit_parser's rules: the same modules and leaves, all passed.
+        root, errors = kunit(self.out)
+        self.assertEqual(errors, [])
+        want, leaves = [], []
+        for line in self.out.splitlines():
+            m = re.match(r"( *)ok \d+ (\S+)", line)
+            if m and m.group(1):
+                leaves.append((1, m.group(2)))
+            elif m:
+                want += [(0, m.group(2))] + leaves
+                leaves = []
+        self.assertEqual([(d, n) for d, n, _ in root.flat()], want)
+        self.assertEqual({s for _, _, s in root.flat()}, {SUCCESS})
 
     def test_jobs_do_not_change_leaves(self):
         rc, out, err = run_suite("-j1")
@@ -74,6 +88,10 @@ class WholeSuite(unittest.TestCase):
         # run_kselftest.sh's form: children prefixed "# ", result lines named "selftests: tdx: <module>"
         self.assertTrue(re.search(r"^ok 1 selftests: tdx: \w+", out, re.M), out[:2000])
         self.assertTrue(re.search(r"^# ok 1 \w+\.test_", out, re.M))
+        # LKFT's `# `-nesting: every leaf under its module, nothing invented, all pass.
+        flat = linaro_tree(out).flat()
+        self.assertEqual(len(flat), len(re.findall(r"^(# )?ok \d+ ", out, re.M)))
+        self.assertEqual({r for _, r in flat}, {"pass"})
 
 
 if __name__ == "__main__":

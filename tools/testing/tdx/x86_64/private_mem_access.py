@@ -24,7 +24,7 @@ test_map_gpa_bad_completion_fails_run fail there.
 
 import errno
 
-from tdx.lib import abi, boot, tdx_cmd
+from tdx.lib import abi, boot, td, tdx_cmd
 from tdx.lib.exits import describe
 from tdx.lib.kvm import KvmError
 from tdx.lib.system import MAP_SHARED, PROT_READ, PROT_WRITE
@@ -367,6 +367,59 @@ class PrivateMemAccess(TdxTestCase):
         err, progress = self.init_mem_region_cmd(b, DIRTY_LOG_GPA, 1)
         self.assertEqual(err, errno.EINVAL)
         self.assertEqual(progress, (0, DIRTY_LOG_GPA, 1), "nothing done")
+
+    # -- guest_memfd and memslot rules for a TD (§3.1) --
+
+    def test_guest_memfd_flags(self):
+        """KVM_CREATE_GUEST_MEMFD on a TD takes exactly the flags the TD's
+        KVM_CAP_GUEST_MEMFD_FLAGS reports: MMAP where the kernel has the cap
+        (6.18: mmap() is allowed for VMs with private memory), never INIT_SHARED
+        (a TD's memory starts private); others EINVAL.  An MMAP guest_memfd can
+        be mapped (a page fault there would be SIGBUS: not touched here)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        supported = vm.check_extension(abi.KVM_CAP_GUEST_MEMFD_FLAGS)
+        if self.kvm.check_extension(abi.KVM_CAP_GUEST_MEMFD_FLAGS):
+            self.assertEqual(supported, abi.GUEST_MEMFD_FLAG_MMAP, "KVM_CAP_GUEST_MEMFD_FLAGS of a TD")
+        for flags in (abi.GUEST_MEMFD_FLAG_MMAP, abi.GUEST_MEMFD_FLAG_INIT_SHARED,
+                      abi.GUEST_MEMFD_FLAG_MMAP | abi.GUEST_MEMFD_FLAG_INIT_SHARED, 1 << 2):
+            with self.subTest(flags=flags):
+                if flags & ~supported:
+                    self.assertErrno(errno.EINVAL, vm.create_guest_memfd, 4 * PAGE, flags)
+                    continue
+                gmem = vm.create_guest_memfd(4 * PAGE, flags)
+                addr = self.kvm.system.mmap(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0)
+                self.kvm.system.munmap(addr, PAGE)
+
+    def test_readonly_memslot_refused(self):
+        """A TD has no read-only memory: per-VM KVM_CAP_READONLY_MEM is 0 and a
+        KVM_MEM_READONLY memslot is EINVAL, with or without guest_memfd."""
+        b = self.td_before_finalize()
+        self.assertEqual(b.vm.check_extension(abi.KVM_CAP_READONLY_MEM), 0)
+        mem = b.vm.alloc(PAGE)
+        for flags in (abi.KVM_MEM_READONLY, abi.KVM_MEM_READONLY | abi.KVM_MEM_GUEST_MEMFD):
+            with self.subTest(flags=flags):
+                self.assertErrno(errno.EINVAL, b.vm.set_user_memory_region2, DIRTY_LOG_SLOT, flags,
+                                 DIRTY_LOG_GPA, PAGE, mem.addr, b.gvm.gmem, 0)
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_memslot_delete_and_modify(self):
+        """Deleting a memslot that does not exist is EINVAL; a guest_memfd
+        memslot is immutable (registering it again is EINVAL); a plain memslot
+        registered again unchanged is accepted."""
+        b = self.td_before_finalize()
+        vm = b.vm
+        self.assertErrno(errno.EINVAL, vm.set_user_memory_region2, DIRTY_LOG_SLOT, 0, 0, 0, 0)
+        low = b.gvm.shared
+        self.assertErrno(errno.EINVAL, vm.set_user_memory_region2, td.LOW_SLOT, abi.KVM_MEM_GUEST_MEMFD,
+                         0, low.size, low.addr, b.gvm.gmem, 0)
+        mem = vm.alloc(PAGE)
+        for _ in range(2):
+            vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, PAGE, mem.addr)
+        vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, 0, 0)
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
 
     # -- a plain memslot with dirty logging (anchor row 16) --
 

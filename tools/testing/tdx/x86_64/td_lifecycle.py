@@ -2,7 +2,8 @@
 """td_lifecycle: can this platform create, run and destroy a TD?
 
 Covers reference/kvm-tdx-uapi.md §2 (KVM_TDX_* commands: ordering, reserved
-fields, errnos), §2.8 (the setup sequence, protected vCPU state), §4.8
+fields, errnos), §2.8 (the setup sequence, split irqchip, protected vCPU
+state; KVM_CREATE_IRQCHIP per anchor-tests.md §6.6), §4.8
 (ReportFatalError -> KVM_EXIT_SYSTEM_EVENT) and §6 (TDG.VP.INFO), in the
 shapes of reference/anchor-tests.md §1 rows 1, 2 and 15: a TD with only its
 boot image, with private memory only, and with private and shared memory.
@@ -107,6 +108,22 @@ class TdLifecycle(TdxTestCase):
         b = self.td_builder("guest_done")
         vm = b.create_vm()
         self.assertErrno(errno.EIO, vm.create_vcpu, 0)
+
+    def test_irqchip_must_be_split(self):
+        """A TD has protected EOIs, so no in-kernel I/O APIC: KVM_CREATE_IRQCHIP
+        fails with ENOTTY (x86.c since "KVM: TDX: Force split irqchip for TDX at
+        irqchip creation time", 6.18; anchor-tests.md §6.6), or EEXIST once the
+        split irqchip exists; KVM_CREATE_VCPU without it fails with EINVAL (§2.8
+        step 3)."""
+        self.require(td.tdx_supported(self.kvm), "KVM_CAP_VM_TYPES: no KVM_X86_TDX_VM")
+        b = self.td_builder("guest_done")
+        b.vm = self.kvm.create_vm(abi.KVM_X86_TDX_VM)
+        self.assertErrno(errno.ENOTTY, b.vm.create_irqchip)
+        b.init_vm()
+        self.assertErrno(errno.EINVAL, b.vm.create_vcpu, 0)
+        b.vm.enable_cap(abi.KVM_CAP_SPLIT_IRQCHIP, td.IOAPIC_PINS)
+        self.assertErrno(errno.EEXIST, b.vm.create_irqchip)
+        b.vm.create_vcpu(0)
 
     def test_init_vcpu_without_x2apic(self):
         """KVM_TDX_INIT_VCPU needs x2APIC in the vCPU's CPUID (§2.4)."""
