@@ -307,6 +307,15 @@ class InitVcpu(Base):
         self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
         self.assertErrno(errno.EINVAL, self.init_vcpu, vcpu)
 
+    def test_uninitialized_vcpu_after_finalize(self):
+        """The TD state check of tdx_vcpu_unlocked_ioctl() comes first: a vCPU
+        never initialized cannot be after KVM_TDX_FINALIZE_VM."""
+        self.ready()
+        late = self.create_vcpu(1)
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertErrno(errno.EINVAL, self.init_vcpu, late)
+        self.assertFalse(late.initialized)
+
     def test_flags(self):
         self.init_vm()
         self.assertErrno(errno.EINVAL, self.init_vcpu, self.create_vcpu(), 0, 1)
@@ -404,6 +413,23 @@ class InitMemRegion(Base):
                 self.assertErrno(errno.EINVAL, self.add, vcpu, *args)
         self.assertEqual(self.vm.memory.populated, [])
 
+    def test_region_rules_each_on_its_own(self):
+        """Ranges that break only one rule: a wrap all the way round to the first
+        GPA (both ends private), and a first page shared with a private last
+        page.  Nothing may be added (a sentinel error stops a runaway loop)."""
+        vcpu, = self.ready()
+        src, _ = self.source(2)
+        self.vm.memory.populate_errors[0x101000] = errno.EIO
+        cases = {
+            "wrap to the start": (src, 0x100000, 1 << 52),
+            "first page shared, last private": (src, (1 << 48) - PAGE, 2),
+        }
+        for what, args in cases.items():
+            with self.subTest(what):
+                self.assertErrno(errno.EINVAL, self.add, vcpu, *args)
+                self.assertEqual(self.last, args, "nothing done")
+        self.assertEqual(self.vm.memory.populated, [])
+
     def test_populate_error_writes_back_progress(self):
         vcpu, = self.ready()
         src, data = self.source(3)
@@ -457,11 +483,20 @@ class GetCpuid(Base):
         self.assertTrue(by[(7, 0)][4] >> 3 & 1)                     # configured bit
         self.assertFalse(by[(7, 0)][4] >> 8 & 1)                    # configurable, not configured
 
+    def test_leaf_0xd_follows_xfam(self):
+        """CPUID.0xD.0:EAX (XCR0 components) comes from the TD's XFAM."""
+        self.init_vm(xfam=0x7)
+        by = {(e[0], e[1]): e for e in self.get(self.create_vcpu(), 64)}
+        self.assertEqual(by[(0xD, 0)][3], 0x7)
+
     def test_e2big_updates_nent(self):
         self.init_vm()
         vcpu = self.create_vcpu()
         self.assertErrno(errno.E2BIG, self.get, vcpu, 2)
         self.assertGreater(self.nent, 2)
+        needed = self.nent
+        self.assertErrno(errno.E2BIG, self.get, vcpu, needed - 1)
+        self.assertEqual(len(self.get(vcpu, needed)), needed, "exactly the reported nent is enough")
 
     def test_before_init_vm(self):
         self.assertErrno(errno.EINVAL, self.get, st.TdVcpu(0), 64)

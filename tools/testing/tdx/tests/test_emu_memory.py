@@ -105,6 +105,14 @@ class Regions(Base):
             with self.subTest(gpa=gpa, size=size, addr=addr):
                 self.assertErrno(errno.EINVAL, self.m.set_region, 0, 0, gpa, size, addr, 0, 0)
 
+    def test_slot_id_limits(self):
+        """Slot ids from KVM_USER_MEM_SLOTS up, and any address space but 0 (a TD
+        has one: no SMM), are EINVAL."""
+        for slot in (mem.KVM_USER_MEM_SLOTS, 1 << 16):
+            with self.subTest(slot=slot):
+                self.assertErrno(errno.EINVAL, self.m.set_region, slot, 0, 0, PAGE, self.uspace.addr, 0, 0)
+        self.m.set_region(mem.KVM_USER_MEM_SLOTS - 1, 0, 0, PAGE, self.uspace.addr, 0, 0)
+
     def test_overlap_is_eexist(self):
         self.gmem_slot()
         self.assertErrno(errno.EEXIST, self.m.set_region, 1, 0, SLOT_SIZE - PAGE, 2 * PAGE, self.uspace.addr, 0, 0)
@@ -417,6 +425,40 @@ def _kvm_usable():
     except OSError:
         return False
     return True
+
+
+class VeInformation(unittest.TestCase):
+    """What the TDX module records for TDG.VP.VEINFO.GET when the run loop turns
+    an access or an instruction into #VE (emu/system.py), with the injection
+    stubbed out: EPT violation (48) with the GPA as the guest used it - a
+    shared GPA keeps the shared bit (the Linux guest hands it to
+    TDG.VP.VMCALL<#VE.RequestMMIO> as is) - and bit 0/1 of the qualification
+    for a read/write; port I/O and HLT report their VMX exit reasons."""
+
+    def setUp(self):
+        from types import SimpleNamespace
+        from tdx.emu import EmuSystem
+        from tdx.emu.state import TdVcpu, TdVm
+        self.system = EmuSystem()
+        self.injected = []
+        self.system._inject = lambda vfd, vector: self.injected.append(vector)
+        self.system._cancel_mmio_read = lambda vfd: None
+        self.vfd = SimpleNamespace(vmfd=SimpleNamespace(vm=TdVm(), dead=False), vcpu=TdVcpu(0))
+
+    def test_shared_gpa_without_memslot(self):
+        for write, qual in ((False, 1), (True, 2)):
+            with self.subTest(write=write):
+                self.system._ept_violation_ve(self.vfd, None, "ve", 0x10001008, SHARED_BIT | 0x10001008,
+                                              write, b"\0" * 8 if write else None)
+                self.assertEqual(tuple(self.vfd.vcpu.ve_info), (48, qual, 0, SHARED_BIT | 0x10001008, 0))
+        self.assertEqual(self.injected, [20, 20])
+
+    def test_instructions(self):
+        for reason in (30, 12):
+            with self.subTest(reason=reason):
+                self.system._ve_instruction(self.vfd, reason)
+                self.assertEqual(tuple(self.vfd.vcpu.ve_info)[0], reason)
+        self.assertEqual(self.injected, [20, 20])
 
 
 @unittest.skipUnless(_kvm_usable(), "no usable /dev/kvm")

@@ -12,7 +12,7 @@ import errno
 import unittest
 
 from tdx.lib import abi, ghci
-from tdx.emu import faults, vmcall
+from tdx.emu import faults, msrs as msrs_mod, vmcall
 from tdx.emu.errors import EmuRunError
 from tdx.emu.state import MsrFilter
 from tdx.tests.emu_helpers import (SHARED_BIT, SIG, Run, SpyRegs, default_cpuid, make_td,
@@ -154,6 +154,10 @@ class Cpuid(Base):
         self.assertEqual(self.cpuid(0x40000001)[0], 9)
         self.assertEqual(self.cpuid(0x40000005)[0], 0x2E7)          # above the sub-class max
         self.assertEqual(self.cpuid(0x40000100)[0], 0x2E7)          # sub-class absent
+        # each 0x400000xx..0x4FFFFFxx sub-class has its own maximum (function & 0xffffff00)
+        self.vcpu.cpuid += [(0x40000100, 0, 0, 0x40000105, 0, 0, 0)]
+        self.assertEqual(self.cpuid(0x40000103), (0, 0, 0, 0))     # in range of 0x400001xx: a plain miss
+        self.assertEqual(self.cpuid(0x40000106)[0], 0x2E7)
 
     def test_centaur_class_absent(self):
         self.assertEqual(self.cpuid(0xC0000001)[0], 0x2E7)
@@ -306,6 +310,44 @@ class Msr(Base):
         exited, regs = self.rdmsr(0x802)
         self.assertEqual((regs.r10, regs.r11), (0, 0))
 
+    def test_x2apic_id_and_ldr_follow_the_vcpu_id(self):
+        """x2APIC ID = vcpu_id; LDR = cluster (id >> 4) << 16 | 1 << (id & 0xf)."""
+        from tdx.emu.state import TdVcpu
+        other = TdVcpu(0x13)
+        other.cpuid, other.state, other.index = self.vcpu.cpuid, self.vcpu.state, 1
+        other.msrs.set_apic_base(0xFEE00000 | 1 << 10 | 1 << 11)
+        self.vcpu = other
+        self.assertEqual(self.rdmsr(0x802)[1].r11, 0x13)
+        self.assertEqual(self.rdmsr(0x80D)[1].r11, 1 << 16 | 1 << 3)
+
+    def test_guest_write_to_ucode_rev_is_ignored(self):
+        """MSR_IA32_UCODE_REV: a guest write succeeds and changes nothing."""
+        before = self.rdmsr(0x8B)[1].r11
+        exited, regs = self.wrmsr(0x8B, 0x5500000000)
+        self.assertStatus(regs, 0)
+        self.assertEqual(self.rdmsr(0x8B)[1].r11, before)
+
+    def test_mtrrcap(self):
+        """MTRRcap: WC and fixed ranges supported, KVM_NR_VAR_MTRR (8) variable ranges."""
+        self.assertEqual(self.rdmsr(0xFE)[1].r11, 0x508)
+
+    def test_x2apic_writes(self):
+        """ICR is 64 bits wide in x2APIC mode (destination in 63:32); ESR only takes 0."""
+        exited, regs = self.wrmsr(0x830, 0x0000000300000040)
+        self.assertStatus(regs, 0)
+        exited, regs = self.wrmsr(0x828, 0)
+        self.assertStatus(regs, 0)
+        exited, regs = self.wrmsr(0x828, 1)
+        self.assertStatus(regs, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+
+    def test_mcg_ctl_all_or_nothing(self):
+        """With MCG_CTL_P in MCG_CAP, MCG_CTL takes only 0 or all ones."""
+        self.vcpu.msrs.values[0x179] |= 1 << 8
+        for value, status in ((0, 0), ((1 << 64) - 1, 0), (5, ghci.TDVMCALL_STATUS_INVALID_OPERAND)):
+            with self.subTest(value=value):
+                exited, regs = self.wrmsr(0x17B, value)
+                self.assertStatus(regs, status)
+
     def test_write_read_only_msr_is_invalid_operand(self):
         for index in (APICBASE, 0xC0000080, 0x3A):
             with self.subTest(msr=hex(index)):
@@ -333,6 +375,14 @@ class Msr(Base):
         m = self.run.run.msr
         self.assertEqual((self.run.run.exit_reason, m.reason, m.index, m.data, m.error),
                          (abi.KVM_EXIT_X86_RDMSR, abi.KVM_MSR_EXIT_REASON_INVAL, UNKNOWN_MSR, 0, 0))
+
+    def test_exit_reason_per_failure_kind(self):
+        """kvm_msr_reason(): KVM_MSR_RET_UNSUPPORTED -> UNKNOWN, FILTERED -> FILTER,
+        any other failure -> INVAL (no TD MSR returns UNSUPPORTED today)."""
+        self.assertEqual([vmcall._msr_reason(r) for r in (msrs_mod.MSR_RET_UNSUPPORTED, msrs_mod.MSR_RET_FILTERED,
+                                                          msrs_mod.MSR_RET_INVALID)],
+                         [abi.KVM_MSR_EXIT_REASON_UNKNOWN, abi.KVM_MSR_EXIT_REASON_FILTER,
+                          abi.KVM_MSR_EXIT_REASON_INVAL])
 
     def test_write_read_only_msr_reaches_userspace_with_inval(self):
         self.vm.user_space_msr_mask = abi.KVM_MSR_EXIT_REASON_INVAL
@@ -570,9 +620,22 @@ class MapGpa(Base):
     def test_end_beyond_maxphyaddr(self):
         self.assertError((1 << 48) - 0x1000, 0x2000, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
 
+    def test_end_beyond_maxphyaddr_same_shared_bit(self):
+        """Start legal and shared, end beyond MAXPHYADDR but with the shared bit
+        too: only the legal-GPA check of gpa + size - 1 refuses it."""
+        self.assertError(SHARED_BIT, (1 << 48) + 0x1000, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+
     def test_maxphyaddr_defaults_to_36_without_leaf(self):
         self.vcpu.cpuid = [e for e in default_cpuid() if e[0] != 0x80000008]
         self.assertError(1 << 36, 0x1000, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+
+    def test_maxphyaddr_36_when_extended_max_below_0x80000008(self):
+        """cpuid_query_maxphyaddr(): 0x80000008 counts only if CPUID.0x80000000:EAX
+        reaches it; otherwise 36 bits, even with a 0x80000008 entry."""
+        for ext in ([], [(0x80000000, 0, 0, 0x80000007, 0, 0, 0)]):
+            with self.subTest(ext=ext):
+                self.vcpu.cpuid = [e for e in default_cpuid() if e[0] != 0x80000000] + ext
+                self.assertError(1 << 36, 0x1000, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
 
     def test_range_crossing_shared_bit(self):
         self.assertError(SHARED_BIT - 0x1000, 0x2000, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
@@ -658,6 +721,19 @@ class ReportFatalError(Base):
                   0xDEAD, 0x1000, g[14], g[15]]
         self.assertEqual(data, expect)
 
+    def test_system_event_with_the_linux_guest_mask(self):
+        """TDVMCALL_EXPOSE_REGS_MASK (RDX RBX RSI RDI R8-R15) plus an XMM-select
+        bit: data[1] is the whole TD exit qualification (GPR and XMM select),
+        RSI/RDI/R8/R9 land in data[6..9] (message bytes of tdx_panic())."""
+        mask = ghci.TDVMCALL_EXPOSE_REGS_MASK | 1 << 16
+        exited, regs = self.call(ghci.TDVMCALL_REPORT_FATAL_ERROR, mask=mask, r12=0xDEAD, r13=0x1000)
+        self.assertTrue(exited)
+        ev = self.run.run.system_event
+        g = regs.gprs
+        expect = [77, mask, g[2], g[3], 0, 0, g[6], g[7], g[8], g[9], 0, ghci.TDVMCALL_REPORT_FATAL_ERROR,
+                  0xDEAD, 0x1000, g[14], g[15]]
+        self.assertEqual([ev.data[i] for i in range(16)], expect)
+
     def test_no_completion_resumes_with_r10_unchanged(self):
         exited, regs = self.call(ghci.TDVMCALL_REPORT_FATAL_ERROR, r12=1)
         self.assertFalse(self.resume(regs))
@@ -682,6 +758,8 @@ class GetQuote(Base):
     def test_unaligned_size_is_not_checked(self):
         exited, regs = self.call(ghci.TDVMCALL_GET_QUOTE, r12=SHARED_BIT | 0x301001, r13=3)
         self.assertTrue(exited)
+        q = self.run.run.tdx.get_quote
+        self.assertEqual((q.gpa, q.size), (0x301001, 3), "gpa and size passed as given")
 
     def test_completion_copies_ret_to_r10(self):
         exited, regs = self.call(ghci.TDVMCALL_GET_QUOTE, r12=SHARED_BIT, r13=0x1000)

@@ -305,6 +305,8 @@ class PrivateMemAccess(TdxTestCase):
                                            attributes=abi.TDX_TD_ATTR_SEPT_VE_DISABLE)
                 self.expect_run_error(vcpu, errno.EIO)
                 self.expect_run_error(vcpu, errno.EIO)
+                # kvm_vm_dead(): the VM fd refuses every ioctl too
+                self.assertErrno(errno.EIO, gvm.vm.set_memory_attributes, PENDING_PAGE, PAGE, PRIVATE)
                 gvm.close()
 
     # -- initial memory: KVM_TDX_INIT_MEM_REGION (§2.5) --
@@ -391,6 +393,13 @@ class PrivateMemAccess(TdxTestCase):
                 addr = self.kvm.system.mmap(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0)
                 self.kvm.system.munmap(addr, PAGE)
 
+    def test_memory_attributes_capability(self):
+        """KVM_CAP_MEMORY_ATTRIBUTES: PRIVATE, on /dev/kvm and on a TD VM."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        self.assertEqual(self.kvm.check_extension(abi.KVM_CAP_MEMORY_ATTRIBUTES), PRIVATE)
+        self.assertEqual(vm.check_extension(abi.KVM_CAP_MEMORY_ATTRIBUTES), PRIVATE)
+
     def test_readonly_memslot_refused(self):
         """A TD has no read-only memory: per-VM KVM_CAP_READONLY_MEM is 0 and a
         KVM_MEM_READONLY memslot is EINVAL, with or without guest_memfd."""
@@ -406,8 +415,9 @@ class PrivateMemAccess(TdxTestCase):
 
     def test_memslot_delete_and_modify(self):
         """Deleting a memslot that does not exist is EINVAL; a guest_memfd
-        memslot is immutable (registering it again is EINVAL); a plain memslot
-        registered again unchanged is accepted."""
+        memslot is immutable (registering it again is EINVAL); the
+        KVM_SET_USER_MEMORY_REGION (v1) ioctl refuses KVM_MEM_GUEST_MEMFD; a
+        plain memslot registered again unchanged is accepted."""
         b = self.td_before_finalize()
         vm = b.vm
         self.assertErrno(errno.EINVAL, vm.set_user_memory_region2, DIRTY_LOG_SLOT, 0, 0, 0, 0)
@@ -415,6 +425,9 @@ class PrivateMemAccess(TdxTestCase):
         self.assertErrno(errno.EINVAL, vm.set_user_memory_region2, td.LOW_SLOT, abi.KVM_MEM_GUEST_MEMFD,
                          0, low.size, low.addr, b.gvm.gmem, 0)
         mem = vm.alloc(PAGE)
+        # the old ioctl has no guest_memfd fields: the flag is EINVAL there
+        self.assertErrno(errno.EINVAL, vm.set_user_memory_region, DIRTY_LOG_SLOT, abi.KVM_MEM_GUEST_MEMFD,
+                         DIRTY_LOG_GPA, PAGE, mem.addr)
         for _ in range(2):
             vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, PAGE, mem.addr)
         vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, 0, 0)
