@@ -181,6 +181,8 @@ class Regions(Base):
             with self.subTest(size=size, addr=addr):
                 self.assertErrno(errno.EINVAL, self.m.set_region, 1, 0, gpa, size, addr, 0, 0)
         self.assertErrno(errno.EEXIST, self.m.set_region, 1, 0, SLOT_SIZE - PAGE, 2 * PAGE, self.uspace.addr, 0, 0)
+        self.m.sync()
+        self.assertIn((0x100000 | SHARED_BIT, 2 * PAGE, self.uspace.addr), self.host.mapped())
         self.m.set_region(1, 0, 0x200000, 2 * PAGE, self.uspace.addr, 0, 0)
         self.assertIsNone(self.m.slot_of(0x100000))
         self.assertIs(self.m.slot_of(0x201000).id, 1)
