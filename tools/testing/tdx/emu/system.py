@@ -27,7 +27,7 @@ from tdx.lib.system import HostSystem, buffer
 from tdx.emu import faults as _faults, ioctls
 from tdx.emu.memory import TdMemory
 from tdx.emu.regs import Regs
-from tdx.emu.state import EmuRunError, TdVcpu, TdVm
+from tdx.emu.state import EmuRunError, TdVm
 from tdx.emu.tdx_module import TdxModule
 
 TDCALL_BYTES = b"\x66\x0f\x01\xcc"

@@ -9,7 +9,6 @@ process's anonymous memory, as in the model.
 """
 
 import errno
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from tdx.lib.kvm import Mapping
 from tdx.lib.system import HostSystem
 from tdx.emu import memory as mem
 from tdx.tests.test_driver import env
+from tdx.tests.support import requires_kvm
 
 PAGE = mem.PAGE_SIZE
 SHARED_BIT = 1 << 47
@@ -421,12 +421,6 @@ class PrivateVisibleFault(Base):
         self.assertEqual(self.uspace.read(PAGE, 8), b"\x5e" * 8)
 
 
-def _kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError:
-        return False
-    return True
 
 
 class VeInformation(unittest.TestCase):
@@ -463,7 +457,7 @@ class VeInformation(unittest.TestCase):
         self.assertEqual(self.injected, [20, 20])
 
 
-@unittest.skipUnless(_kvm_usable(), "no usable /dev/kvm")
+@requires_kvm
 class BothTdcallPaths(unittest.TestCase):
     """The memory cases through either way TDCALL reaches the model: a TDCALL
     that does not retire (ACCEPT -> KVM_EXIT_MEMORY_FAULT) runs again on the

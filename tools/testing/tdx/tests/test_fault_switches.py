@@ -8,7 +8,6 @@ fault switched on.  CATCHES is the map a reader uses to find the regression
 test for a bug.
 """
 
-import os
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import unittest
 
 from tdx.emu import faults
 from tdx.tests.test_driver import env
+from tdx.tests.support import requires_kvm
 
 CATCHES = {
     # kvm-tdx-uapi.md §4.13 history: the TDVMCALL MSR path ignored the MSR filter.
@@ -86,15 +86,7 @@ def run_module(module, cases, fault=None):
     return p.returncode, results, p.stdout
 
 
-def _kvm_usable():
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError:
-        return False
-    return True
-
-
-@unittest.skipUnless(_kvm_usable(), "no usable /dev/kvm")
+@requires_kvm
 class FaultSwitches(unittest.TestCase):
     def test_every_fault_has_catching_cases(self):
         self.assertEqual(sorted(CATCHES), sorted(faults.FAULTS))

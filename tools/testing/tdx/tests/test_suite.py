@@ -15,6 +15,7 @@ import unittest
 from tdx.tests import ktap_check
 from tdx.tests.ktap_consumers import SUCCESS, kunit, linaro_tree
 from tdx.tests.test_driver import env, tappy
+from tdx.tests.support import requires_kvm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -26,16 +27,7 @@ def run_suite(*args):
     return p.returncode, p.stdout, p.stderr
 
 
-def _kvm_usable():
-    try:
-        fd = os.open("/dev/kvm", os.O_RDWR)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
-@unittest.skipUnless(_kvm_usable(), "no usable /dev/kvm")
+@requires_kvm
 class WholeSuite(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
