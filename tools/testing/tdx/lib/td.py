@@ -271,7 +271,7 @@ class PlainBuilder:
     """The same guest image in a default VM: the host plays the TDX module's boot role."""
 
     def __init__(self, kvm, image, entries, nr_vcpus=1, args=0, mem_size=DEFAULT_MEM_SIZE,
-                 shared_size=DEFAULT_SHARED_SIZE, rcx=0, **_ignored):
+                 shared_size=DEFAULT_SHARED_SIZE, rcx=0):
         self.kvm = kvm
         self.image = image
         self.entries = entries if isinstance(entries, (list, tuple)) else [entries] * nr_vcpus

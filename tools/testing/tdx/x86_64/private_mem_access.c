@@ -256,19 +256,28 @@ void guest_implicit_shared_load(uint64_t gpa)
 }
 
 /*
+ * A store to a private page that is not accepted yet: one #VE (a write at the
+ * GPA), the handler accepts, and the store lands in a page that is otherwise zero.
+ */
+static void store_through_ve(uint64_t gpa)
+{
+	volatile uint64_t *p = private_va(gpa);
+
+	guest_install_handler(VE_VECTOR, ve_handler);
+	p[1] = GUEST_VALUE;
+	assert_one_ve(gpa + 8, 1);
+	GUEST_ASSERT_EQ(p[0], 0);
+	GUEST_ASSERT_EQ(p[1], GUEST_VALUE);
+	GUEST_ASSERT_EQ(p[QWORDS - 1], 0);
+}
+
+/*
  * `gpa` is shared: a store through the private alias.  After the host's
  * conversion the page is private but not accepted: #VE, accept, the store lands.
  */
 void guest_implicit_private_store(uint64_t gpa)
 {
-	volatile uint64_t *priv = private_va(gpa);
-
-	guest_install_handler(VE_VECTOR, ve_handler);
-	priv[1] = GUEST_VALUE;
-	assert_one_ve(gpa + 8, 1);
-	GUEST_ASSERT_EQ(priv[0], 0);
-	GUEST_ASSERT_EQ(priv[1], GUEST_VALUE);
-	GUEST_ASSERT_EQ(priv[QWORDS - 1], 0);
+	store_through_ve(gpa);
 	GUEST_SYNC(1);
 	GUEST_DONE();
 }
@@ -325,14 +334,7 @@ void guest_load_before_accept(uint64_t gpa)
 
 void guest_store_before_accept(uint64_t gpa)
 {
-	volatile uint64_t *p = private_va(gpa);
-
-	guest_install_handler(VE_VECTOR, ve_handler);
-	p[1] = GUEST_VALUE;
-	assert_one_ve(gpa + 8, 1);
-	GUEST_ASSERT_EQ(p[0], 0);
-	GUEST_ASSERT_EQ(p[1], GUEST_VALUE);
-	GUEST_ASSERT_EQ(p[QWORDS - 1], 0);
+	store_through_ve(gpa);
 	GUEST_DONE();
 }
 
