@@ -30,7 +30,7 @@ import struct
 
 from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
-from tdx.emu import cpuid as _cpuid, msrs as _msrs
+from tdx.emu import cpuid as _cpuid, gmem as _gmem, msrs as _msrs
 from tdx.emu.state import (MsrFilter, TdVcpu, TD_STATE_INITIALIZED, TD_STATE_RUNNABLE,
                            TD_STATE_UNINITIALIZED, VCPU_TD_STATE_INITIALIZED,
                            VCPU_TD_STATE_UNINITIALIZED)
@@ -423,6 +423,31 @@ def td_check_run(vm, vcpu):
     vcpu.has_run = True
 
 
+# Capabilities a KVM with TDX (Linux >= 6.16) reports on /dev/kvm and on a TD's
+# VM fd whatever the host under the model has (emu/host.py MODELLED):
+# kvm_vm_ioctl_check_extension() / kvm_vm_ioctl_check_extension_generic().
+_MODELLED_CAPS = {
+    abi.KVM_CAP_USER_MEMORY2: 1,
+    abi.KVM_CAP_MEMORY_FAULT_INFO: 1,
+    abi.KVM_CAP_GUEST_MEMFD: 1,
+    abi.KVM_CAP_EXIT_HYPERCALL: KVM_EXIT_HYPERCALL_VALID_MASK,
+    abi.KVM_CAP_X86_USER_SPACE_MSR: 1,
+    abi.KVM_CAP_X86_MSR_FILTER: 1,
+    abi.KVM_CAP_SPLIT_IRQCHIP: 1,
+    # kvm_supported_mem_attributes(): PRIVATE on /dev/kvm and for VMs with
+    # private memory (a default VM gets 0: such a VM is the host's, not ours).
+    abi.KVM_CAP_MEMORY_ATTRIBUTES: abi.KVM_MEMORY_ATTRIBUTE_PRIVATE,
+}
+
+
+def modelled_check_extension(cap, real, vm):
+    """The answer for a capability the model provides (None: not one of
+    those).  `vm` is the TdVm for a TD's VM fd, None for /dev/kvm."""
+    if cap == abi.KVM_CAP_VM_TYPES:
+        return real | (1 << abi.KVM_X86_DEFAULT_VM) | (1 << abi.KVM_X86_TDX_VM)
+    return _MODELLED_CAPS.get(cap)
+
+
 def td_check_extension(cap, real, vm=None):
     """Per-VM KVM_CHECK_EXTENSION answers that differ for a TD."""
     if cap == abi.KVM_CAP_MAX_VCPUS:
@@ -464,9 +489,11 @@ def td_enable_cap(vm, cap):
     return 0
 
 
-def td_set_msr_filter(vm, cfilter):
-    """KVM_X86_SET_MSR_FILTER: the filter TDVMCALL<RDMSR/WRMSR> consults (§4.13)."""
-    vm.msr_filter = MsrFilter.from_cdata(cfilter)
+def td_set_msr_filter(vm, cfilter, host):
+    """KVM_X86_SET_MSR_FILTER: the filter TDVMCALL<RDMSR/WRMSR> consults (§4.13).
+    Each range's bitmap is copied from the caller's memory (memdup_user():
+    -EFAULT for an address no process can map)."""
+    vm.msr_filter = MsrFilter.from_cdata(cfilter, lambda addr, size: _read(host, addr, size))
     return 0
 
 
@@ -481,11 +508,11 @@ TD_GUEST_MEMFD_FLAGS = abi.GUEST_MEMFD_FLAG_MMAP
 
 def td_check_guest_memfd(vm, gmem):
     """KVM_CREATE_GUEST_MEMFD for a TD: kvm_gmem_create() refuses flags outside
-    TD_GUEST_MEMFD_FLAGS with EINVAL.  The fd itself is the host's (emu/README):
-    with MMAP, mmap() works and a page fault on the mapping gets SIGBUS, since
+    TD_GUEST_MEMFD_FLAGS, then a size that is 0, negative as a loff_t or not
+    page aligned, with EINVAL.  The fd's file API is emu/gmem.py's: with MMAP,
+    mmap() works and a page fault on the mapping gets SIGBUS, since
     INIT_SHARED is not set (kvm_gmem_fault_user_mapping())."""
-    if gmem.flags & ~TD_GUEST_MEMFD_FLAGS:
-        _err(errno.EINVAL, "KVM_CREATE_GUEST_MEMFD: flags %#x not supported for a TD" % gmem.flags)
+    _gmem.check_create(gmem.size, gmem.flags, TD_GUEST_MEMFD_FLAGS)
 
 
 def td_create_irqchip(vm):

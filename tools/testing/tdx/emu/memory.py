@@ -68,6 +68,12 @@ class Slot:
     def contains(self, gpa):
         return self.gpa <= gpa < self.gpa + self.size
 
+    @property
+    def private_ok(self):
+        """A private page can be faulted in: the slot has a guest_memfd that is
+        still open (kvm_gmem_get_pfn() fails with -EFAULT once it is closed)."""
+        return self.private is not None and not self.gmem.closed
+
 
 class TdMemory:
     def __init__(self, host, real_vm_fd, faults):
@@ -86,8 +92,28 @@ class TdMemory:
 
     # -- guest_memfd and memslots (KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION2) --
 
-    def add_gmem(self, fd, size):
-        self.gmem[fd] = size
+    def add_gmem(self, gmem):
+        """A guest_memfd this VM created (emu/gmem.py); the file pins the VM."""
+        gmem.memory = self
+        self.gmem[gmem.fd] = gmem
+
+    def _bind(self, fd, offset, size):
+        """kvm_gmem_bind(): the GuestMemfd behind `fd`, or OSError."""
+        gmem = self.gmem.get(fd)
+        if gmem is None or gmem.closed:
+            try:
+                self.host.fstat(fd)
+            except OSError as e:
+                # fget() fails: not an open fd at all.
+                raise OSError(errno.EBADF if e.errno == errno.EBADF else errno.EINVAL,
+                              "guest_memfd %d" % fd) from None
+            # Open, but not a guest_memfd of this VM (f_op or f->kvm differs).
+            raise OSError(errno.EINVAL, "fd %d is not a guest_memfd of this VM" % fd)
+        if offset & (PAGE_SIZE - 1) or offset + size > gmem.size:
+            raise OSError(errno.EINVAL, "guest_memfd offset or size")
+        if gmem.overlaps(offset, size):
+            raise OSError(errno.EINVAL, "guest_memfd range already bound")
+        return gmem
 
     def set_region(self, slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset):
         """Validate like kvm_set_memory_region(); raise OSError(errno) on refusal."""
@@ -108,6 +134,8 @@ class TdMemory:
             self._unmap_slot(old)
             if old.private:
                 old.private.close()
+            if old.gmem is not None and old in old.gmem.bindings:
+                old.gmem.bindings.remove(old)           # kvm_gmem_unbind()
             # The slot's private pages leave the TD (S-EPT zapped); a later access
             # through a new slot faults them in afresh.
             for gfn in range(old.gpa >> PAGE_SHIFT, (old.gpa + old.size) >> PAGE_SHIFT):
@@ -137,19 +165,14 @@ class TdMemory:
             old.gpa = gpa
             self.dirty = True
             return
-        private = None
+        private = gmem = None
         if flags & abi.KVM_MEM_GUEST_MEMFD:
-            gsize = self.gmem.get(gmem_fd)
-            if gsize is None or gmem_offset & (PAGE_SIZE - 1) or gmem_offset + size > gsize:
-                raise OSError(errno.EINVAL, "guest_memfd binding")
-            for other in self.slots.values():
-                if other.gmem == gmem_fd and gmem_offset < other.gmem_offset + other.size \
-                        and other.gmem_offset < gmem_offset + size:
-                    raise OSError(errno.EINVAL, "guest_memfd range already bound")
+            gmem = self._bind(gmem_fd, gmem_offset, size)
             private = Mapping(self.host, size)
-        else:
-            gmem_fd = None
-        self.slots[slot_id] = Slot(slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset, private)
+        slot = Slot(slot_id, flags, gpa, size, uaddr, gmem, gmem_offset, private)
+        if gmem is not None:
+            gmem.bindings.append(slot)
+        self.slots[slot_id] = slot
         self.dirty = True
 
     def slot_of(self, gpa):
@@ -205,6 +228,8 @@ class TdMemory:
         slot = self.slot_of(gpa)
         if slot is None or slot.private is None:
             return errno.EINVAL
+        if slot.gmem.closed:
+            return errno.EFAULT             # kvm_gmem_populate(): no file behind the slot
         gfn = gpa >> PAGE_SHIFT
         if gfn not in self.private_gfns:
             return errno.EINVAL
@@ -225,7 +250,7 @@ class TdMemory:
         # KVM faults that one GPA in, or reports KVM_EXIT_MEMORY_FAULT when it
         # cannot map a private page there (§3.3).
         slot = self.slot_of(gpa)
-        if gpa >> PAGE_SHIFT not in self.private_gfns or slot is None or slot.private is None:
+        if gpa >> PAGE_SHIFT not in self.private_gfns or slot is None or not slot.private_ok:
             return ACCEPT_INVALID
         if level:
             # KVM-TDX maps private memory with 4K pages only (§3.3): the walk
@@ -243,6 +268,36 @@ class TdMemory:
         self.dirty = True
         return ACCEPT_OK
 
+    # -- guest_memfd file operations (emu/gmem.py) --
+
+    def _gmem_gfns(self, gmem, offset, length):
+        """The GFNs of this VM's memslots bound to gmem[offset, offset+length)."""
+        for slot in gmem.bindings:
+            first = max(offset, slot.gmem_offset)
+            end = min(offset + length, slot.gmem_offset + slot.size)
+            for off in range(first, end, PAGE_SIZE):
+                yield slot, (slot.gpa + off - slot.gmem_offset) >> PAGE_SHIFT
+
+    def punch_hole(self, gmem, offset, length):
+        """fallocate(PUNCH_HOLE) (kvm_gmem_punch_hole()): the private pages of
+        the range leave the TD (S-EPT zapped) and their folios are freed; a
+        later access faults in a new zeroed page, pending until accepted."""
+        for slot, gfn in self._gmem_gfns(gmem, offset, length):
+            self.state.pop(gfn, None)
+            self.held_stores.pop(gfn, None)
+            if slot.private is not None and "no-zero-on-private" not in self.faults:
+                self._private_buf(slot, gfn << PAGE_SHIFT, PAGE_SIZE)[:] = bytes(PAGE_SIZE)
+        self.dirty = True
+
+    def gmem_closed(self, gmem):
+        """The guest_memfd's last close (kvm_gmem_release()): every private
+        mapping of its bindings is zapped; the memslots stay, but private
+        faults there fail from now on (Slot.private_ok)."""
+        for slot, gfn in self._gmem_gfns(gmem, 0, gmem.size):
+            self.state.pop(gfn, None)
+            self.held_stores.pop(gfn, None)
+        self.dirty = True
+
     def hold_store(self, gpa, data):
         """A store to pending private page `gpa` (no shared bit) that retired in
         the real vCPU; it lands when the page is accepted (module docstring)."""
@@ -256,6 +311,23 @@ class TdMemory:
     def shared_bytes(self, gpa, length):
         slot = self.slot_of(gpa)
         return buffer(slot.uaddr + gpa - slot.gpa, length)
+
+    def guest_bytes(self, real_gpa, length):
+        """What a guest load at `real_gpa` (with or without the shared bit)
+        would read, within one page; None where it would fault."""
+        private = not (self.shared_bit and real_gpa & self.shared_bit)
+        gpa = real_gpa & ~self.shared_bit if self.shared_bit else real_gpa
+        slot = self.slot_of(gpa)
+        if slot is None or (gpa & (PAGE_SIZE - 1)) + length > PAGE_SIZE:
+            return None
+        gfn = gpa >> PAGE_SHIFT
+        if private:
+            if gfn not in self.private_gfns or self.state.get(gfn) != MAPPED or slot.private is None:
+                return None
+            return bytes(self._private_buf(slot, gpa, length))
+        if gfn in self.private_gfns:
+            return None
+        return bytes(self.shared_bytes(gpa, length))
 
     def classify(self, real_gpa):
         """What KVM-TDX does for a guest access that found no real mapping.
@@ -279,7 +351,7 @@ class TdMemory:
             if gfn in self.private_gfns:
                 return "fault", gpa, False
             return "retry", gpa, False      # shared page just mapped: run again
-        if slot is None or slot.private is None or gfn not in self.private_gfns:
+        if slot is None or not slot.private_ok or gfn not in self.private_gfns:
             return "fault", gpa, True
         if self.state.get(gfn) != MAPPED:
             return "pending", gpa, True
@@ -345,10 +417,16 @@ class TdMemory:
         self.host.ioctl(self.fd, abi.KVM_SET_USER_MEMORY_REGION, region)
 
     def close(self):
+        """The VM is gone: its private memory with it.  guest_memfd fds may
+        outlive it; they keep their size and flags but bind nothing."""
         for slot in self.slots.values():
             if slot.private:
                 slot.private.close()
         self.slots = {}
+        for gmem in self.gmem.values():
+            gmem.bindings = []
+            gmem.memory = None
+        self.gmem = {}
 
 
 def _region(slot, gpa, size, addr):

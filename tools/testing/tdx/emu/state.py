@@ -43,28 +43,31 @@ class MsrFilter:
         self.ranges = [(flags, base, nmsrs, bytes(bitmap)) for flags, base, nmsrs, bitmap in ranges]
 
     @classmethod
-    def from_cdata(cls, cfilter):
+    def from_cdata(cls, cfilter, read_user):
         """From a cffi `struct kvm_msr_filter *`; validates like
-        kvm_vm_ioctl_set_msr_filter() and copies the bitmaps (OSError(EINVAL))."""
-        from tdx.lib.abi import ffi
+        kvm_vm_ioctl_set_msr_filter() / kvm_add_msr_filter() (x86.c), in their
+        order, and copies each bitmap with read_user(addr, size), which raises
+        OSError(EFAULT) for a bad pointer."""
         import errno
+        from tdx.lib.abi import ffi
         if cfilter.flags & ~abi.KVM_MSR_FILTER_DEFAULT_DENY:
             raise OSError(errno.EINVAL, "msr filter flags")
         default_allow = not cfilter.flags & abi.KVM_MSR_FILTER_DEFAULT_DENY
-        ranges, empty = [], True
+        empty = not any(cfilter.ranges[i].nmsrs for i in range(abi.KVM_MSR_FILTER_MAX_RANGES))
+        if empty and not default_allow:
+            raise OSError(errno.EINVAL, "deny-all msr filter without ranges")
+        ranges = []
         for i in range(abi.KVM_MSR_FILTER_MAX_RANGES):
             r = cfilter.ranges[i]
             if not r.nmsrs:
                 continue
-            empty = False
             if r.flags & ~(abi.KVM_MSR_FILTER_READ | abi.KVM_MSR_FILTER_WRITE) or not r.flags:
                 raise OSError(errno.EINVAL, "msr filter range flags")
             size = (r.nmsrs + 63) // 64 * 8                 # BITS_TO_LONGS * sizeof(long)
             if size > abi.KVM_MSR_FILTER_MAX_BITMAP_SIZE:
                 raise OSError(errno.EINVAL, "msr filter bitmap size")
-            ranges.append((r.flags, r.base, r.nmsrs, bytes(ffi.buffer(r.bitmap, size))))
-        if empty and not default_allow:
-            raise OSError(errno.EINVAL, "deny-all msr filter without ranges")
+            bitmap = read_user(int(ffi.cast("uintptr_t", r.bitmap)), size)
+            ranges.append((r.flags, r.base, r.nmsrs, bytes(bitmap)))
         return cls(default_allow, ranges)
 
     def allowed(self, index, write):

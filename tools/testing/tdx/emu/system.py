@@ -24,7 +24,7 @@ import time
 from tdx.lib import abi, boot, kvm as _kvm
 from tdx.lib.abi import ffi
 from tdx.lib.system import HostSystem, buffer
-from tdx.emu import faults as _faults, ioctls
+from tdx.emu import faults as _faults, gmem as _gmem, host as _hostfeat, insn, ioctls
 from tdx.emu.memory import TdMemory
 from tdx.emu.regs import Regs
 from tdx.emu.state import EmuRunError, TdVm
@@ -91,9 +91,15 @@ class EmuSystem(HostSystem):
 
     name = "emulated"
 
-    def __init__(self, fault_names=None, tdcall_trap=None):
-        self.host = HostSystem()
+    def __init__(self, fault_names=None, tdcall_trap=None, host=None, host_mode=None):
+        # `host`: the real kernel (a HostSystem); tests pass one that hides
+        # host features to show that the model's own paths are taken.
+        self.host = host or HostSystem()
         self.faults = _faults.parse(fault_names)
+        # What to take from the host's KVM (emu/host.py); probed at the first
+        # open of /dev/kvm.
+        self.host_mode = _hostfeat.requested_mode(host_mode)
+        self.features = None
         # How TDCALL reaches the model: "exit" (this host: INTERNAL_ERROR) or
         # "ud" (as on VMX hosts: #UD, forwarded by the guest through the doorbell).
         self.tdcall_trap = tdcall_trap or os.environ.get("TDX_EMU_TDCALL_TRAP", "exit")
@@ -105,7 +111,8 @@ class EmuSystem(HostSystem):
         self._kvm_fds = set()
         self._vms = {}
         self._vcpus = {}
-        self._gmem_owner = {}
+        self._gmems = {}                # guest_memfd fd -> GuestMemfd (emu/gmem.py)
+        self._empty_fd = -1             # an empty memfd, what MMAP guest_memfd mappings show
 
     # -- System interface --
 
@@ -113,6 +120,8 @@ class EmuSystem(HostSystem):
         fd = self.host.open(path, flags)
         if os.path.realpath(path) in (_kvm.KVM_DEV, os.path.realpath(_kvm.device_path())):
             self._kvm_fds.add(fd)
+            if self.features is None:
+                self.features = _hostfeat.HostFeatures(self.host, fd, self.host_mode)
         return fd
 
     def close(self, fd):
@@ -123,8 +132,9 @@ class EmuSystem(HostSystem):
         elif fd in self._vms:
             vmfd = self._vms.pop(fd)
             vmfd.memory.close()
+        elif fd in self._gmems:
+            self._gmems.pop(fd).release()
         self._kvm_fds.discard(fd)
-        self._gmem_owner.pop(fd, None)
         self.host.close(fd)
 
     def kvm_fd_for(self, vmfd):
@@ -155,12 +165,12 @@ class EmuSystem(HostSystem):
         return self.host.ioctl(fd, request, arg)
 
     def _check_extension(self, fd, cap, td):
+        """KVM_CHECK_EXTENSION as a KVM with TDX answers it: the capabilities
+        the model provides do not depend on the host (emu/host.py MODELLED)."""
         real = self.host.ioctl(fd, abi.KVM_CHECK_EXTENSION, cap)
-        if cap == abi.KVM_CAP_VM_TYPES:
-            return real | (1 << abi.KVM_X86_TDX_VM)
-        if cap == abi.KVM_CAP_MEMORY_ATTRIBUTES and (td is not None or fd in self._kvm_fds):
-            # kvm_supported_mem_attributes(): PRIVATE on /dev/kvm and for VMs with private memory.
-            return abi.KVM_MEMORY_ATTRIBUTE_PRIVATE
+        modelled = ioctls.modelled_check_extension(cap, real, td)
+        if modelled is not None:
+            return modelled
         if td is not None:
             return ioctls.td_check_extension(cap, real, td)
         return real
@@ -182,10 +192,10 @@ class EmuSystem(HostSystem):
                 return ioctls.td_enable_cap(vm, cap)
             return self.host.ioctl(vmfd.fd, request, arg)
         if request == abi.KVM_X86_SET_MSR_FILTER:
-            # The real KVM validates the struct; the model applies it to TDVMCALLs.
-            self.host.ioctl(vmfd.fd, request, arg)
-            ioctls.td_set_msr_filter(vm, ffi.cast("struct kvm_msr_filter *", arg))
-            return 0
+            # Validated and kept by the model, which applies it to TDVMCALLs;
+            # the host's VM never sees it (its vCPUs' own RDMSR/WRMSR are not a
+            # TD's, emu/README), so hosts without an MSR filter work too.
+            return ioctls.td_set_msr_filter(vm, ffi.cast("struct kvm_msr_filter *", arg), _Host)
         if request == abi.KVM_CREATE_VCPU:
             vcpu = ioctls.td_create_vcpu(vm, arg)
             try:
@@ -198,11 +208,7 @@ class EmuSystem(HostSystem):
             vmfd.vcpus[fd] = vfd
             return fd
         if request == abi.KVM_CREATE_GUEST_MEMFD:
-            gmem = ffi.cast("struct kvm_create_guest_memfd *", arg)
-            ioctls.td_check_guest_memfd(vm, gmem)
-            fd = self.host.ioctl(vmfd.fd, request, arg)
-            vmfd.memory.add_gmem(fd, gmem.size)
-            return fd
+            return self._create_guest_memfd(vmfd, ffi.cast("struct kvm_create_guest_memfd *", arg))
         if request == abi.KVM_SET_USER_MEMORY_REGION2:
             r = ffi.cast("struct kvm_userspace_memory_region2 *", arg)
             vmfd.memory.set_region(r.slot, r.flags, r.guest_phys_addr, r.memory_size, r.userspace_addr,
@@ -223,6 +229,73 @@ class EmuSystem(HostSystem):
         if request in ioctls.TD_VM_REFUSED:
             raise OSError(ioctls.TD_VM_REFUSED[request], "refused for a TD")
         return self.host.ioctl(vmfd.fd, request, arg)
+
+    def _create_guest_memfd(self, vmfd, args):
+        """KVM_CREATE_GUEST_MEMFD on a TD: the host's guest_memfd when it has
+        one for these flags (borrowed), else the model's (emu/gmem.py)."""
+        ioctls.td_check_guest_memfd(vmfd.vm, args)
+        size, flags = args.size, args.flags
+        fd = None
+        if self.features.borrow_gmem(flags):
+            try:
+                fd = self.host.ioctl(vmfd.fd, abi.KVM_CREATE_GUEST_MEMFD, args)
+            except OSError:
+                fd = None               # a host that reports the cap but refuses: model it
+        if fd is None:
+            gmem = _gmem.GuestMemfd(_gmem.standin_fd(), size, flags, host=self.host,
+                                    empty_fd=self._empty_memfd())
+        else:
+            gmem = _gmem.GuestMemfd(fd, size, flags, borrowed=True, host=self.host)
+        self._gmems[gmem.fd] = gmem
+        vmfd.memory.add_gmem(gmem)
+        return gmem.fd
+
+    def _empty_memfd(self):
+        if self._empty_fd < 0:
+            self._empty_fd = os.memfd_create("tdx-emu-gmem", os.MFD_CLOEXEC)
+        return self._empty_fd
+
+    # -- file syscalls on a TD's guest_memfd (the others go to the host) --
+
+    def read(self, fd, length):
+        g = self._gmems.get(fd)
+        return g.read(length) if g else self.host.read(fd, length)
+
+    def pread(self, fd, length, offset):
+        g = self._gmems.get(fd)
+        return g.pread(length, offset) if g else self.host.pread(fd, length, offset)
+
+    def write(self, fd, data):
+        g = self._gmems.get(fd)
+        return g.write(data) if g else self.host.write(fd, data)
+
+    def pwrite(self, fd, data, offset):
+        g = self._gmems.get(fd)
+        return g.pwrite(data, offset) if g else self.host.pwrite(fd, data, offset)
+
+    def fstat(self, fd):
+        g = self._gmems.get(fd)
+        return g.fstat() if g else self.host.fstat(fd)
+
+    def ftruncate(self, fd, length):
+        g = self._gmems.get(fd)
+        return g.ftruncate(length) if g else self.host.ftruncate(fd, length)
+
+    def fallocate(self, fd, mode, offset, length):
+        g = self._gmems.get(fd)
+        return g.fallocate(mode, offset, length) if g else self.host.fallocate(fd, mode, offset, length)
+
+    def mmap(self, length, prot, flags, fd=-1, offset=0):
+        g = self._gmems.get(fd) if fd >= 0 else None
+        return g.mmap(length, prot, flags, offset) if g else self.host.mmap(length, prot, flags, fd, offset)
+
+    def munmap(self, addr, length):
+        self.host.munmap(addr, length)
+
+    def gmem_info(self, fd):
+        """(borrowed, GuestMemfd) for tests of both guest_memfd paths."""
+        g = self._gmems[fd]
+        return g.borrowed, g
 
     # -- TD vCPU fd --
 
@@ -285,7 +358,7 @@ class EmuSystem(HostSystem):
             memory.sync()
             self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
             reason = run.exit_reason
-            if reason == abi.KVM_EXIT_INTERNAL_ERROR and _is_tdcall(run):
+            if reason == abi.KVM_EXIT_INTERNAL_ERROR and self._is_tdcall(vfd, memory):
                 if self.tdcall_trap == "ud":
                     self.stats["ud-injected"] += 1
                     self._inject(vfd, UD_VECTOR)
@@ -312,6 +385,21 @@ class EmuSystem(HostSystem):
                     return 0
                 continue
             return 0
+
+    def _is_tdcall(self, vfd, memory):
+        """Did the vCPU stop at a TDCALL?  From the exit's instruction bytes
+        when the host gives them and the host path borrows them, else from
+        the instruction at RIP in guest memory (emu/insn.py)."""
+        raw = _exit_insn_bytes(vfd.run)
+        if raw is False:
+            return False                # not an emulation failure
+        if raw is not None and self.features.borrow_insn_bytes:
+            return raw[:4] == TDCALL_BYTES
+        sregs = ffi.new("struct kvm_sregs *")
+        self.host.ioctl(vfd.fd, abi.KVM_GET_SREGS, sregs)
+        regs = ffi.new("struct kvm_regs *")
+        self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, regs)
+        return insn.fetch(memory, sregs, regs.rip, len(TDCALL_BYTES)) == TDCALL_BYTES
 
     def _wait_while_halted(self, vfd):
         """TDG.VP.VMCALL<HLT> blocks in KVM, with no exit (§4.5), until an event
@@ -464,10 +552,14 @@ class EmuSystem(HostSystem):
         self.host.ioctl(vfd.fd, abi.KVM_SET_REGS, out)
 
 
-def _is_tdcall(run):
+def _exit_insn_bytes(run):
+    """The instruction bytes an emulation-failure exit carries, or None
+    (prepare_emulation_failure_exit(): data[0] flags, then insn_size and the
+    bytes; Linux 5.16 by default, 5.14/5.15 on request, none before)."""
     internal = run.internal
-    if internal.suberror != abi.KVM_INTERNAL_ERROR_EMULATION or internal.ndata < 3 or not internal.data[0] & 1:
+    if internal.suberror != abi.KVM_INTERNAL_ERROR_EMULATION:
         return False
+    if internal.ndata < 3 or not internal.data[0] & 1:
+        return None
     raw = bytes(ffi.buffer(ffi.addressof(internal, "data"), 8 * internal.ndata))
-    # data[1] low byte: instruction length; the bytes follow it (dev-machine-kvm.md §0.2).
-    return raw[9:13] == TDCALL_BYTES
+    return raw[9:9 + raw[8]]

@@ -18,6 +18,16 @@ MAP_SHARED = 0x01
 MAP_PRIVATE = 0x02
 MAP_ANONYMOUS = 0x20
 MAP_NORESERVE = 0x4000
+MAP_TYPE = 0x0f
+MAP_SHARED_VALIDATE = 0x03
+# fallocate(2) modes (include/uapi/linux/falloc.h)
+FALLOC_FL_KEEP_SIZE = 0x01
+FALLOC_FL_PUNCH_HOLE = 0x02
+FALLOC_FL_COLLAPSE_RANGE = 0x08
+FALLOC_FL_ZERO_RANGE = 0x10
+FALLOC_FL_INSERT_RANGE = 0x20
+FALLOC_FL_UNSHARE_RANGE = 0x40
+FALLOC_FL_WRITE_ZEROES = 0x80
 MAP_FAILED = ffi.cast("void *", -1)
 
 
@@ -72,11 +82,31 @@ class HostSystem:
         if libc.munmap(ffi.cast("void *", addr), length) < 0:
             raise _oserror("munmap")
 
-    def pread(self, fd, length, offset):
-        return os.pread(fd, length, offset)
+    # The file syscalls a test makes on a guest_memfd (the emulated platform
+    # may answer them from its model: tdx.emu.gmem).
 
     def read(self, fd, length):
         return os.read(fd, length)
+
+    def pread(self, fd, length, offset):
+        return os.pread(fd, length, offset)
+
+    def write(self, fd, data):
+        return os.write(fd, data)
+
+    def pwrite(self, fd, data, offset):
+        return os.pwrite(fd, data, offset)
+
+    def fstat(self, fd):
+        return os.fstat(fd)
+
+    def ftruncate(self, fd, length):
+        os.ftruncate(fd, length)
+
+    def fallocate(self, fd, mode, offset, length):
+        """fallocate(2) with its mode bits (os.posix_fallocate has none)."""
+        if libc.fallocate(fd, mode, offset, length) < 0:
+            raise _oserror("fallocate")
 
 
 def buffer(addr, length):

@@ -13,6 +13,12 @@ from tdx.emu import state as st
 from tdx.emu.state import MsrFilter
 from tdx.tests.emu_helpers import SIG, FakeMemory, Host, cmd, cpuid_bytes, default_cpuid
 
+_HOST = Host()
+
+
+def _read_user(addr, size):
+    return ioctls._read(_HOST, addr, size)
+
 PAGE = 4096
 
 
@@ -680,19 +686,19 @@ class GuestMemfdAndFilter(Base):
         f = ffi.new("struct kvm_msr_filter *", {"flags": 0})
         f.ranges[0].flags, f.ranges[0].nmsrs, f.ranges[0].base = abi.KVM_MSR_FILTER_READ, 3, 0x10
         f.ranges[0].bitmap = bitmap
-        ioctls.td_set_msr_filter(self.vm, f)
+        ioctls.td_set_msr_filter(self.vm, f, _HOST)
         allowed = [self.vm.msr_filter.allowed(i, write=False) for i in (0x10, 0x11, 0x12, 0x13)]
         self.assertEqual(allowed, [True, False, True, True])
         self.assertTrue(self.vm.msr_filter.allowed(0x11, write=True))
 
     def test_msr_filter_validation(self):
         f = ffi.new("struct kvm_msr_filter *", {"flags": abi.KVM_MSR_FILTER_DEFAULT_DENY})
-        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f)         # deny-all without ranges
+        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f, _read_user)         # deny-all without ranges
         f.flags = 2
-        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f)
+        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f, _read_user)
         f.flags = 0
         f.ranges[0].nmsrs, f.ranges[0].flags = 1, 0
-        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f)
+        self.assertErrno(errno.EINVAL, MsrFilter.from_cdata, f, _read_user)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ process's anonymous memory, as in the model.
 """
 
 import errno
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from tdx.lib.abi import ffi
 from tdx.lib.kvm import Mapping
 from tdx.lib.system import HostSystem
 from tdx.emu import memory as mem
+from tdx.emu.gmem import GuestMemfd
 from tdx.tests.test_driver import env
 from tdx.tests.support import requires_kvm
 
@@ -59,7 +61,8 @@ class Base(unittest.TestCase):
         self.addCleanup(self.m.close)
         self.uspace = Mapping(HostSystem(), SLOT_SIZE)      # the library's memory for slot 0
         self.addCleanup(self.uspace.close)
-        self.m.add_gmem(GMEM_FD, SLOT_SIZE)
+        self.gmem = GuestMemfd(GMEM_FD, SLOT_SIZE, 0)
+        self.m.add_gmem(self.gmem)
 
     def gmem_slot(self, slot=0, gpa=0, size=SLOT_SIZE, flags=abi.KVM_MEM_GUEST_MEMFD, offset=0):
         self.m.set_region(slot, flags, gpa, size, self.uspace.addr, GMEM_FD, offset)
@@ -118,10 +121,23 @@ class Regions(Base):
         self.assertErrno(errno.EEXIST, self.m.set_region, 1, 0, SLOT_SIZE - PAGE, 2 * PAGE, self.uspace.addr, 0, 0)
 
     def test_guest_memfd_binding_checked(self):
-        for fd, offset, size in ((GMEM_FD + 1, 0, PAGE), (GMEM_FD, 0x800, PAGE), (GMEM_FD, PAGE, SLOT_SIZE)):
+        """kvm_gmem_bind(): an fd that is open but no guest_memfd of this VM,
+        an unaligned offset, a range past the file's end -> EINVAL."""
+        other = os.open("/dev/null", os.O_RDONLY)
+        self.addCleanup(os.close, other)
+        for fd, offset, size in ((other, 0, PAGE), (GMEM_FD, 0x800, PAGE), (GMEM_FD, PAGE, SLOT_SIZE)):
             with self.subTest(fd=fd, offset=offset, size=size):
                 self.assertErrno(errno.EINVAL, self.m.set_region, 0, abi.KVM_MEM_GUEST_MEMFD, 0, size,
                                  self.uspace.addr, fd, offset)
+        # the last page of the file is the last range accepted
+        self.m.set_region(0, abi.KVM_MEM_GUEST_MEMFD, 0, PAGE, self.uspace.addr, GMEM_FD, SLOT_SIZE - PAGE)
+
+    def test_guest_memfd_not_open_is_ebadf(self):
+        """fget() fails before anything else is looked at: EBADF (kvm_gmem_bind())."""
+        fd = os.open("/dev/null", os.O_RDONLY)
+        os.close(fd)
+        self.assertErrno(errno.EBADF, self.m.set_region, 0, abi.KVM_MEM_GUEST_MEMFD, 0, PAGE,
+                         self.uspace.addr, fd, 0)
 
     def test_guest_memfd_range_bound_once(self):
         self.gmem_slot(size=2 * PAGE)

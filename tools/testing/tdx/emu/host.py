@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""What the emulated platform takes from the host's KVM, and what it models.
+
+The model runs each TD vCPU in an ordinary VM of the host, so it needs a
+small set of host KVM features that every kernel since Linux 4.11 has
+(REQUIRED; the documented baseline is the 5.10 LTS kernel, see emu/README
+"Host baseline").  Everything a TD adds on top -- VM types, guest_memfd,
+KVM_SET_USER_MEMORY_REGION2, memory attributes, KVM_EXIT_MEMORY_FAULT,
+KVM_EXIT_HYPERCALL, user-space MSR exits and the MSR filter, the split
+irqchip -- the model answers itself (MODELLED), whatever the host has.
+
+Two newer host features are used when present (BORROWED), and modelled
+when absent or when TDX_EMU_HOST=baseline forces the baseline path:
+- guest_memfd (KVM_CAP_GUEST_MEMFD, Linux 6.8; GUEST_MEMFD_FLAG_MMAP with
+  KVM_CAP_GUEST_MEMFD_FLAGS, 6.18): a TD's guest_memfd is a real one of the
+  model's plain VM, so its file API is the kernel's own (emu/gmem.py);
+- the instruction bytes of an emulation-failure exit (x86.c
+  prepare_emulation_failure_exit(), by default since Linux 5.16): TDCALL is
+  recognised from them instead of being fetched from guest memory
+  (emu/insn.py).
+Either way the TD's view through the System seam is the same.
+"""
+
+import os
+
+from tdx.lib import abi
+
+ENV = "TDX_EMU_HOST"
+MODES = ("auto", "baseline")
+
+# (capability, number, first release, why the model needs it)
+REQUIRED = (
+    ("KVM_CAP_USER_MEMORY", abi.KVM_CAP_USER_MEMORY, "2.6.x", "memslots of the plain VM"),
+    ("KVM_CAP_EXT_CPUID", 7, "2.6.25", "KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2"),
+    ("KVM_CAP_VCPU_EVENTS", abi.KVM_CAP_VCPU_EVENTS, "2.6.33", "injecting #VE and #UD"),
+    ("KVM_CAP_IMMEDIATE_EXIT", abi.KVM_CAP_IMMEDIATE_EXIT, "4.11",
+     "stopping a vCPU (watchdog, cancelled emulated loads)"),
+)
+
+# Host features the model never uses: it answers them for a TD itself.
+MODELLED = (
+    ("KVM_CAP_VM_TYPES", abi.KVM_CAP_VM_TYPES),
+    ("KVM_SET_USER_MEMORY_REGION2", abi.KVM_CAP_USER_MEMORY2),
+    ("KVM_CAP_MEMORY_ATTRIBUTES", abi.KVM_CAP_MEMORY_ATTRIBUTES),
+    ("KVM_CAP_MEMORY_FAULT_INFO", abi.KVM_CAP_MEMORY_FAULT_INFO),
+    ("KVM_CAP_EXIT_HYPERCALL", abi.KVM_CAP_EXIT_HYPERCALL),
+    ("KVM_CAP_X86_USER_SPACE_MSR", abi.KVM_CAP_X86_USER_SPACE_MSR),
+    ("KVM_CAP_X86_MSR_FILTER", abi.KVM_CAP_X86_MSR_FILTER),
+    ("KVM_CAP_SPLIT_IRQCHIP", abi.KVM_CAP_SPLIT_IRQCHIP),
+)
+
+KVM_CAP_EXIT_ON_EMULATION_FAILURE = 204       # kvm.h, Linux 5.14
+
+
+class HostModeError(ValueError):
+    """TDX_EMU_HOST names no mode."""
+
+
+def requested_mode(value=None):
+    """The host path: "auto" (borrow what the host has) or "baseline"."""
+    if value is None:
+        value = os.environ.get(ENV, "")
+    value = value.strip().lower() or "auto"
+    if value not in MODES:
+        raise HostModeError("%s=%s: expected auto or baseline" % (ENV, value))
+    return value
+
+
+def _check(host, fd, cap):
+    try:
+        return host.ioctl(fd, abi.KVM_CHECK_EXTENSION, cap)
+    except OSError:
+        return 0
+
+
+def missing_requirements(host, kvm_fd):
+    """[(name, release, why)] of REQUIRED capabilities the host's KVM lacks."""
+    return [(name, release, why) for name, cap, release, why in REQUIRED if _check(host, kvm_fd, cap) <= 0]
+
+
+def missing_reason(missing):
+    """The fixed skip reason for a host that lacks what the model needs."""
+    names = ", ".join("%s (Linux %s)" % (name, release) for name, release, _ in missing)
+    return "emulated platform: this host's KVM lacks %s" % names
+
+
+class HostFeatures:
+    """The host's answers, probed once on a /dev/kvm fd, and the choices made."""
+
+    def __init__(self, host, kvm_fd, mode="auto"):
+        self.mode = mode
+        self.baseline = mode == "baseline"
+        self.gmem = _check(host, kvm_fd, abi.KVM_CAP_GUEST_MEMFD) > 0
+        # KVM_CAP_GUEST_MEMFD_FLAGS is 0 before 6.18: only flags 0 then.
+        self.gmem_flags = _check(host, kvm_fd, abi.KVM_CAP_GUEST_MEMFD_FLAGS) if self.gmem else 0
+        self.emulation_failure_cap = _check(host, kvm_fd, KVM_CAP_EXIT_ON_EMULATION_FAILURE)
+        self.modelled = [(name, _check(host, kvm_fd, cap)) for name, cap in MODELLED]
+
+    def borrow_gmem(self, flags):
+        """Use a host guest_memfd for a TD guest_memfd created with `flags`?"""
+        return not self.baseline and self.gmem and not flags & ~self.gmem_flags
+
+    @property
+    def borrow_insn_bytes(self):
+        return not self.baseline
+
+    def report(self):
+        """Lines for the platform report (tdx.lib.compat)."""
+        lines = ["host path: %s%s" % (self.mode, " (TDX_EMU_HOST=baseline)" if self.baseline else "")]
+        if self.baseline:
+            gmem = "not used (baseline), modelled"
+        elif self.gmem:
+            gmem = "yes, flags %#x (borrowed; other flags modelled)" % self.gmem_flags
+        else:
+            gmem = "no (modelled)"
+        lines.append("host guest_memfd: %s" % gmem)
+        if self.baseline:
+            insn = "not used (baseline): TDCALL fetched from guest memory"
+        else:
+            insn = "used when an exit carries them (KVM_CAP_EXIT_ON_EMULATION_FAILURE=%d)" % (
+                self.emulation_failure_cap)
+        lines.append("host emulation-failure instruction bytes: %s" % insn)
+        lines.append("modelled whatever the host has: %s" % ", ".join(
+            "%s (host %s)" % (name, hex(value) if value > 1 else ("yes" if value else "no"))
+            for name, value in self.modelled))
+        return lines
