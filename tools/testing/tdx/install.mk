@@ -39,9 +39,9 @@ tdx_install_path:
 install: tdx_install_path all
 	@set -e; \
 	dest='$(TDX_INSTALL_DIR)'; pkg="$$dest/tdx"; \
-	mkdir -p "$$pkg/lib" "$$pkg/emu" "$$pkg/x86_64" "$$pkg/guest-images"; \
+	mkdir -p "$$pkg/lib" "$$pkg/emu" "$$pkg/runner" "$$pkg/x86_64" "$$pkg/guest-images"; \
 	install -m 0644 '$(TDX_SRC)/__init__.py' "$$pkg/"; \
-	for d in lib emu; do \
+	for d in lib emu runner; do \
 		for f in '$(TDX_SRC)'/$$d/*.py '$(TDX_SRC)'/$$d/README; do \
 			if [ -e "$$f" ]; then install -m 0644 "$$f" "$$pkg/$$d/"; fi; \
 		done; \

@@ -22,4 +22,4 @@ elif [ -x "$venv/bin/python3" ]; then
 else
 	py=python3
 fi
-exec "$py" -m tdx.lib.runner "$@"
+exec "$py" -m tdx.runner "$@"

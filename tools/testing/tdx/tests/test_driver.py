@@ -47,7 +47,7 @@ def env(**extra):
 
 def driver_argv(*args):
     # --platform none: no fixture needs KVM, and the modules start faster.
-    return [sys.executable, "-m", "tdx.lib.runner", "--module-package", FIXTURES, "--platform", "none",
+    return [sys.executable, "-m", "tdx.runner", "--module-package", FIXTURES, "--platform", "none",
             *args]
 
 
@@ -348,7 +348,7 @@ class Selection(unittest.TestCase):
         self.assertIn("timeout 3 s", header("--timeout", "3", TDX_TIMEOUT="7"))
 
     def test_completion_names(self):
-        from tdx.lib import runner
+        from tdx.runner import cli as runner
         names = runner._complete("fail", parsed_args=type("A", (), {"module_package": FIXTURES})())
         self.assertEqual(names, ["failing", "failing.test_pass", "failing.test_fail"])
 

@@ -62,7 +62,7 @@ class Install(unittest.TestCase):
             self.assertTrue((self.dest / "tdx" / "x86_64" / (m + ".py")).is_file(), m)
         self.assertIn("timeout=120", (self.dest / "settings").read_text().splitlines())
         self.assertTrue((self.dest / "tdx" / "guest-images" / "passing.elf").is_file())
-        for f in ("__init__.py", "lib/ktap.py", "lib/runner.py", "lib/compat.py"):
+        for f in ("__init__.py", "lib/ktap.py", "runner/cli.py", "lib/compat.py"):
             self.assertTrue((self.dest / "tdx" / f).is_file(), f)
 
     def run_installed(self, module, **extra):

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def run_suite(*args):
-    p = subprocess.run([sys.executable, "-m", "tdx.lib.runner", "--platform", "emulated", *args],
+    p = subprocess.run([sys.executable, "-m", "tdx.runner", "--platform", "emulated", *args],
                        env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                        timeout=600, stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr

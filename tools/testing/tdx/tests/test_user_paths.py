@@ -92,7 +92,7 @@ class NoKvmDevice(unittest.TestCase):
             self.assertEqual(skip_reasons(p.stdout), {NO_KVM})
 
     def test_driver(self):
-        p = subprocess.run([sys.executable, "-m", "tdx.lib.runner", "-t", "td_lifecycle.test_boot_image_only"],
+        p = subprocess.run([sys.executable, "-m", "tdx.runner", "-t", "td_lifecycle.test_boot_image_only"],
                            env=env(TDX_KVM_DEV="/nonexistent/kvm"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=60, stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 4, p.stderr)
@@ -209,7 +209,7 @@ class Completion(unittest.TestCase):
         e = env(_ARGCOMPLETE="1", COMP_LINE=line, COMP_POINT=str(len(line)), _ARGCOMPLETE_IFS="\n")
         with tempfile.NamedTemporaryFile("r") as out:
             # The shell hook's redirections: completions on fd 8, debug output on fd 9.
-            p = subprocess.run(["sh", "-c", 'exec "$0" -m tdx.lib.runner 8>"$1" 9>/dev/null', sys.executable,
+            p = subprocess.run(["sh", "-c", 'exec "$0" -m tdx.runner 8>"$1" 9>/dev/null', sys.executable,
                                 out.name], env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL, universal_newlines=True, timeout=30)
             words = out.read()

@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# PYTHON_ARGCOMPLETE_OK
+"""The command line: `tdx-selftests`, run_tests.sh, `python3 -m tdx.runner`.
+
+Exit codes as kselftest: 0 all passed (skips allowed), 1 any failure (or the
+run was interrupted), 4 everything skipped, 2 usage error.
+"""
+
+import argparse
+import os
+import sys
+
+from tdx.runner import config
+from tdx.runner.selection import all_test_names, module_dir, module_package, select
+from tdx.runner.session import run, silence_stdout
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="tdx-selftests",
+        description="Run the tdx selftest modules, each in its own process; KTAP v1 on stdout, "
+                    "a summary table on stderr.",
+        epilog="Exit status: 0 all passed (skips allowed), 1 a failure, 4 everything skipped, "
+               "2 usage error.  Environment: TDX_TIMEOUT (seconds), TDX_PLATFORM.")
+    p.add_argument("-l", "--list", action="store_true", help="list the selected module.case names and exit")
+    t = p.add_argument("-t", "--test", dest="include", action="append", default=[], metavar="GLOB",
+                       help="run modules or module.case names matching GLOB (repeatable)")
+    x = p.add_argument("-x", "--exclude", action="append", default=[], metavar="GLOB",
+                       help="leave out modules or module.case names matching GLOB (repeatable)")
+    p.add_argument("-j", "--jobs", type=config.positive(int), default=1, metavar="N",
+                   help="run N modules at once; the output keeps discovery order (default 1)")
+    p.add_argument("--platform", choices=("tdx", "emulated", "none"),
+                   help="force the platform (sets TDX_PLATFORM for the modules)")
+    p.add_argument("--timeout", type=config.positive(float), metavar="S",
+                   help="per-module timeout in seconds (default: $TDX_TIMEOUT, else settings' timeout=)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="echo each module's raw output to stderr as it arrives")
+    p.add_argument("--format", choices=("ktap", "kselftest"), default="ktap",
+                   help="ktap: nested KTAP v1 (default); kselftest: run_kselftest.sh's `# `-prefixed form")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML to FILE")
+    # For the project's own tests: run another package's modules (fault fixtures).
+    p.add_argument("--module-package", help=argparse.SUPPRESS)
+    t.completer = x.completer = _complete
+    return p
+
+
+def _junit_problem(path):
+    """Why FILE cannot be written, found before the run rather than after it."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return "is a directory"
+    if not os.path.isdir(parent):
+        return "directory %s does not exist" % parent
+    if not os.access(parent, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return "permission denied"
+    return None
+
+
+def _complete(prefix, parsed_args=None, **kwargs):
+    package = module_package(getattr(parsed_args, "module_package", None))
+    try:
+        names = all_test_names(module_dir(package))
+    except OSError:
+        return []
+    return [n for n in names if n.startswith(prefix)]
+
+
+def main(argv=None):
+    parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:
+        # Only a completing shell pays for importing argcomplete.
+        import argcomplete
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
+
+    package = module_package(args.module_package)
+    try:
+        directory = module_dir(package)
+    except (OSError, ImportError) as e:
+        parser.error(str(e))
+    timeout = args.timeout
+    if timeout is None and os.environ.get("TDX_TIMEOUT"):
+        try:
+            timeout = config.positive(float)(os.environ["TDX_TIMEOUT"])
+        except argparse.ArgumentTypeError as e:
+            parser.error("TDX_TIMEOUT: %s" % e)
+    if timeout is None:
+        timeout = config.settings_timeout() or config.KSELFTEST_DEFAULT_TIMEOUT
+    problem = config.environment_problem()
+    if problem:
+        parser.error(problem)
+    if args.junit:
+        problem = _junit_problem(args.junit)
+        if problem:
+            parser.error("--junit %s: %s" % (args.junit, problem))
+
+    selected, unmatched = select(directory, args.include, args.exclude)
+    if unmatched:
+        parser.error("-t %s: no module or test case matches" % ", ".join(unmatched))
+    if args.list:
+        try:
+            for s in selected:
+                names = ["%s.%s" % (s.name, c) for c in s.cases] or [s.name]
+                sys.stdout.write("".join(n + "\n" for n in names))
+            sys.stdout.flush()
+        except BrokenPipeError:         # `-l | head`: the reader has what it wanted
+            silence_stdout()
+        return 0
+    return run(args, package, selected, timeout)
