@@ -9,12 +9,15 @@ the expected one into an AssertionError that describes both.  It never reads
 guest registers: on TDX they are protected (reference/kvm-tdx-uapi.md §2.8).
 """
 
-import sys
-
-from tdx.lib import abi, ucall as _ucall
+from tdx.lib import abi, ktap, ucall as _ucall
 from tdx.lib.kvm import Vcpu
 
 UCALL_PORT = 0xE0       # guest/include/ucall.h
+
+# Guest output shown per VM.  A guest that prints in a loop must not bury the
+# case's result, nor make the module's output so long that a reader gives up;
+# the line after the limit says that the rest was dropped.
+GUEST_PRINT_LIMIT = 500
 
 
 class UnexpectedExit(AssertionError):
@@ -121,9 +124,23 @@ class GuestVcpu(Vcpu):
             if uc is None:
                 return None
             if uc.cmd == _ucall.UCALL_PRINTF:
-                sys.stderr.write("# guest %s: %s\n" % (uc.where, uc.expr.rstrip("\n")))
+                self._print(uc)
                 continue
             return uc
+
+    def _print(self, uc):
+        """GUEST_PRINTF text as diagnostics: one `# guest file:line: ...` line per
+        line of text (already escaped by the decoder), at most GUEST_PRINT_LIMIT
+        lines per VM."""
+        gvm = self.guest
+        shown = getattr(gvm, "printed_lines", 0)
+        for line in uc.expr.rstrip("\n").split("\n"):
+            if shown < GUEST_PRINT_LIMIT:
+                ktap.diagnostic("guest %s: %s" % (uc.where, line))
+            elif shown == GUEST_PRINT_LIMIT:
+                ktap.diagnostic("guest: more than %d lines of output; the rest is not shown" % GUEST_PRINT_LIMIT)
+            shown += 1
+        gvm.printed_lines = shown
 
     def _expect(self, what, ok, uc):
         if uc is not None:

@@ -50,6 +50,7 @@ import re
 import os
 import signal
 import sys
+import threading
 import traceback
 import unittest
 
@@ -233,14 +234,18 @@ class KtapWriter:
         self.number = 0
         self.counts = dict.fromkeys(TOTALS_KEYS, 0)
         self._stray = ""
+        # vCPU threads print guest output while the main thread reports.
+        self._lock = threading.RLock()
 
     def line(self, text):
-        self._flush_stray()
-        self._write(text)
+        with self._lock:
+            self._flush_stray()
+            self._write(text)
 
     def _write(self, text):
-        self.stream.write(self.prefix + text + "\n")
-        self.stream.flush()
+        with self._lock:
+            self.stream.write(self.prefix + text + "\n")
+            self.stream.flush()
 
     def version(self):
         self.line(VERSION_LINE)
@@ -249,8 +254,9 @@ class KtapWriter:
         self.line(plan_line(count, skip_reason))
 
     def diag(self, text):
-        for l in diag_lines(text):
-            self.line(defuse(l))
+        with self._lock:
+            for l in diag_lines(text):
+                self.line(defuse(l))
 
     def result(self, name, status=PASS, reason=None):
         self.number += 1
@@ -264,17 +270,36 @@ class KtapWriter:
     # Text a test prints on sys.stdout: kept as diagnostics, line by line, so
     # that a print without a newline cannot glue itself to a result line.
     def stray_write(self, text):
-        self._stray += text
-        *whole, self._stray = self._stray.split("\n")
-        for l in whole:
-            for d in diag_lines(l):
-                self._write(defuse(d))
+        with self._lock:
+            self._stray += text
+            *whole, self._stray = self._stray.split("\n")
+            for l in whole:
+                for d in diag_lines(l):
+                    self._write(defuse(d))
 
     def _flush_stray(self):
-        if self._stray:
-            pending, self._stray = self._stray, ""
-            for d in diag_lines(pending):
-                self._write(defuse(d))
+        with self._lock:
+            if self._stray:
+                pending, self._stray = self._stray, ""
+                for d in diag_lines(pending):
+                    self._write(defuse(d))
+
+
+# The writer of the module's KTAP document while its cases run (run() sets
+# it), for output that the library produces on a case's behalf.
+_active_writer = None
+
+
+def diagnostic(text):
+    """Library output about the running case (guest prints...): `# ` lines in
+    the module's document, defused, before the case's result line; outside a
+    KTAP run the same lines go to stderr."""
+    writer = _active_writer
+    if writer is not None:
+        writer.diag(text)
+        return
+    sys.stderr.write("".join(defuse(l) + "\n" for l in diag_lines(text)))
+    sys.stderr.flush()
 
 
 class _StrayStream(io.TextIOBase):
@@ -598,8 +623,10 @@ def run(module_name=None, argv=None, stream=None):
         raise result.interrupted
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    global _active_writer
     saved_stdout = sys.stdout
     sys.stdout = _StrayStream(writer)
+    _active_writer = writer
     try:
         unittest.TestSuite(tests).run(result)
     except Interrupted as e:
@@ -608,6 +635,7 @@ def run(module_name=None, argv=None, stream=None):
             result.stopTest(result._case["test"])
         result.report_unrun("interrupted by %s" % e.args[0])
     finally:
+        _active_writer = None
         sys.stdout = saved_stdout
         for s, h in previous.items():
             signal.signal(s, h)

@@ -10,6 +10,7 @@ values) raises GuestProtocolError: the guest's memory is not trusted.
 """
 
 import os
+import re
 import struct
 
 # guest/include/ucall.h
@@ -136,10 +137,23 @@ class Ucall:
                                             ", %r" % self.expr if self.expr else "")
 
 
-def _string(raw, what):
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(data):
+    """Text for any bytes: invalid UTF-8 and control characters (all but tab and
+    line feed) become visible `\\xNN` escapes.  A guest may print anything; what
+    it printed must never fail a case, nor reach a stream unescaped."""
+    text = data.decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+
+
+def _string(raw, what, lenient=False):
     end = raw.find(b"\0")
     if end < 0:
         raise GuestProtocolError("ucall %s is not NUL-terminated within %d bytes" % (what, len(raw)))
+    if lenient:
+        return printable(raw[:end])
     try:
         text = raw[:end].decode("utf-8")
     except UnicodeDecodeError as e:
@@ -173,7 +187,8 @@ def decode(slot, cmd=None, vcpu=None):
     if line > 1000000:
         raise GuestProtocolError("ucall line number %d is absurd" % line)
     file = os.path.basename(_string(slot[UCALL_OFF_FILE:UCALL_OFF_FILE + UCALL_FILE_LEN], "file name"))
-    expr = _string(slot[UCALL_OFF_EXPR:UCALL_OFF_EXPR + UCALL_EXPR_LEN], "text")
+    # GUEST_PRINTF text is whatever the guest formatted: escaped, never refused.
+    expr = _string(slot[UCALL_OFF_EXPR:UCALL_OFF_EXPR + UCALL_EXPR_LEN], "text", lenient=slot_cmd == UCALL_PRINTF)
     if slot_cmd == UCALL_ASSERT and args[2] not in (UCALL_ASSERT_BOOL, UCALL_ASSERT_EQ, UCALL_ASSERT_NE):
         raise GuestProtocolError("ucall ASSERT with unknown kind %d" % args[2])
     if slot_cmd == UCALL_EXCEPTION and args[0] > 255:

@@ -160,6 +160,27 @@ void guest_printf(uint64_t v)
 	GUEST_DONE();
 }
 
+/*
+ * Output a KTAP consumer must never take for structure (forged results, a plan,
+ * a version line, a subtest header), bytes that are not text, and `lines` more
+ * lines in blocks of 64: guest output may be anything, and any amount.
+ */
+void guest_print_noise(uint64_t lines)
+{
+	static const char block[] =
+		"x\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\n"
+		"x\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\n"
+		"x\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\n"
+		"x\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\nx\n";
+	uint64_t i;
+
+	GUEST_PRINTF("hello\nok 1 fake\nnot ok 2 evil\n1..9\nKTAP version 1\n# Subtest: x\nBail out!\n");
+	GUEST_PRINTF("raw \xff\xfe bytes \x1b[31mred\r\x7f\x01 end");
+	for (i = 0; i < lines; i += 64)
+		GUEST_PRINTF("%s", block);
+	GUEST_DONE();
+}
+
 /* TDG.VP.VMCALL<Instruction.IO> read: returns R10 << 32 | the value read. */
 uint64_t guest_tdcall_io(uint64_t port)
 {

@@ -306,7 +306,8 @@ class Selection(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertEqual(out.splitlines(), [
             "crash.test_1_before", "crash.test_2_segv", "crash.test_3_never", "exit3.test_exit",
-            "failing.test_pass", "failing.test_fail", "garbage", "hang.test_hang", "hang.test_after",
+            "failing.test_pass", "failing.test_fail", "garbage", "guest_noise.test_noise", "guest_noise.test_quiet",
+            "hang.test_hang", "hang.test_after",
             "importerror.test_unreachable", "passing.test_one", "passing.test_two",
             "skipall.test_a", "skipall.test_b"])
         rc, out, _, _ = run_driver("-l", "-t", "failing.test_f*", "-t", "skip*", "-x", "*.test_b")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 TDX_DIR = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = TDX_DIR / "tests" / "fixtures" / "x86_64"
-MODULES = ["crash", "exit3", "failing", "garbage", "hang", "importerror", "passing", "skipall"]
+MODULES = ["crash", "exit3", "failing", "garbage", "guest_noise", "hang", "importerror", "passing", "skipall"]
 
 WRAPPER_MAKEFILE = """\
 OUTPUT := {build}

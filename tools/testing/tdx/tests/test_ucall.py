@@ -94,7 +94,13 @@ class GarbageTest(unittest.TestCase):
 
     def test_bad_text(self):
         self.assertProtocolError(slot(UCALL_SYNC, file=b"\xff\xfe.c"), "not UTF-8")
-        self.assertProtocolError(slot(UCALL_PRINTF, expr=b"a\x1b[2Jb"), "control characters")
+        self.assertProtocolError(slot(UCALL_SYNC, expr=b"a\x1b[2Jb"), "control characters")
+
+    def test_printf_text_is_escaped_not_refused(self):
+        # What a guest prints is never an error; bytes that are not text arrive as escapes.
+        u = decode(slot(UCALL_PRINTF, [9], expr=b"a\x1b[2Jb\xff\tc\nd\r\x7f"))
+        self.assertEqual(u.expr, "a\\x1b[2Jb\\xff\tc\nd\\x0d\\x7f")
+        self.assertProtocolError(slot(UCALL_SYNC, file=b"\xff.c", expr=b"ok"), "not UTF-8")
 
     def test_absurd_values(self):
         self.assertProtocolError(slot(UCALL_SYNC, line=0xFFFFFFFF), "line number")
