@@ -38,15 +38,16 @@ REQUIRED = (
 )
 
 # Host features the model never uses: it answers them for a TD itself.
+# (name, capability, the answer is a bit mask)
 MODELLED = (
-    ("KVM_CAP_VM_TYPES", abi.KVM_CAP_VM_TYPES),
-    ("KVM_SET_USER_MEMORY_REGION2", abi.KVM_CAP_USER_MEMORY2),
-    ("KVM_CAP_MEMORY_ATTRIBUTES", abi.KVM_CAP_MEMORY_ATTRIBUTES),
-    ("KVM_CAP_MEMORY_FAULT_INFO", abi.KVM_CAP_MEMORY_FAULT_INFO),
-    ("KVM_CAP_EXIT_HYPERCALL", abi.KVM_CAP_EXIT_HYPERCALL),
-    ("KVM_CAP_X86_USER_SPACE_MSR", abi.KVM_CAP_X86_USER_SPACE_MSR),
-    ("KVM_CAP_X86_MSR_FILTER", abi.KVM_CAP_X86_MSR_FILTER),
-    ("KVM_CAP_SPLIT_IRQCHIP", abi.KVM_CAP_SPLIT_IRQCHIP),
+    ("KVM_CAP_VM_TYPES", abi.KVM_CAP_VM_TYPES, True),
+    ("KVM_SET_USER_MEMORY_REGION2", abi.KVM_CAP_USER_MEMORY2, False),
+    ("KVM_CAP_MEMORY_ATTRIBUTES", abi.KVM_CAP_MEMORY_ATTRIBUTES, True),
+    ("KVM_CAP_MEMORY_FAULT_INFO", abi.KVM_CAP_MEMORY_FAULT_INFO, False),
+    ("KVM_CAP_EXIT_HYPERCALL", abi.KVM_CAP_EXIT_HYPERCALL, True),
+    ("KVM_CAP_X86_USER_SPACE_MSR", abi.KVM_CAP_X86_USER_SPACE_MSR, False),
+    ("KVM_CAP_X86_MSR_FILTER", abi.KVM_CAP_X86_MSR_FILTER, False),
+    ("KVM_CAP_SPLIT_IRQCHIP", abi.KVM_CAP_SPLIT_IRQCHIP, False),
 )
 
 KVM_CAP_EXIT_ON_EMULATION_FAILURE = 204       # kvm.h, Linux 5.14
@@ -94,7 +95,7 @@ class HostFeatures:
         # KVM_CAP_GUEST_MEMFD_FLAGS is 0 before 6.18: only flags 0 then.
         self.gmem_flags = _check(host, kvm_fd, abi.KVM_CAP_GUEST_MEMFD_FLAGS) if self.gmem else 0
         self.emulation_failure_cap = _check(host, kvm_fd, KVM_CAP_EXIT_ON_EMULATION_FAILURE)
-        self.modelled = [(name, _check(host, kvm_fd, cap)) for name, cap in MODELLED]
+        self.modelled = [(name, _check(host, kvm_fd, cap), mask) for name, cap, mask in MODELLED]
 
     def borrow_gmem(self, flags):
         """Use a host guest_memfd for a TD guest_memfd created with `flags`?"""
@@ -121,6 +122,7 @@ class HostFeatures:
                 self.emulation_failure_cap)
         lines.append("host emulation-failure instruction bytes: %s" % insn)
         lines.append("modelled whatever the host has: %s" % ", ".join(
-            "%s (host %s)" % (name, hex(value) if value > 1 else ("yes" if value else "no"))
-            for name, value in self.modelled))
+            "%s (host %s)" % (name, hex(value) if mask else ("yes" if value else "no"))
+            for name, value, mask in self.modelled))
+        lines.append("host baseline: %s present" % ", ".join(name for name, _, _, _ in REQUIRED))
         return lines

@@ -107,7 +107,7 @@ class EmuSystem(HostSystem):
             raise ValueError("TDX_EMU_TDCALL_TRAP=%s: expected exit or ud" % self.tdcall_trap)
         self.module = TdxModule()
         # How TDCALLs arrived, for tests of both trap paths.
-        self.stats = {"tdcall-exit": 0, "tdcall-doorbell": 0, "ud-injected": 0}
+        self.stats = {"tdcall-exit": 0, "tdcall-doorbell": 0, "ud-injected": 0, "insn-fetched": 0}
         self._kvm_fds = set()
         self._vms = {}
         self._vcpus = {}
@@ -399,6 +399,7 @@ class EmuSystem(HostSystem):
         self.host.ioctl(vfd.fd, abi.KVM_GET_SREGS, sregs)
         regs = ffi.new("struct kvm_regs *")
         self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, regs)
+        self.stats["insn-fetched"] += 1
         return insn.fetch(memory, sregs, regs.rip, len(TDCALL_BYTES)) == TDCALL_BYTES
 
     def _wait_while_halted(self, vfd):

@@ -162,6 +162,10 @@ def _kvm_lines(plat):
         else:
             try:
                 lines.append(_tdx_line("tdx (emulated)", emu))
+                features = getattr(system, "features", None)
+                if features is not None:
+                    # What the model borrows from this host and what it models (emu/host.py).
+                    lines += ["tdx (emulated): %s" % line for line in features.report()]
             finally:
                 emu.close()
     return lines

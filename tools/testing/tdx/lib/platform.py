@@ -45,37 +45,47 @@ def requested():
     return value
 
 
-def _probe():
-    """(tdx_available, reason_if_no_kvm, detail)."""
+def _probe(host):
+    """(tdx_available, reason_if_no_kvm, detail, emulated_missing)."""
     from tdx.lib import abi
     from tdx.lib.kvm import Kvm, KvmUnavailable, KvmError
+    from tdx.emu import host as emu_host
     try:
-        kvm = Kvm()
+        kvm = Kvm(host)
     except KvmUnavailable as e:
-        return False, "no usable /dev/kvm", str(e)
+        return False, "no usable /dev/kvm", str(e), None
     try:
         types = kvm.check_extension(abi.KVM_CAP_VM_TYPES)
     except KvmError:
         types = 0
+    try:
+        missing = emu_host.missing_requirements(host, kvm.fd)
     finally:
         kvm.close()
-    return bool(types & (1 << abi.KVM_X86_TDX_VM)), None, None
+    return bool(types & (1 << abi.KVM_X86_TDX_VM)), None, None, missing
 
 
-def select(want=None):
+def select(want=None, host=None):
+    """The platform for `want` (default: TDX_PLATFORM); `host` is the real
+    kernel's System (tests pass one that hides features)."""
     want = want or requested()
     if want == "none":
         return Platform("none", reason="platform none selected (TDX_PLATFORM=none)")
-    has_tdx, no_kvm, detail = _probe()
+    from tdx.lib.system import HostSystem
+    host = host or HostSystem()
+    has_tdx, no_kvm, detail, missing = _probe(host)
     if no_kvm:
         return Platform("none", reason=no_kvm, detail=detail)
     if want == "tdx" or (want == "auto" and has_tdx):
         if not has_tdx:
             return Platform("none", reason=NO_TDX)
-        from tdx.lib.system import HostSystem
-        return Platform("tdx", HostSystem())
-    from tdx.emu import EmuSystem
-    return Platform("emulated", EmuSystem())
+        return Platform("tdx", host)
+    from tdx.emu import EmuSystem, host as emu_host
+    system = EmuSystem(host=host)       # validates TDX_EMU_* first: a bad value is a usage error
+    if missing:
+        # The model cannot run here at all: one reason for every case.
+        return Platform("none", reason=emu_host.missing_reason(missing))
+    return Platform("emulated", system)
 
 
 _current = None

@@ -290,6 +290,50 @@ class Populate(Base):
         self.assertEqual(self.m.state[1], mem.MAPPED)
 
 
+class GmemFileEffects(Base):
+    """What guest_memfd file operations do to the TD (emu/gmem.py -> TdMemory)."""
+
+    def setUp(self):
+        super().setUp()
+        self.gmem_slot(size=4 * PAGE)
+        self.private(0, 4 * PAGE)
+        for gpa in (PAGE, 2 * PAGE, 3 * PAGE):
+            self.m.accept(gpa, 0)
+            self.m.private_bytes(gpa, 8)[:] = b"page%04x" % gpa
+
+    def test_punch_hole_removes_private_pages(self):
+        """kvm_gmem_punch_hole(): exactly the pages of the range leave the TD,
+        zeroed; the next access finds them pending (a fresh page to accept)."""
+        self.m.punch_hole(self.gmem, 2 * PAGE, PAGE)
+        self.assertEqual(self.m.classify(2 * PAGE)[0], "pending")
+        self.assertEqual(self.private_content(2 * PAGE), bytes(8))
+        for gpa in (PAGE, 3 * PAGE):                # the neighbours are untouched
+            self.assertEqual(self.m.classify(gpa)[0], "retry")
+            self.assertEqual(self.private_content(gpa), b"page%04x" % gpa)
+        self.assertEqual(self.m.accept(2 * PAGE, 0), mem.ACCEPT_OK)
+
+    def test_punch_hole_follows_the_binding_offset(self):
+        """A slot bound at gmem offset 2 pages: file offset 3 pages is GPA 0x100000 + 1 page."""
+        other = GuestMemfd(GMEM_FD + 1, 8 * PAGE, 0)
+        self.m.add_gmem(other)
+        self.m.set_region(1, abi.KVM_MEM_GUEST_MEMFD, 0x100000, 2 * PAGE, self.uspace.addr, other.fd, 2 * PAGE)
+        self.private(0x100000, 2 * PAGE)
+        self.m.accept(0x100000, 0)
+        self.m.accept(0x101000, 0)
+        self.m.punch_hole(other, 3 * PAGE, PAGE)
+        self.assertEqual(self.m.classify(0x101000)[0], "pending")
+        self.assertEqual(self.m.classify(0x100000)[0], "retry")
+        self.assertEqual(self.m.classify(PAGE)[0], "retry", "another file's binding is not touched")
+
+    def test_close_cuts_the_bindings(self):
+        """kvm_gmem_release(): private faults on its slots fail from now on."""
+        self.gmem.release()
+        for gpa in (0, PAGE):
+            self.assertEqual(self.m.classify(gpa), ("fault", gpa, True))
+        self.assertEqual(self.m.accept(0, 0), mem.ACCEPT_INVALID)
+        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EFAULT)
+
+
 class Accept(Base):
     """TDG.MEM.PAGE.ACCEPT (tdg_mem_page_accept.c)."""
 

@@ -27,9 +27,10 @@ def _kvm_or_skip(system):
 
 class EmuPlatformTest(unittest.TestCase):
     trap = "exit"
+    host_mode = "auto"
 
     def setUp(self):
-        self.system = EmuSystem(tdcall_trap=self.trap)
+        self.system = EmuSystem(tdcall_trap=self.trap, host_mode=self.host_mode)
         self.kvm = _kvm_or_skip(self.system)
         self.addCleanup(self.kvm.close)
         self.lifecycle = GuestImage.load(find_image("td_lifecycle"))
@@ -67,6 +68,9 @@ class EmuPlatformTest(unittest.TestCase):
         if self.trap == "exit":
             self.assertGreater(stats["tdcall-exit"], 0)
             self.assertEqual(stats["tdcall-doorbell"], 0)
+            if self.host_mode == "baseline":
+                # Not from the exit's instruction bytes: fetched from guest memory (emu/insn.py).
+                self.assertEqual(stats["insn-fetched"], stats["tdcall-exit"])
         else:
             self.assertGreater(stats["ud-injected"], 0)
             self.assertEqual(stats["tdcall-doorbell"], stats["ud-injected"])
@@ -76,6 +80,17 @@ class EmuPlatformTest(unittest.TestCase):
 class EmuPlatformUdDoorbellTest(EmuPlatformTest):
     """The same TDs with every TDCALL delivered as #UD and forwarded by the guest."""
     trap = "ud"
+
+
+class EmuPlatformBaselineTest(EmuPlatformTest):
+    """The same TDs on the baseline host path (TDX_EMU_HOST=baseline)."""
+    host_mode = "baseline"
+
+
+class EmuPlatformBaselineUdDoorbellTest(EmuPlatformTest):
+    """The #UD doorbell path of VMX hosts on the baseline host path."""
+    trap = "ud"
+    host_mode = "baseline"
 
 
 class EmuPlatformMiscTest(unittest.TestCase):

@@ -20,10 +20,10 @@ from tdx.tests.support import requires_kvm
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def run_suite(*args):
+def run_suite(*args, **extra_env):
     p = subprocess.run([sys.executable, "-m", "tdx.runner", "--platform", "emulated", *args],
-                       env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                       timeout=600, stdin=subprocess.DEVNULL)
+                       env=env(**extra_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=600, stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -84,6 +84,28 @@ class WholeSuite(unittest.TestCase):
         flat = linaro_tree(out).flat()
         self.assertEqual(len(flat), len(re.findall(r"^(# )?ok \d+ ", out, re.M)))
         self.assertEqual({r for _, r in flat}, {"pass"})
+
+
+@requires_kvm
+class WholeSuiteBaselineHost(unittest.TestCase):
+    """The whole suite on the baseline host path (TDX_EMU_HOST=baseline): the
+    model's guest_memfd and instruction fetch whatever this host has, with
+    TDCALL arriving both ways (INTERNAL_ERROR trap, #UD doorbell)."""
+
+    def check(self, **extra_env):
+        rc, out, err = run_suite("-j2", TDX_EMU_HOST="baseline", **extra_env)
+        not_ok = [l for l in out.splitlines() if "not ok" in l or "# SKIP" in l]
+        self.assertEqual(not_ok, [], err[-3000:])
+        self.assertEqual(rc, 0, err[-3000:])
+        self.assertIn("# tdx (emulated): host path: baseline (TDX_EMU_HOST=baseline)", out)
+        self.assertIn("# tdx (emulated): host guest_memfd: not used (baseline), modelled", out)
+        self.assertGreater(len(re.findall(r"^\s+ok \d+ ", out, re.M)), 100)
+
+    def test_trap_exit(self):
+        self.check()
+
+    def test_ud_doorbell(self):
+        self.check(TDX_EMU_TDCALL_TRAP="ud")
 
 
 if __name__ == "__main__":
