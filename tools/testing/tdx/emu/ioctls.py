@@ -143,18 +143,25 @@ def _entries_to_bytes(entries):
     return b"".join(struct.pack("<7I12x", *e) for e in entries)
 
 
+CMD = struct.Struct("<IIQQ")             # struct kvm_tdx_cmd: id, flags, data, hw_error (§2.1)
+
+
 class _Cmd:
-    """The kernel's copy of struct kvm_tdx_cmd (tdx_get_cmd())."""
+    """The kernel's copy of struct kvm_tdx_cmd (tdx_get_cmd()), read from and
+    written back to the caller's memory with copy_{from,to}_user() rules."""
 
-    def __init__(self, cmd):
-        self.id, self.flags, self.data, self.hw_error = cmd.id, cmd.flags, cmd.data, cmd.hw_error
+    def __init__(self, addr, raw):
+        self.addr = addr
+        self.id, self.flags, self.data, self.hw_error = CMD.unpack(raw)
 
-    def copy_back(self, cmd):
-        cmd.id, cmd.flags, cmd.data, cmd.hw_error = self.id, self.flags, self.data, self.hw_error
+    def copy_back(self, host):
+        _write(host, self.addr, CMD.pack(self.id, self.flags, self.data, self.hw_error))
 
 
-def _get_cmd(cmd):
-    kcmd = _Cmd(cmd)
+def _get_cmd(cmd, host):
+    """tdx_get_cmd(): EFAULT for an unreadable command, EINVAL for hw_error != 0."""
+    addr = int(ffi.cast("uintptr_t", cmd))
+    kcmd = _Cmd(addr, _read(host, addr, CMD.size))
     if kcmd.hw_error:
         _err(errno.EINVAL, "kvm_tdx_cmd.hw_error must be 0")
     return kcmd
@@ -164,9 +171,12 @@ def _get_cmd(cmd):
 # VM fd (§2.1-§2.3, §2.6; tdx_vm_ioctl)
 
 def tdx_vm_ioctl(vm, cmd, host):
-    kcmd = _get_cmd(cmd)
+    kcmd = _get_cmd(cmd, host)
     if kcmd.id == abi.KVM_TDX_CAPABILITIES:
-        return _get_capabilities(vm, kcmd, host)        # lockless, no copy-back [T-new]
+        # Lockless, no copy-back [T-new].  Before 6.19 the cmd was copied back
+        # too (f26061fe2c25); with the cmd in ordinary memory that makes no
+        # difference, so the model does not play it (emu/README).
+        return _get_capabilities(vm, kcmd, host)
     if kcmd.id == abi.KVM_TDX_INIT_VM:
         fn = _td_init
     elif kcmd.id == abi.KVM_TDX_FINALIZE_VM:
@@ -174,10 +184,14 @@ def tdx_vm_ioctl(vm, cmd, host):
     else:
         _err(errno.EINVAL, "unknown KVM_TDX command %d on a VM fd" % kcmd.id)
     try:
-        return fn(vm, kcmd, host)
-    finally:
-        # INIT_VM/FINALIZE copy the whole cmd back, also on failure (§2.1).
-        kcmd.copy_back(cmd)
+        ret = fn(vm, kcmd, host)
+    except OSError:
+        # INIT_VM/FINALIZE copy the whole cmd back, also on failure (§2.1):
+        # hw_error reaches userspace; a copy-back fault wins (tdx_vm_ioctl()).
+        kcmd.copy_back(host)
+        raise
+    kcmd.copy_back(host)
+    return ret
 
 
 def capabilities_bytes(vm):
@@ -275,10 +289,23 @@ def _td_init(vm, kcmd, host):
     return 0
 
 
+# TDX module status of TDH.MR.FINALIZE for a TD without vCPUs
+# (tdh_mr_finalize.c: tdcs num_vcpus == 0; arch/x86/kvm/vmx/tdx_errno.h).
+TDX_NO_VCPUS = 0xC000060900000000
+
+
 def _td_finalize(vm, kcmd, host):
     """tdx_td_finalize() (§2.6); data/flags are not checked by the code."""
     if not vm.initialized or vm.finalized:
         _err(errno.EINVAL, "KVM_TDX_FINALIZE_VM: TD not initialized or already finalized")
+    if not vm.num_vcpus:
+        # The module counts vCPUs at TDH.VP.CREATE, which KVM issues only in
+        # KVM_TDX_INIT_VCPU.  Any failure but "busy" is a KVM bug to KVM:
+        # TDX_BUG_ON() (KVM_BUG_ON() before 6.19) kills the VM; -EIO, with the
+        # status in hw_error.  All releases.
+        kcmd.hw_error = TDX_NO_VCPUS
+        vm.dead = True
+        _err(errno.EIO, "KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE: TDX_NO_VCPUS (the VM is dead)")
     kcmd.hw_error = 0                                   # TDH.MR.FINALIZE succeeds
     vm.measurement.finalize()
     vm.state = TD_STATE_RUNNABLE
@@ -288,19 +315,34 @@ def _td_finalize(vm, kcmd, host):
 # --------------------------------------------------------------------------
 # vCPU fd (§2.4, §2.5, §2.7; tdx_vcpu_unlocked_ioctl then tdx_vcpu_ioctl)
 
-def tdx_vcpu_ioctl(vm, vcpu, cmd, host):
-    # tdx_vcpu_unlocked_ioctl()
-    kcmd = _get_cmd(cmd)
+def _check_td_state(vm):
     if not vm.initialized or vm.finalized:
         _err(errno.EINVAL, "KVM_TDX vCPU command: TD not initialized or already finalized")
+
+
+def tdx_vcpu_ioctl(vm, vcpu, cmd, host):
+    if not vm.kernel.has("vcpu-cmd-first"):
+        # Before 6.19 one tdx_vcpu_ioctl() checked the TD state before it
+        # copied the command (torvalds/linux 3829d81b).
+        _check_td_state(vm)
+        kcmd = _get_cmd(cmd, host)
+        if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
+            return _init_mem_region(vm, vcpu, kcmd, host)
+        if kcmd.id == abi.KVM_TDX_INIT_VCPU:
+            return _vcpu_init(vm, vcpu, kcmd)
+        if kcmd.id == abi.KVM_TDX_GET_CPUID:
+            return _vcpu_get_cpuid(vm, vcpu, kcmd, host)
+        _err(errno.EINVAL, "unknown KVM_TDX command %d on a vCPU fd" % kcmd.id)
+    # tdx_vcpu_unlocked_ioctl() [T-new]: the command first (94428e3ba325).
+    kcmd = _get_cmd(cmd, host)
+    _check_td_state(vm)
     if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
         return _init_mem_region(vm, vcpu, kcmd, host)
     if kcmd.id == abi.KVM_TDX_INIT_VCPU:
         return _vcpu_init(vm, vcpu, kcmd)
     # -ENOIOCTLCMD: fall through to tdx_vcpu_ioctl(), which checks again.
-    if not vm.initialized or vm.finalized:
-        _err(errno.EINVAL, "KVM_TDX vCPU command: TD not initialized or already finalized")
-    kcmd = _get_cmd(cmd)
+    _check_td_state(vm)
+    kcmd = _get_cmd(cmd, host)
     if kcmd.id == abi.KVM_TDX_GET_CPUID:
         return _vcpu_get_cpuid(vm, vcpu, kcmd, host)
     _err(errno.EINVAL, "unknown KVM_TDX command %d on a vCPU fd" % kcmd.id)
@@ -342,19 +384,18 @@ def _init_mem_region(vm, vcpu, kcmd, host):
         _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: flags")
     source, gpa, nr_pages = struct.unpack("<3Q", _read(host, kcmd.data, 24))
     end = (gpa + ((nr_pages << 12) & MASK64)) & MASK64
-    if (source & (PAGE_SIZE - 1) or not source or gpa & (PAGE_SIZE - 1) or not nr_pages or
+    # A NULL source is refused up front only by the newest code; before, the
+    # first page fails (init-mem-null-source-* rules, emu/kernel.py).
+    null_source = not source and vm.kernel.has("init-mem-null-source-einval")
+    if (source & (PAGE_SIZE - 1) or null_source or gpa & (PAGE_SIZE - 1) or not nr_pages or
             end <= gpa or not vm.is_private_gpa(gpa) or not vm.is_private_gpa((end - 1) & MASK64)):
         _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: region")
     measure = bool(kcmd.flags & abi.KVM_TDX_MEASURE_MEMORY_REGION)
     ret = 0
     while nr_pages:
-        try:
-            data = _read(host, source, PAGE_SIZE)
-        except OSError as e:
-            ret = e.errno
-            break
-        # kvm_gmem_populate() + TDH.MEM.PAGE.ADD (+ TDH.MR.EXTEND)
-        err = vm.memory.populate(gpa, data, measure)
+        # kvm_gmem_populate() + tdx_gmem_post_populate() (TDH.MEM.PAGE.ADD,
+        # TDH.MR.EXTEND) for one page, in the order of the release played.
+        err, data = vm.memory.populate(gpa, _source_reader(host, source), vm.kernel)
         if err:
             ret = abs(err)
             break
@@ -367,6 +408,15 @@ def _init_mem_region(vm, vcpu, kcmd, host):
     if ret:
         _err(ret, "KVM_TDX_INIT_MEM_REGION at gpa %#x" % gpa)
     return 0
+
+
+def _source_reader(host, source):
+    """Pinning the source page (get_user_pages_fast()): a callable returning
+    its bytes or raising OSError(EFAULT); None for a NULL source, which the
+    7.0+ kvm_gmem_populate() does not pin at all."""
+    if not source:
+        return None
+    return lambda: _read(host, source, PAGE_SIZE)
 
 
 def get_cpuid_entries(vm):
@@ -410,15 +460,26 @@ def td_create_vcpu(vm, vcpu_id):
         _err(errno.EINVAL, "KVM_CREATE_VCPU: a TD needs KVM_CAP_SPLIT_IRQCHIP")
     if any(v.vcpu_id == vcpu_id for v in vm.vcpus):
         _err(errno.EEXIST, "KVM_CREATE_VCPU: id %d exists" % vcpu_id)
-    vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0)
+    vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0, kernel=vm.kernel)
     vm.vcpus.append(vcpu)
     return vcpu
 
 
-def td_check_run(vm, vcpu):
-    """KVM_RUN before INIT_VCPU or FINALIZE: -EINVAL (tdx_vcpu_pre_run [T-616];
-    the newest code's vcpu_needs_initialization errno is not verified, §2.8)."""
-    if vcpu.state != VCPU_TD_STATE_INITIALIZED or vm.state != TD_STATE_RUNNABLE:
+def td_check_run(vm, vcpu, immediate_exit=False):
+    """kvm_arch_vcpu_ioctl_run() past the UNINITIALIZED wait (the platform's)
+    and the pending completion: immediate_exit -> EINTR, then
+    kvm_x86_vcpu_pre_run(): INIT_RECEIVED with INIT/SIPI blocked (always, for
+    a TD) -> EINVAL, then tdx_vcpu_pre_run(): vCPU not initialised or TD not
+    finalised -> EINVAL (x86.c, [T-616]).  7.3 reworked the last check into
+    vcpu_needs_initialization (9fd7a4433d74); its errno is not verified and
+    the model keeps EINVAL (emu/README)."""
+    init_received = vcpu.mp_state == abi.KVM_MP_STATE_INIT_RECEIVED
+    not_ready = vcpu.state != VCPU_TD_STATE_INITIALIZED or vm.state != TD_STATE_RUNNABLE
+    if (init_received or not_ready) and immediate_exit:
+        _err(errno.EINTR, "KVM_RUN: immediate_exit")
+    if init_received:
+        _err(errno.EINVAL, "KVM_RUN: INIT_RECEIVED, and INIT/SIPI are blocked for a TD")
+    if not_ready:
         _err(errno.EINVAL, "KVM_RUN: vCPU not initialized or TD not finalized")
     vcpu.has_run = True
 
@@ -457,12 +518,25 @@ def td_check_extension(cap, real, vm=None):
         # for VMs with protected state (x86.c; §3.1)
         return 0
     if cap == abi.KVM_CAP_GUEST_MEMFD_FLAGS:
-        return TD_GUEST_MEMFD_FLAGS                     # kvm_gmem_get_supported_flags(kvm)
+        # kvm_gmem_get_supported_flags(kvm); no such capability before 6.18.
+        return td_guest_memfd_flags(vm) if vm is not None else real
     return real
 
 
 # KVM_ENABLE_CAP on a TD VM fd: these the model keeps; others go to the real VM.
 TD_MODELLED_CAPS = (abi.KVM_CAP_SPLIT_IRQCHIP, abi.KVM_CAP_EXIT_HYPERCALL, abi.KVM_CAP_X86_USER_SPACE_MSR)
+
+
+def td_set_tsc_khz(vm, khz):
+    """VM-fd KVM_SET_TSC_KHZ (kvm_arch_vm_ioctl()): True when the host VM
+    should take it (no vCPU yet).  Once a vCPU exists it is refused with EINVAL
+    since 6.17 (dcbe5a466c12, emu/kernel.py tsc-khz-vm-after-vcpu); before, it
+    succeeds without changing the existing vCPUs."""
+    if vm.vcpus:
+        if vm.kernel.has("tsc-khz-vm-after-vcpu"):
+            _err(errno.EINVAL, "KVM_SET_TSC_KHZ on the VM fd after KVM_CREATE_VCPU")
+        return False
+    return True
 
 
 def td_enable_cap(vm, cap):
@@ -506,24 +580,36 @@ def td_set_msr_filter(vm, cfilter, host):
 TD_GUEST_MEMFD_FLAGS = abi.GUEST_MEMFD_FLAG_MMAP
 
 
+def td_guest_memfd_flags(vm):
+    """The guest_memfd flags a TD may use: none before 6.18 (emu/kernel.py gmem-mmap-flag)."""
+    return TD_GUEST_MEMFD_FLAGS if vm.kernel.has("gmem-mmap-flag") else 0
+
+
 def td_check_guest_memfd(vm, gmem):
     """KVM_CREATE_GUEST_MEMFD for a TD: kvm_gmem_create() refuses flags outside
     TD_GUEST_MEMFD_FLAGS, then a size that is 0, negative as a loff_t or not
     page aligned, with EINVAL.  The fd's file API is emu/gmem.py's: with MMAP,
     mmap() works and a page fault on the mapping gets SIGBUS, since
     INIT_SHARED is not set (kvm_gmem_fault_user_mapping())."""
-    _gmem.check_create(gmem.size, gmem.flags, TD_GUEST_MEMFD_FLAGS)
+    _gmem.check_create(gmem.size, gmem.flags, td_guest_memfd_flags(vm))
 
 
 def td_create_irqchip(vm):
-    """KVM_CREATE_IRQCHIP on a TD (kvm_arch_vm_ioctl(), x86.c, 6.18): EEXIST when
-    an irqchip (also the split one) exists, else ENOTTY: a TD has protected EOIs
-    (tdx_vm_init() sets has_protected_eoi), so no in-kernel I/O APIC.  Commit
-    "KVM: TDX: Force split irqchip for TDX at irqchip creation time" (Sagi Shahar,
-    v4, Message-ID 20250904062007.622530-1-sagis@google.com; anchor-tests.md §6.6)."""
+    """KVM_CREATE_IRQCHIP on a TD (kvm_arch_vm_ioctl(), x86.c): EEXIST when an
+    irqchip (also the split one) exists; since 6.18 ENOTTY, a TD has protected
+    EOIs (tdx_vm_init() sets has_protected_eoi), so no in-kernel I/O APIC
+    (b3a37bff8daf, emu/kernel.py irqchip-enotty).  Before 6.18 the in-kernel
+    irqchip is created (EINVAL once a vCPU exists): the split one can no
+    longer be enabled and KVM_CREATE_VCPU fails (tdx_vcpu_create()).  Only the
+    model's state changes; the real VM never runs a vCPU of such a TD."""
     if vm.split_irqchip or vm.irqchip_in_kernel:
         _err(errno.EEXIST, "KVM_CREATE_IRQCHIP: irqchip exists")
-    _err(errno.ENOTTY, "KVM_CREATE_IRQCHIP: a TD has protected EOIs (no in-kernel I/O APIC)")
+    if vm.kernel.has("irqchip-enotty"):
+        _err(errno.ENOTTY, "KVM_CREATE_IRQCHIP: a TD has protected EOIs (no in-kernel I/O APIC)")
+    if vm.vcpus:
+        _err(errno.EINVAL, "KVM_CREATE_IRQCHIP: vCPUs exist")
+    vm.irqchip_in_kernel = True
+    return 0
 
 
 def _as(ctype, arg):
@@ -547,13 +633,51 @@ def td_vcpu_other_ioctl(vm, vcpu, request, arg):
         _as("struct kvm_mp_state *", arg).mp_state = vcpu.mp_state
         return 0
     if request == abi.KVM_SET_MP_STATE:
-        state = _as("struct kvm_mp_state *", arg).mp_state
-        # INIT/SIPI are always blocked for a TD (vt_apic_init_signal_blocked, [MAIN])
-        if state in (abi.KVM_MP_STATE_INIT_RECEIVED, abi.KVM_MP_STATE_SIPI_RECEIVED):
-            _err(errno.EINVAL, "KVM_SET_MP_STATE: INIT/SIPI blocked for a TD")
-        vcpu.mp_state = state
-        return 0
+        return _set_mp_state(vm, vcpu, _as("struct kvm_mp_state *", arg).mp_state)
+    if request == abi.KVM_SET_GUEST_DEBUG:
+        # kvm_arch_vcpu_ioctl_set_guest_debug(): guest_state_protected (x86.c)
+        _err(errno.EINVAL, "KVM_SET_GUEST_DEBUG: TD vCPU state is protected")
+    if request in (abi.KVM_GET_LAPIC, abi.KVM_SET_LAPIC):
+        # kvm_vcpu_ioctl_{get,set}_lapic(): apic->guest_apic_protected, set by
+        # tdx_vcpu_create() (x86.c); the struct is copied in first for SET.
+        if request == abi.KVM_SET_LAPIC:
+            _read_struct(arg, "struct kvm_lapic_state")
+        _err(errno.EINVAL, "KVM_%s_LAPIC: the TD's APIC is protected" % (
+            "GET" if request == abi.KVM_GET_LAPIC else "SET"))
+    if request == abi.KVM_SET_TSC_KHZ:
+        # kvm_arch_vcpu_ioctl(): vcpu->arch.guest_tsc_protected, set by
+        # tdx_vcpu_create(); the TDX module owns the TSC (b24bbb534c2d, 6.16).
+        _err(errno.EINVAL, "KVM_SET_TSC_KHZ: the TD's TSC is protected")
     return None
+
+
+# kvm_arch_vcpu_ioctl_set_mpstate(): the states x86 accepts with an in-kernel
+# LAPIC (a TD always has one).
+_MP_STATES = (abi.KVM_MP_STATE_RUNNABLE, abi.KVM_MP_STATE_UNINITIALIZED, abi.KVM_MP_STATE_INIT_RECEIVED,
+              abi.KVM_MP_STATE_HALTED, abi.KVM_MP_STATE_SIPI_RECEIVED, abi.KVM_MP_STATE_AP_RESET_HOLD)
+
+
+def _set_mp_state(vm, vcpu, state):
+    """KVM_SET_MP_STATE on a TD vCPU (x86.c).  INIT/SIPI are always blocked
+    for a TD (vt_apic_init_signal_blocked, [MAIN]): before 6.17 that refuses
+    INIT_RECEIVED and SIPI_RECEIVED here; since 0fe3e8d804fd (6.17, emu/kernel.py
+    mp-state-init-at-run) they are taken, SIPI_RECEIVED as INIT_RECEIVED with
+    a pending SIPI, and the next KVM_RUN fails (td_check_run)."""
+    if state not in _MP_STATES:
+        _err(errno.EINVAL, "KVM_SET_MP_STATE: %d" % state)
+    if state in (abi.KVM_MP_STATE_INIT_RECEIVED, abi.KVM_MP_STATE_SIPI_RECEIVED):
+        if not vm.kernel.has("mp-state-init-at-run"):
+            _err(errno.EINVAL, "KVM_SET_MP_STATE: INIT/SIPI blocked for a TD")
+        state = abi.KVM_MP_STATE_INIT_RECEIVED
+    vcpu.mp_state = state
+    return 0
+
+
+def _read_struct(arg, ctype):
+    """copy_from_user() of a struct the library passed (EFAULT when unmappable)."""
+    addr = int(ffi.cast("uintptr_t", arg))
+    if not _user_ok(addr, ffi.sizeof(ctype)):
+        _err(errno.EFAULT, "copy_from_user(%#x)" % addr)
 
 
 def set_cpuid2(vcpu, cpuid2):

@@ -32,6 +32,7 @@ import errno
 from tdx.lib import abi
 from tdx.lib.kvm import Mapping
 from tdx.lib.system import buffer
+from tdx.emu.kernel import Kernel
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
@@ -76,10 +77,11 @@ class Slot:
 
 
 class TdMemory:
-    def __init__(self, host, real_vm_fd, faults):
+    def __init__(self, host, real_vm_fd, faults, kernel=None):
         self.host = host                # HostSystem: the real kernel
         self.fd = real_vm_fd
         self.faults = faults
+        self.kernel = kernel or Kernel()    # the release played (emu/kernel.py)
         self.shared_bit = 0             # known after KVM_TDX_INIT_VM
         self.slots = {}
         self.gmem = {}                  # guest_memfd fd -> size
@@ -112,7 +114,10 @@ class TdMemory:
         if offset & (PAGE_SIZE - 1) or offset + size > gmem.size:
             raise OSError(errno.EINVAL, "guest_memfd offset or size")
         if gmem.overlaps(offset, size):
-            raise OSError(errno.EINVAL, "guest_memfd range already bound")
+            # Another memslot binds part of the range: EEXIST since 7.2
+            # (7ea987a90585), EINVAL before (emu/kernel.py gmem-bind-eexist).
+            err = errno.EEXIST if self.kernel.has("gmem-bind-eexist") else errno.EINVAL
+            raise OSError(err, "guest_memfd range already bound")
         return gmem
 
     def set_region(self, slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset):
@@ -223,22 +228,47 @@ class TdMemory:
 
     # -- TD build and run time --
 
-    def populate(self, gpa, data, measure):
-        """One page of KVM_TDX_INIT_MEM_REGION (kvm_gmem_populate + TDH.MEM.PAGE.ADD)."""
+    def populate(self, gpa, read_source, kernel):
+        """One page of KVM_TDX_INIT_MEM_REGION: kvm_gmem_populate() and
+        tdx_gmem_post_populate(), checks in the order of the release played
+        (`kernel`, emu/kernel.py).  read_source() pins the source page (bytes,
+        or OSError EFAULT); None for a NULL source_addr.  Returns (errno, data);
+        errno 0 when the page was added with `data`."""
         slot = self.slot_of(gpa)
         if slot is None or slot.private is None:
-            return errno.EINVAL
+            return errno.EINVAL, None       # kvm_slot_has_gmem()
         if slot.gmem.closed:
-            return errno.EFAULT             # kvm_gmem_populate(): no file behind the slot
+            return errno.EFAULT, None       # no file behind the slot
         gfn = gpa >> PAGE_SHIFT
+        data = None
+        gup_first = kernel.has("init-mem-gup-first")
+        if gup_first and read_source is not None:
+            # 7.0+: the source is pinned before the page is looked at.
+            try:
+                data = read_source()
+            except OSError as e:
+                return e.errno, None
+        if not kernel.has("init-mem-no-prepared") and gfn in self.state:
+            return errno.EEXIST, None       # __kvm_gmem_get_pfn(): folio already prepared
         if gfn not in self.private_gfns:
-            return errno.EINVAL
+            return errno.EINVAL, None       # kvm_range_has_memory_attributes(PRIVATE)
+        if data is None:
+            if read_source is None and kernel.has("init-mem-null-source-eopnotsupp"):
+                return errno.EOPNOTSUPP, None   # tdx_gmem_post_populate(): no source page
+            # Before 7.0, tdx_gmem_post_populate() pins the source itself:
+            # address 0 too (EFAULT).
+            try:
+                data = read_source() if read_source is not None else _raise_efault()
+            except OSError as e:
+                return e.errno, None
         if gfn in self.state:
-            return errno.EEXIST
+            # kvm_tdp_mmu_map_private_pfn(): the S-EPT entry exists, the fault
+            # is spurious (not RET_PF_FIXED): -EIO, no KVM_BUG_ON.
+            return errno.EIO, None
         self._private_buf(slot, gpa, len(data))[:] = data
         self.state[gfn] = MAPPED
         self.dirty = True
-        return 0
+        return 0, data
 
     def accept(self, gpa, level):
         """TDG.MEM.PAGE.ACCEPT of a 4K (level 0) or 2M (level 1) page."""
@@ -334,8 +364,11 @@ class TdMemory:
 
         Returns (kind, gpa, private); gpa without the shared bit, private =
         the access was through the private alias.  kind is
-        - "fault": attribute mismatch, or a private access KVM cannot map
-          (no memslot, no guest_memfd): KVM_EXIT_MEMORY_FAULT (§3.3);
+        - "fault": attribute mismatch, also for a shared access to a GPA
+          without memslot whose attribute is PRIVATE (kvm_mmu_faultin_pfn()
+          compares the attribute before it looks for a memslot), or a
+          private access KVM cannot map (no memslot, no guest_memfd):
+          KVM_EXIT_MEMORY_FAULT (§3.3);
         - "pending": private page not accepted: #VE, or KVM_RUN -EIO when
           the TD has SEPT_VE_DISABLE (§3.3);
         - "ve": shared GPA without memslot, emulated MMIO: #VE (§3.3);
@@ -346,10 +379,10 @@ class TdMemory:
         slot = self.slot_of(gpa)
         gfn = gpa >> PAGE_SHIFT
         if not private:
-            if slot is None:
-                return "ve", gpa, False     # emulated MMIO: the TD must use #VE.RequestMMIO
             if gfn in self.private_gfns:
                 return "fault", gpa, False
+            if slot is None:
+                return "ve", gpa, False     # emulated MMIO: the TD must use #VE.RequestMMIO
             return "retry", gpa, False      # shared page just mapped: run again
         if slot is None or not slot.private_ok or gfn not in self.private_gfns:
             return "fault", gpa, True
@@ -427,6 +460,10 @@ class TdMemory:
             gmem.bindings = []
             gmem.memory = None
         self.gmem = {}
+
+
+def _raise_efault():
+    raise OSError(errno.EFAULT, "get_user_pages_fast(NULL)")
 
 
 def _region(slot, gpa, size, addr):

@@ -99,8 +99,29 @@ _FIXED_MTRRS = frozenset([MSR_MTRRfix64K_00000, MSR_MTRRfix16K_80000, MSR_MTRRfi
                          list(range(MSR_MTRRfix4K_C0000, MSR_MTRRfix4K_F8000 + 1)))
 
 
-def tdx_has_emulated_msr(index):
-    """tdx_has_emulated_msr() [T-new]."""
+# Before 7.2 (1f3e69af5f93, emu/kernel.py x2apic-msrs) tdx_has_emulated_msr()
+# took every x2APIC MSR but TPR, PPR, EOI and X2APIC_MSR(APIC_ISR) ...
+# X2APIC_MSR(APIC_ISR + APIC_ISR_NR) (and so for TMR and IRR): the ranges
+# collapse to register 0, so ISR1-7, TMR1-7, IRR1-7 and SELF_IPI counted as
+# emulated, and kvm_x2apic_msr_read()/write() of the in-kernel LAPIC answered.
+_X2APIC_NOT_EMULATED_OLD = frozenset(X2APIC_MSR(r) for r in (0x80, 0xA0, 0xB0, 0x100, 0x180, 0x200))
+APIC_ISR, APIC_TMR, APIC_IRR, APIC_SELF_IPI = 0x100, 0x180, 0x200, 0x3F0
+# kvm_lapic_readable_reg_mask() in x2APIC mode, beyond the registers the newer
+# list emulates: ISR, TMR, IRR 0-7 (TPR and PPR are excluded above).
+_X2APIC_READABLE_OLD = frozenset(X2APIC_MSR(base) + i for base in (APIC_ISR, APIC_TMR, APIC_IRR)
+                                 for i in range(8))
+
+
+def _x2apic_emulated(vcpu, index):
+    if vcpu is not None and not vcpu.kernel.has("x2apic-msrs"):
+        return 0x800 <= index <= 0x8FF and index not in _X2APIC_NOT_EMULATED_OLD
+    return index in X2APIC_EMULATED
+
+
+def tdx_has_emulated_msr(index, vcpu=None):
+    """tdx_has_emulated_msr() [T-new]; `vcpu` picks the release's x2APIC rule."""
+    if 0x800 <= index <= 0x8FF:
+        return _x2apic_emulated(vcpu, index)
     return (index in (MSR_IA32_UCODE_REV, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_POWER_CTL,
                       MSR_IA32_CR_PAT, MSR_MTRRcap, MSR_MTRRdefType, MSR_IA32_TSC_DEADLINE,
                       MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, MSR_MISC_FEATURES_ENABLES,
@@ -109,8 +130,7 @@ def tdx_has_emulated_msr(index):
                       MSR_KVM_POLL_CONTROL)
             or MTRR_PHYS_BASE0 <= index <= MSR_MTRRfix4K_F8000
             or MSR_IA32_MC0_CTL <= index < MSR_IA32_MC0_CTL + 4 * KVM_MAX_MCE_BANKS
-            or MSR_IA32_MC0_CTL2 <= index < MSR_IA32_MC0_CTL2 + KVM_MAX_MCE_BANKS
-            or index in X2APIC_EMULATED)
+            or MSR_IA32_MC0_CTL2 <= index < MSR_IA32_MC0_CTL2 + KVM_MAX_MCE_BANKS)
 
 
 def tdx_is_read_only_msr(index):
@@ -172,7 +192,15 @@ def get_msr(vcpu, index, host_initiated=False):
         if not host_initiated and not mcg_cap & MCG_LMCE_P:
             return MSR_RET_INVALID, 0
         return 0, st.values[index]
-    if not tdx_has_emulated_msr(index):
+    if not tdx_has_emulated_msr(index, vcpu):
+        return MSR_RET_INVALID, 0
+    if index not in X2APIC_EMULATED and 0x800 <= index <= 0x8FF:
+        # Before 7.2 only: kvm_x2apic_msr_read() of a register the in-kernel
+        # LAPIC has but the TD's virtual APIC page really holds.  ISR/TMR/IRR
+        # read as KVM's copy, which nothing sets (interrupts reach a TD
+        # posted); the others are not readable (kvm_lapic_reg_read()).
+        if st.x2apic_mode and index in _X2APIC_READABLE_OLD:
+            return 0, 0
         return MSR_RET_INVALID, 0
     # kvm_get_msr_common() for the emulated set
     if index == MSR_IA32_ARCH_CAPABILITIES and not host_initiated and \
@@ -211,7 +239,14 @@ def set_msr(vcpu, index, data, host_initiated=False):
             return MSR_RET_INVALID
         st.values[index] = data
         return 0
-    if tdx_is_read_only_msr(index) or not tdx_has_emulated_msr(index):
+    if tdx_is_read_only_msr(index) or not tdx_has_emulated_msr(index, vcpu):
+        return MSR_RET_INVALID
+    if index not in X2APIC_EMULATED and 0x800 <= index <= 0x8FF:
+        # Before 7.2 only: kvm_x2apic_msr_write() -> kvm_lapic_reg_write():
+        # SELF_IPI sends the vector to the vCPU itself (not modelled:
+        # emu/README); every other such register is not writable.
+        if st.x2apic_mode and index == X2APIC_MSR(APIC_SELF_IPI) and not data >> 32:
+            return 0
         return MSR_RET_INVALID
     if index == MSR_IA32_UCODE_REV:
         if host_initiated:

@@ -9,6 +9,7 @@ from collections import namedtuple
 
 from tdx.lib import abi
 from tdx.emu.errors import EmuMemoryFault, EmuRunError  # noqa: F401  (re-exported)
+from tdx.emu.kernel import Kernel
 from tdx.emu.measurement import Measurement
 from tdx.emu.msrs import MsrState
 from tdx.emu.regs import Regs
@@ -84,8 +85,10 @@ class MsrFilter:
 class TdVm:
     """A TD: struct kvm_tdx plus the TDCS fields the model needs."""
 
-    def __init__(self, faults=frozenset(), sysinfo=None, max_vcpus=None, memory=None):
+    def __init__(self, faults=frozenset(), sysinfo=None, max_vcpus=None, memory=None, kernel=None):
         self.faults = frozenset(faults)
+        # The release whose rules the model plays (emu/kernel.py, TDX_EMU_KERNEL).
+        self.kernel = kernel or Kernel()
         self.sysinfo = sysinfo or TdxSysInfo()
         # tdx_vm_init(): kvm->max_vcpus = min(KVM max, num_present_cpus()) (§1)
         self.max_vcpus = max_vcpus or min(KVM_MAX_VCPUS, os.cpu_count() or 1)
@@ -111,6 +114,10 @@ class TdVm:
         self.measurement = Measurement()
         self.memory = memory                    # provided by the platform (emu/memory.py)
         self.read_host = None                   # provided by the platform
+        # kvm_vm_dead() after a KVM_BUG_ON() (e.g. FINALIZE without a vCPU):
+        # every later ioctl on the VM and its vCPUs fails EIO.
+        self.dead = False
+        self.default_tsc_khz = None             # VM-fd KVM_SET_TSC_KHZ before any vCPU (None: the host's)
 
     @property
     def initialized(self):
@@ -132,8 +139,9 @@ class TdVm:
 class TdVcpu:
     """A TD vCPU: struct vcpu_tdx plus the TDVPS fields the model needs."""
 
-    def __init__(self, vcpu_id, bsp=None):
+    def __init__(self, vcpu_id, bsp=None, kernel=None):
         self.vcpu_id = vcpu_id
+        self.kernel = kernel or Kernel()        # the release played (its VM's, emu/kernel.py)
         self.state = VCPU_TD_STATE_UNINITIALIZED
         self.index = None                       # TDVPS VCPU_INDEX, assigned by TDH.VP.INIT
         self.init_rcx = 0                       # KVM_TDX_INIT_VCPU data

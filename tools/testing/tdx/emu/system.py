@@ -24,7 +24,7 @@ import time
 from tdx.lib import abi, boot, kvm as _kvm
 from tdx.lib.abi import ffi
 from tdx.lib.system import HostSystem, buffer
-from tdx.emu import faults as _faults, gmem as _gmem, host as _hostfeat, insn, ioctls
+from tdx.emu import faults as _faults, gmem as _gmem, host as _hostfeat, insn, ioctls, kernel as _kernel
 from tdx.emu.memory import TdMemory
 from tdx.emu.regs import Regs
 from tdx.emu.state import EmuRunError, TdVm
@@ -60,14 +60,22 @@ class _TdVmFd:
     def __init__(self, sys_, fd, vm):
         self.fd = fd
         self.vm = vm
-        self.memory = TdMemory(sys_.host, fd, vm.faults)
+        self.memory = TdMemory(sys_.host, fd, vm.faults, vm.kernel)
         vm.memory = self.memory
         vm.read_host = _Host.read
         self.vcpus = {}
-        # kvm_vm_dead(): after "Guest access before accepting" every ioctl on
-        # the VM and its vCPUs fails with -EIO (kvm_vm_ioctl/kvm_vcpu_ioctl
-        # check kvm->vm_dead first).
-        self.dead = False
+
+    # kvm_vm_dead(): after "Guest access before accepting" or a KVM_BUG_ON()
+    # every ioctl on the VM and its vCPUs fails with -EIO (kvm_vm_ioctl/
+    # kvm_vcpu_ioctl check kvm->vm_dead first).  The state is the TdVm's, so
+    # that the ioctl model can kill the TD too.
+    @property
+    def dead(self):
+        return self.vm.dead
+
+    @dead.setter
+    def dead(self, value):
+        self.vm.dead = value
 
 
 class _TdVcpuFd:
@@ -91,11 +99,16 @@ class EmuSystem(HostSystem):
 
     name = "emulated"
 
-    def __init__(self, fault_names=None, tdcall_trap=None, host=None, host_mode=None):
+    # On the emulated platform the model is the kernel under test: it reports
+    # the release it plays (tdx.lib.generations reads it as uname(2) elsewhere).
+    kernel_release_source = "the emulated platform's TDX_EMU_KERNEL="
+
+    def __init__(self, fault_names=None, tdcall_trap=None, host=None, host_mode=None, kernel=None):
         # `host`: the real kernel (a HostSystem); tests pass one that hides
         # host features to show that the model's own paths are taken.
         self.host = host or HostSystem()
         self.faults = _faults.parse(fault_names)
+        self.kernel = _kernel.Kernel(kernel)
         # What to take from the host's KVM (emu/host.py); probed at the first
         # open of /dev/kvm.
         self.host_mode = _hostfeat.requested_mode(host_mode)
@@ -113,6 +126,9 @@ class EmuSystem(HostSystem):
         self._vcpus = {}
         self._gmems = {}                # guest_memfd fd -> GuestMemfd (emu/gmem.py)
         self._empty_fd = -1             # an empty memfd, what MMAP guest_memfd mappings show
+
+    def kernel_release(self):
+        return self.kernel.release
 
     # -- System interface --
 
@@ -158,7 +174,7 @@ class EmuSystem(HostSystem):
     def _kvm_ioctl(self, fd, request, arg):
         if request == abi.KVM_CREATE_VM and arg == abi.KVM_X86_TDX_VM:
             vm_fd = self.host.ioctl(fd, abi.KVM_CREATE_VM, abi.KVM_X86_DEFAULT_VM)
-            self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults))
+            self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults, kernel=self.kernel))
             return vm_fd
         if request == abi.KVM_CHECK_EXTENSION:
             return self._check_extension(fd, arg, td=None)
@@ -226,6 +242,12 @@ class EmuSystem(HostSystem):
             return 0
         if request == abi.KVM_CREATE_IRQCHIP:
             return ioctls.td_create_irqchip(vm)
+        if request == abi.KVM_SET_TSC_KHZ:
+            # Before any vCPU the host VM takes it (KVM_GET_TSC_KHZ reads it
+            # back there); after, the model answers (emu/ioctls.py).
+            if ioctls.td_set_tsc_khz(vm, arg):
+                return self.host.ioctl(vmfd.fd, request, arg)
+            return 0
         if request in ioctls.TD_VM_REFUSED:
             raise OSError(ioctls.TD_VM_REFUSED[request], "refused for a TD")
         return self.host.ioctl(vmfd.fd, request, arg)
@@ -314,7 +336,9 @@ class EmuSystem(HostSystem):
 
     def _run(self, vfd):
         vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run
-        ioctls.td_check_run(vm, vcpu)
+        if vcpu.mp_state == abi.KVM_MP_STATE_UNINITIALIZED:
+            return self._wait_uninitialized(vfd)
+        ioctls.td_check_run(vm, vcpu, bool(run.immediate_exit))
         memory = vfd.vmfd.memory
         if not vfd.started:
             self._start(vfd)
@@ -412,6 +436,24 @@ class EmuSystem(HostSystem):
                 vfd.run.exit_reason = abi.KVM_EXIT_INTR
                 raise OSError(errno.EINTR, "KVM_RUN: halted vCPU interrupted")
             time.sleep(HALT_POLL)
+
+    def _wait_uninitialized(self, vfd):
+        """KVM_RUN of a vCPU still UNINITIALIZED: an AP that KVM_TDX_INIT_VCPU
+        has not made RUNNABLE (kvm_arch_vcpu_create() starts APs so under the
+        in-kernel LAPIC a TD always has).  kvm_arch_vcpu_ioctl_run() returns
+        EINTR at once with immediate_exit set, else blocks in kvm_vcpu_block()
+        until a signal (EINTR, KVM_EXIT_INTR) or a wake-up without one (EAGAIN):
+        INIT/SIPI, the only way out, are blocked for a TD (x86.c).  The signal
+        the model sees is the library watchdog's, which sets immediate_exit."""
+        run = vfd.run
+        if run.immediate_exit:
+            raise OSError(errno.EINTR, "KVM_RUN: immediate_exit")
+        while vfd.vcpu.mp_state == abi.KVM_MP_STATE_UNINITIALIZED:
+            if run.immediate_exit:
+                run.exit_reason = abi.KVM_EXIT_INTR
+                raise OSError(errno.EINTR, "KVM_RUN: uninitialized vCPU interrupted")
+            time.sleep(HALT_POLL)
+        raise OSError(errno.EAGAIN, "KVM_RUN: uninitialized vCPU woken without a signal")
 
     def _tdcall(self, vfd, advance):
         vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run

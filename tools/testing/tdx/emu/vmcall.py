@@ -395,8 +395,13 @@ def _map_gpa_exit(vm, vcpu, run):
 
 
 def _complete_map_gpa(vm, vcpu, run):
-    """tdx_complete_vmcall_map_gpa() [T-new]."""
+    """tdx_complete_vmcall_map_gpa().  Since 7.2 (3e2dec1ede0a, emu/kernel.py
+    mapgpa-user-errors) [T-new]: EAGAIN -> RETRY, EINVAL -> INVALID_OPERAND,
+    any other non-zero hypercall.ret fails KVM_RUN with EINVAL.  Before, any
+    non-zero value -> INVALID_OPERAND [T-616].  R11 = the chunk's GPA either way."""
     ret = run.hypercall.ret
+    if ret and not vm.kernel.has("mapgpa-user-errors"):
+        return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND, vcpu.map_gpa_next)
     if ret == errno.EAGAIN:
         return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_RETRY, vcpu.map_gpa_next)
     if ret == errno.EINVAL:

@@ -130,6 +130,11 @@ struct kvm_guest_debug {
     struct kvm_guest_debug_arch arch;
 };
 
+/* asm/kvm.h: the in-kernel local APIC's register page (KVM_APIC_REG_SIZE) */
+struct kvm_lapic_state {
+    char regs[1024];
+};
+
 /* ---- CPUID and MSRs ---- */
 
 /* 40 bytes, kvm-tdx-uapi.md 2.3 */

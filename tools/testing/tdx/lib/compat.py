@@ -11,6 +11,7 @@ at the top of its KTAP document):
     KVM_CAP_GUEST_MEMFD: 1
     ...
     tdx: not available on this host (KVM_CAP_VM_TYPES lacks KVM_X86_TDX_VM)
+    kernel generation: 6.18 (uname 6.18.0; TDX_KVM_GENERATION overrides)
 
 It never raises: on a broken or half-built tree each section says what it
 could not find.  The driver runs it in a child process (`python3 -m
@@ -171,6 +172,18 @@ def _kvm_lines(plat):
     return lines
 
 
+def _generation_lines(plat):
+    """Which KVM-TDX generation's answers the cases expect, and how that was
+    decided (tdx.lib.generations)."""
+    if plat is None or not plat.available:
+        return ["kernel generation: not decided (platform %s)" % (plat.name if plat else "unknown")]
+    try:
+        gen = import_module("tdx.lib.generations").detect(plat)
+    except Exception as e:
+        return ["kernel generation: not decided (%s)" % _error(e)]
+    return gen.report()
+
+
 def report():
     """The compatibility report as text lines; never raises."""
     line, plat = _platform()
@@ -180,6 +193,7 @@ def report():
         lines += _kvm_lines(plat)
     except Exception as e:                  # a bug below must not cost the run its header
         lines.append("/dev/kvm: report failed: %s" % _error(e))
+    lines += _generation_lines(plat)
     return lines
 
 

@@ -89,9 +89,10 @@ def check_config():
         if e.name in ("tdx.lib.platform", "tdx.lib", "tdx"):
             return
         raise
-    from tdx.lib import watchdog
+    from tdx.lib import generations, watchdog
     try:
         watchdog.default_timeout()
+        generations.requested()
         platform.current()
     except (platform.PlatformError, ValueError) as e:
         raise ConfigError(str(e)) from None

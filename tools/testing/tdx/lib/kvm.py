@@ -267,6 +267,13 @@ class Vm:
     def create_irqchip(self):
         self._ioctl("KVM_CREATE_IRQCHIP", abi.KVM_CREATE_IRQCHIP)
 
+    def get_tsc_khz(self):
+        """The VM's default TSC frequency for new vCPUs (KVM_CAP_VM_TSC_CONTROL)."""
+        return self._ioctl("KVM_GET_TSC_KHZ", abi.KVM_GET_TSC_KHZ)
+
+    def set_tsc_khz(self, khz):
+        self._ioctl("KVM_SET_TSC_KHZ", abi.KVM_SET_TSC_KHZ, khz)
+
     def memory_encrypt_op(self, cmd):
         """KVM_MEMORY_ENCRYPT_OP with a struct kvm_tdx_cmd (written back by KVM)."""
         return self._ioctl("KVM_MEMORY_ENCRYPT_OP", abi.KVM_MEMORY_ENCRYPT_OP, cmd)
@@ -401,6 +408,26 @@ class Vcpu:
 
     def memory_encrypt_op(self, cmd):
         return self._ioctl("KVM_MEMORY_ENCRYPT_OP", abi.KVM_MEMORY_ENCRYPT_OP, cmd)
+
+    def set_tsc_khz(self, khz):
+        self._ioctl("KVM_SET_TSC_KHZ", abi.KVM_SET_TSC_KHZ, khz)
+
+    def set_guest_debug(self, control, debugreg=()):
+        dbg = ffi.new("struct kvm_guest_debug *", {"control": control})
+        for i, value in enumerate(debugreg):
+            dbg.arch.debugreg[i] = value
+        self._ioctl("KVM_SET_GUEST_DEBUG", abi.KVM_SET_GUEST_DEBUG, dbg)
+
+    def get_lapic(self):
+        """KVM_GET_LAPIC: the in-kernel local APIC's register page (1 KiB)."""
+        state = ffi.new("struct kvm_lapic_state *")
+        self._ioctl("KVM_GET_LAPIC", abi.KVM_GET_LAPIC, state)
+        return bytes(ffi.buffer(state.regs))
+
+    def set_lapic(self, regs):
+        state = ffi.new("struct kvm_lapic_state *")
+        ffi.buffer(state.regs)[:len(regs)] = regs
+        self._ioctl("KVM_SET_LAPIC", abi.KVM_SET_LAPIC, state)
 
     # Exit payload helpers: the data of an IO exit lives outside the union.
 

@@ -51,6 +51,13 @@ class HostSystem:
     """The real kernel."""
 
     name = "host"
+    # Where kernel_release() comes from, for reports (tdx.lib.generations).
+    kernel_release_source = "uname -r "
+
+    def kernel_release(self):
+        """The release of the kernel under test (uname -r); tdx.lib.generations
+        maps it to the KVM-TDX generation whose answers the suite expects."""
+        return os.uname().release
 
     def open(self, path, flags):
         fd = libc.open(path.encode(), flags | os.O_CLOEXEC)

@@ -12,7 +12,7 @@ import errno
 import functools
 import unittest
 
-from tdx.lib import platform, td
+from tdx.lib import generations, platform, td
 from tdx.lib.guest import GuestImage, find_image
 from tdx.lib.kvm import Kvm, try_call
 from tdx.lib.ktap import main  # noqa: F401  (x86_64 modules: `if __name__ == "__main__": main()`)
@@ -47,6 +47,15 @@ class TdxTestCase(unittest.TestCase):
         builder = td.TdBuilder(self.kvm, self.image(), entry, **options)
         self.addCleanup(lambda: builder.vm is not None and builder.vm.close())
         return builder
+
+    def kernel_has(self, key):
+        """True if the kernel under test gives the newer answer of
+        tdx.lib.generations.CHANGES[key] (a behaviour that changed between
+        releases).  A KTAP diagnostic says which answer applied and why, so a
+        failure names the generation it was judged against."""
+        gen = generations.current()
+        print(gen.diagnostic(key))
+        return gen.newer(key)
 
     def require(self, condition, reason):
         if not condition:

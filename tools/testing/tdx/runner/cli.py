@@ -21,7 +21,8 @@ def build_parser():
         description="Run the tdx selftest modules, each in its own process; KTAP v1 on stdout, "
                     "a summary table on stderr.",
         epilog="Exit status: 0 all passed (skips allowed), 1 a failure, 4 everything skipped, "
-               "2 usage error.  Environment: TDX_TIMEOUT (seconds), TDX_PLATFORM.")
+               "2 usage error.  Environment: TDX_TIMEOUT (seconds), TDX_PLATFORM, TDX_KVM_GENERATION "
+               "(the KVM-TDX release whose answers to expect, for backported kernels).")
     p.add_argument("-l", "--list", action="store_true", help="list the selected module.case names and exit")
     t = p.add_argument("-t", "--test", dest="include", action="append", default=[], metavar="GLOB",
                        help="run modules or module.case names matching GLOB (repeatable)")

@@ -9,6 +9,7 @@ import argparse
 import math
 import os
 
+from tdx.lib import generations
 from tdx.runner.selection import ROOT, TDX_DIR
 
 KSELFTEST_DEFAULT_TIMEOUT = 45        # runner.sh's default when settings says nothing
@@ -61,4 +62,11 @@ def environment_problem():
             positive(float)(value)
         except argparse.ArgumentTypeError as e:
             return "TDX_RUN_TIMEOUT: %s" % e
+    try:
+        generations.requested()
+        emu_kernel = os.environ.get("TDX_EMU_KERNEL", "").strip()
+        if emu_kernel:
+            generations.check_name("TDX_EMU_KERNEL", emu_kernel)
+    except generations.GenerationError as e:
+        return str(e)
     return None

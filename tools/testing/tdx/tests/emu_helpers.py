@@ -49,11 +49,16 @@ class FakeMemory:
             raise self.accept_result
         return self.accept_result
 
-    def populate(self, gpa, data, measure):
+    def populate(self, gpa, read_source, kernel):
         err = self.populate_errors.get(gpa, 0)
-        if not err:
-            self.populated.append((gpa, bytes(data), measure))
-        return err
+        if err:
+            return err, None
+        try:
+            data = read_source() if read_source is not None else b""
+        except OSError as e:
+            return e.errno, None
+        self.populated.append((gpa, bytes(data)))
+        return 0, data
 
 
 def make_td(faults=(), gpaw=48, finalized=True, exit_hypercall=True, user_space_msr=0,

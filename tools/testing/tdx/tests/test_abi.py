@@ -305,6 +305,8 @@ class TestIoctlNumbers(unittest.TestCase):
         "KVM_SET_MSRS": 0x4008AE89,
         "KVM_SET_CPUID2": 0x4008AE90,                   # ref §2.8
         "KVM_GET_CPUID2": 0xC008AE91,
+        "KVM_GET_LAPIC": 0x8400AE8E,
+        "KVM_SET_LAPIC": 0x4400AE8F,
         "KVM_GET_MP_STATE": 0x8004AE98,
         "KVM_SET_MP_STATE": 0x4004AE99,
         "KVM_SET_GUEST_DEBUG": 0x4048AE9B,

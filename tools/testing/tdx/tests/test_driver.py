@@ -394,7 +394,11 @@ class CompatReport(unittest.TestCase):
         self.assertTrue(lines[0].startswith("platform: "))
         self.assertTrue(lines[1].startswith("kernel: Linux "))
         self.assertTrue(any(l.startswith("/dev/kvm: ") for l in lines), lines)
-        self.assertTrue(lines[-1].startswith("tdx"), lines)
+        # The generation the cases will expect comes last (tdx.lib.generations).
+        generation = [l for l in lines if l.startswith("kernel generation")]
+        self.assertEqual(lines[-len(generation):], generation)
+        self.assertRegex(generation[0], r"^kernel generation: (6|7)\.\d+|newest \(")
+        self.assertTrue(lines[-len(generation) - 1].startswith("tdx"), lines)
 
     def test_no_kvm_layer(self):
         lines = self.report({"tdx.lib.kvm": None, "tdx.lib.platform": None})
@@ -425,7 +429,8 @@ class CompatReport(unittest.TestCase):
         lines = self.report({"tdx.lib.kvm": self.fake_kvm(error=RuntimeError("/dev/kvm: No such file")),
                              "tdx.lib.platform": None})
         self.assertEqual(lines[2:], ["/dev/kvm: /dev/kvm: No such file",
-                                     "tdx: not available on this host (no usable /dev/kvm)"])
+                                     "tdx: not available on this host (no usable /dev/kvm)",
+                                     "kernel generation: not decided (platform unknown)"])
 
     def test_tdx_capabilities(self):
         td = types.ModuleType("tdx.lib.td")
@@ -435,7 +440,8 @@ class CompatReport(unittest.TestCase):
                              "tdx.lib.platform": None})
         self.assertIn("KVM_CAP_VM_TYPES: 0x21 (DEFAULT, TDX)", lines)
         self.assertIn("KVM_CAP_SPLIT_IRQCHIP: 1", lines)
-        self.assertEqual(lines[-1], "tdx: supported_attrs=0x10000000 supported_xfam=0x6e7 cpuid configs=12")
+        self.assertEqual(lines[-2:], ["tdx: supported_attrs=0x10000000 supported_xfam=0x6e7 cpuid configs=12",
+                                      "kernel generation: not decided (platform unknown)"])
         lines = self.report({"tdx.lib.kvm": self.fake_kvm(vm_types=0x21), "tdx.lib.td": None,
                              "tdx.lib.platform": None})
-        self.assertTrue(lines[-1].startswith("tdx: KVM offers KVM_X86_TDX_VM; module capabilities not queried"))
+        self.assertTrue(lines[-2].startswith("tdx: KVM offers KVM_X86_TDX_VM; module capabilities not queried"))

@@ -9,6 +9,7 @@ import unittest
 from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
 from tdx.emu import ioctls, msrs
+from tdx.emu.kernel import Kernel
 from tdx.emu import state as st
 from tdx.emu.state import MsrFilter
 from tdx.tests.emu_helpers import SIG, FakeMemory, Host, cmd, cpuid_bytes, default_cpuid
@@ -276,10 +277,15 @@ class CreateVcpuAndRun(Base):
         self.assertEqual(ioctls.td_check_extension(abi.KVM_CAP_MAX_VCPUS, 1024, self.vm), 4)
 
     def test_run_before_init_vcpu(self):
+        """The BSP not initialised, the TD finalised (another vCPU was): EINVAL;
+        with immediate_exit set, EINTR first (x86.c: before the pre-run check)."""
         self.init_vm()
-        vcpu = self.create_vcpu()
+        vcpu, other = self.create_vcpu(0), self.create_vcpu(1)
+        self.init_vcpu(other)
         self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
         self.assertErrno(errno.EINVAL, ioctls.td_check_run, self.vm, vcpu)
+        self.assertErrno(errno.EINTR, ioctls.td_check_run, self.vm, vcpu, True)
+        self.assertFalse(vcpu.has_run)
 
     def test_run_before_finalize(self):
         vcpu, = self.ready()
@@ -367,7 +373,7 @@ class InitMemRegion(Base):
         Host.write(src, data)
         self.add(vcpu, src, 0x100000, 2)
         self.assertEqual(self.last, (src + 2 * PAGE, 0x102000, 0))
-        self.assertEqual(self.vm.memory.populated, [(0x100000, data[:PAGE], True), (0x101000, data[PAGE:], True)])
+        self.assertEqual(self.vm.memory.populated, [(0x100000, data[:PAGE]), (0x101000, data[PAGE:])])
         from tdx.emu.measurement import Measurement
         m = Measurement()
         m.add_page(0x100000, data[:PAGE], True)
@@ -378,8 +384,14 @@ class InitMemRegion(Base):
     def test_unmeasured(self):
         vcpu, = self.ready()
         src, data = self.source(1)
+        Host.write(src, data)
         self.add(vcpu, src, 0x100000, 1, flags=0)
-        self.assertFalse(self.vm.memory.populated[0][2])
+        self.assertEqual(self.vm.memory.populated, [(0x100000, data)])
+        from tdx.emu.measurement import Measurement
+        m = Measurement()
+        m.add_page(0x100000, data, False)
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertEqual(self.vm.measurement.mrtd, m.finalize())
 
     def test_vcpu_not_initialized(self):
         self.init_vm()
@@ -407,7 +419,7 @@ class InitMemRegion(Base):
         src, _ = self.source(1)
         cases = {
             "source unaligned": (src + 8, 0x100000, 1),
-            "source NULL": (0, 0x100000, 1),
+            "source NULL (newest: up front)": (0, 0x100000, 1),
             "gpa unaligned": (src, 0x100800, 1),
             "nr_pages 0": (src, 0x100000, 0),
             "wrap": (src, 0xFFFFFFFFFFFFF000, 2),
@@ -436,6 +448,15 @@ class InitMemRegion(Base):
                 self.assertEqual(self.last, args, "nothing done")
         self.assertEqual(self.vm.memory.populated, [])
 
+    def test_null_source_before_newest(self):
+        """Before the newest code a NULL source passes the up-front checks and
+        the page fails in memory.populate() (no source reader)."""
+        self.vm.kernel = Kernel("7.3")
+        vcpu, = self.ready()
+        self.vm.memory.populate_errors[0x100000] = errno.EOPNOTSUPP
+        self.assertErrno(errno.EOPNOTSUPP, self.add, vcpu, 0, 0x100000, 1)
+        self.assertEqual(self.last, (0, 0x100000, 1))
+
     def test_populate_error_writes_back_progress(self):
         vcpu, = self.ready()
         src, data = self.source(3)
@@ -461,6 +482,48 @@ class Finalize(Base):
         ret, c = self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
         self.assertEqual((ret, c.hw_error, self.vm.state), (0, 0, st.TD_STATE_RUNNABLE))
         self.assertEqual(len(self.vm.measurement.mrtd), 48)
+
+    def test_without_initialized_vcpu(self):
+        """TDH.MR.FINALIZE with no vCPU past KVM_TDX_INIT_VCPU: TDX_NO_VCPUS in
+        hw_error, EIO, and the VM is dead (TDX_BUG_ON); a created vCPU is not enough."""
+        self.init_vm()
+        self.create_vcpu()
+        with self.assertRaises(OSError) as ctx:
+            self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertEqual(ctx.exception.errno, errno.EIO)
+        self.assertTrue(self.vm.dead)
+        self.assertNotEqual(self.vm.state, st.TD_STATE_RUNNABLE)
+
+    def test_without_initialized_vcpu_hw_error(self):
+        self.init_vm()
+        c = cmd(abi.KVM_TDX_FINALIZE_VM)
+        self.assertErrno(errno.EIO, ioctls.tdx_vm_ioctl, self.vm, c, self.host)
+        self.assertEqual(c.hw_error, ioctls.TDX_NO_VCPUS)
+
+
+class VcpuCmdOrder(Base):
+    """tdx_vcpu_unlocked_ioctl() copies the command before it checks the TD
+    state (6.19, 94428e3ba325); 6.16's tdx_vcpu_ioctl() did it the other way."""
+
+    def test_unreadable_cmd_after_finalize(self):
+        for release, err in (("6.18", errno.EINVAL), ("6.19", errno.EFAULT), ("newest", errno.EFAULT)):
+            with self.subTest(release=release):
+                self.vm = st.TdVm(max_vcpus=4, memory=FakeMemory(), kernel=Kernel(release))
+                self.vm.split_irqchip = True
+                vcpu, = self.ready()
+                self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+                self.assertErrno(err, ioctls.tdx_vcpu_ioctl, self.vm, vcpu, ffi.cast("void *", 0x1000), self.host)
+                # hw_error set: EINVAL in both orders
+                self.assertErrno(errno.EINVAL, self.vcpu_cmd, vcpu, abi.KVM_TDX_GET_CPUID, 0, 0, 1)
+
+    def test_unreadable_cmd_before_finalize(self):
+        for release in ("6.18", "newest"):
+            with self.subTest(release=release):
+                self.vm = st.TdVm(max_vcpus=4, memory=FakeMemory(), kernel=Kernel(release))
+                self.vm.split_irqchip = True
+                vcpu, = self.ready()
+                self.assertErrno(errno.EFAULT, ioctls.tdx_vcpu_ioctl, self.vm, vcpu, ffi.cast("void *", 0x1000),
+                                 self.host)
 
 
 class GetCpuid(Base):
@@ -602,18 +665,98 @@ class VcpuOther(Base):
         m.nmsrs = 256
         self.assertErrno(errno.E2BIG, ioctls.td_vcpu_other_ioctl, self.vm, vcpu, abi.KVM_GET_MSRS, m)
 
-    def test_mp_state(self):
-        vcpu, = self.ready()
+    def mp(self, vcpu, state=None):
         mp = ffi.new("struct kvm_mp_state *")
-        ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_GET_MP_STATE, mp)
-        self.assertEqual(mp.mp_state, abi.KVM_MP_STATE_RUNNABLE)
+        if state is None:
+            ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_GET_MP_STATE, mp)
+            return mp.mp_state
+        mp.mp_state = state
+        return ioctls.td_vcpu_other_ioctl(self.vm, vcpu, abi.KVM_SET_MP_STATE, mp)
+
+    def test_mp_state_init_sipi_before_6_17(self):
+        self.vm.kernel = Kernel("6.16")
+        vcpu, = self.ready()
+        self.assertEqual(self.mp(vcpu), abi.KVM_MP_STATE_RUNNABLE)
         for state in (abi.KVM_MP_STATE_INIT_RECEIVED, abi.KVM_MP_STATE_SIPI_RECEIVED):
-            mp.mp_state = state
-            self.assertErrno(errno.EINVAL, ioctls.td_vcpu_other_ioctl, self.vm, vcpu, abi.KVM_SET_MP_STATE, mp)
+            self.assertErrno(errno.EINVAL, self.mp, vcpu, state)
+        self.assertEqual(self.mp(vcpu), abi.KVM_MP_STATE_RUNNABLE)
+
+    def test_mp_state_init_sipi_from_6_17(self):
+        """Taken (SIPI_RECEIVED as INIT_RECEIVED); KVM_RUN then fails EINVAL
+        (0fe3e8d804fd); RUNNABLE makes the vCPU runnable again."""
+        vcpu, = self.ready()
+        self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)
+        for state in (abi.KVM_MP_STATE_INIT_RECEIVED, abi.KVM_MP_STATE_SIPI_RECEIVED):
+            with self.subTest(state=state):
+                self.assertEqual(self.mp(vcpu, state), 0)
+                self.assertEqual(self.mp(vcpu), abi.KVM_MP_STATE_INIT_RECEIVED)
+                self.assertErrno(errno.EINVAL, ioctls.td_check_run, self.vm, vcpu)
+                self.assertEqual(self.mp(vcpu, abi.KVM_MP_STATE_RUNNABLE), 0)
+                ioctls.td_check_run(self.vm, vcpu)
+
+    def test_mp_state_values(self):
+        """States x86 does not know (s390's STOPPED, SUSPENDED, garbage): EINVAL."""
+        vcpu, = self.ready()
+        for state in (5, 6, 7, 8, 10, 0xFFFFFFFF):
+            with self.subTest(state=state):
+                self.assertErrno(errno.EINVAL, self.mp, vcpu, state)
+        for state in (abi.KVM_MP_STATE_HALTED, abi.KVM_MP_STATE_AP_RESET_HOLD, abi.KVM_MP_STATE_UNINITIALIZED,
+                      abi.KVM_MP_STATE_RUNNABLE):
+            with self.subTest(state=state):
+                self.assertEqual(self.mp(vcpu, state), 0)
+                self.assertEqual(self.mp(vcpu), state)
+
+    def test_protected_debug_lapic_tsc(self):
+        """KVM_SET_GUEST_DEBUG (guest_state_protected), KVM_GET/SET_LAPIC
+        (guest_apic_protected), vCPU KVM_SET_TSC_KHZ (guest_tsc_protected): EINVAL;
+        KVM_SET_LAPIC copies the struct in first (EFAULT)."""
+        vcpu, = self.ready()
+        dbg = ffi.new("struct kvm_guest_debug *", {"control": 1})
+        lapic = ffi.new("struct kvm_lapic_state *")
+        for request, arg in ((abi.KVM_SET_GUEST_DEBUG, dbg), (abi.KVM_GET_LAPIC, lapic),
+                             (abi.KVM_SET_LAPIC, lapic), (abi.KVM_SET_TSC_KHZ, 1000000)):
+            with self.subTest(request=hex(request)):
+                self.assertErrno(errno.EINVAL, ioctls.td_vcpu_other_ioctl, self.vm, vcpu, request, arg)
+        self.assertErrno(errno.EFAULT, ioctls.td_vcpu_other_ioctl, self.vm, vcpu, abi.KVM_SET_LAPIC,
+                         ffi.cast("void *", 0x1000))
+
+    def test_x2apic_isr_tmr_irr_before_7_2(self):
+        """Before 1f3e69af5f93 ISR1-7, TMR1-7, IRR1-7 read 0 from the in-kernel
+        LAPIC and SELF_IPI is writable; register 0 of each, TPR, PPR and EOI are
+        never emulated; ISR/TMR/IRR are not writable, SELF_IPI not readable."""
+        for release, readable in (("7.1", True), ("7.2", False)):
+            with self.subTest(release=release):
+                self.vm = st.TdVm(max_vcpus=4, memory=FakeMemory(), kernel=Kernel(release))
+                self.vm.split_irqchip = True
+                vcpu, = self.ready()
+                for index in (0x811, 0x817, 0x819, 0x81F, 0x821, 0x827):
+                    self.assertEqual(msrs.get_msr(vcpu, index, True), (0, 0) if readable else (1, 0), hex(index))
+                    self.assertEqual(msrs.set_msr(vcpu, index, 0, True), 1, hex(index))
+                for index in (0x808, 0x80A, 0x80B, 0x810, 0x818, 0x820, 0x83F, 0x840):
+                    self.assertEqual(msrs.get_msr(vcpu, index, True)[0], 1, hex(index))
+                self.assertEqual(msrs.set_msr(vcpu, 0x83F, 0x30, True), 0 if readable else 1, "SELF_IPI")
+                self.assertEqual(msrs.set_msr(vcpu, 0x83F, 1 << 32 | 0x30, True), 1, "SELF_IPI bits 63:32")
 
     def test_ap_starts_uninitialized(self):
         self.init_vm()
         self.assertEqual(ioctls.td_create_vcpu(self.vm, 1).mp_state, abi.KVM_MP_STATE_UNINITIALIZED)
+
+
+class TscKhz(Base):
+
+    def test_vm_fd_after_a_vcpu(self):
+        """VM-fd KVM_SET_TSC_KHZ: for the host VM while no vCPU exists; once one
+        does, EINVAL since 6.17 (dcbe5a466c12), a no-op before."""
+        for release, after in (("6.16", False), ("6.17", errno.EINVAL), ("newest", errno.EINVAL)):
+            with self.subTest(release=release):
+                self.vm = st.TdVm(max_vcpus=4, memory=FakeMemory(), kernel=Kernel(release))
+                self.vm.split_irqchip = True
+                self.assertTrue(ioctls.td_set_tsc_khz(self.vm, 2000000))
+                self.ready()
+                if after:
+                    self.assertErrno(after, ioctls.td_set_tsc_khz, self.vm, 2000000)
+                else:
+                    self.assertFalse(ioctls.td_set_tsc_khz(self.vm, 2000000))
 
 
 class EnableCap(Base):
@@ -647,6 +790,22 @@ class EnableCap(Base):
         self.cap(abi.KVM_CAP_SPLIT_IRQCHIP, 24)
         self.assertErrno(errno.EEXIST, ioctls.td_create_irqchip, self.vm)
 
+    def test_create_irqchip_before_6_18(self):
+        """Before 6.18 the in-kernel irqchip is created: EEXIST for a second
+        one and for the split one, EINVAL for KVM_CREATE_VCPU; with a vCPU
+        already there, EINVAL."""
+        self.vm.kernel = Kernel("6.17")
+        self.vm.split_irqchip = False
+        self.assertEqual(ioctls.td_create_irqchip(self.vm), 0)
+        self.assertTrue(self.vm.irqchip_in_kernel)
+        self.assertErrno(errno.EEXIST, ioctls.td_create_irqchip, self.vm)
+        self.assertErrno(errno.EEXIST, self.cap, abi.KVM_CAP_SPLIT_IRQCHIP, 24)
+        self.init_vm()
+        self.assertErrno(errno.EINVAL, ioctls.td_create_vcpu, self.vm, 0)
+        late = st.TdVm(max_vcpus=4, memory=FakeMemory(), kernel=Kernel("6.17"))
+        late.vcpus.append(st.TdVcpu(0))
+        self.assertErrno(errno.EINVAL, ioctls.td_create_irqchip, late)
+
     def test_user_space_msr(self):
         self.assertErrno(errno.EINVAL, self.cap, abi.KVM_CAP_X86_USER_SPACE_MSR, 1 << 3)
         self.cap(abi.KVM_CAP_X86_USER_SPACE_MSR, abi.KVM_MSR_EXIT_REASON_FILTER)
@@ -674,6 +833,15 @@ class GuestMemfdAndFilter(Base):
         host = abi.GUEST_MEMFD_FLAG_MMAP | abi.GUEST_MEMFD_FLAG_INIT_SHARED
         self.assertEqual(ioctls.td_check_extension(abi.KVM_CAP_GUEST_MEMFD_FLAGS, host, self.vm),
                          abi.GUEST_MEMFD_FLAG_MMAP)
+
+    def test_guest_memfd_flags_before_6_18(self):
+        """6.16/6.17: no KVM_CAP_GUEST_MEMFD_FLAGS (0) and no flag accepted."""
+        self.vm.kernel = Kernel("6.17")
+        self.assertEqual(ioctls.td_check_extension(abi.KVM_CAP_GUEST_MEMFD_FLAGS, 0, self.vm), 0)
+        g = ffi.new("struct kvm_create_guest_memfd *", {"size": 1 << 20, "flags": 0})
+        ioctls.td_check_guest_memfd(self.vm, g)
+        g.flags = abi.GUEST_MEMFD_FLAG_MMAP
+        self.assertErrno(errno.EINVAL, ioctls.td_check_guest_memfd, self.vm, g)
 
     def test_readonly_mem_capability(self):
         """A TD has no read-only memslots: per-VM KVM_CAP_READONLY_MEM is 0

@@ -21,6 +21,7 @@ from tdx.lib.kvm import Mapping
 from tdx.lib.system import HostSystem
 from tdx.emu import memory as mem
 from tdx.emu.gmem import GuestMemfd
+from tdx.emu.kernel import Kernel
 from tdx.tests.test_driver import env
 from tdx.tests.support import requires_kvm
 
@@ -71,6 +72,15 @@ class Base(unittest.TestCase):
         with self.assertRaises(OSError) as ctx:
             fn(*args)
         self.assertEqual(ctx.exception.errno, err)
+
+    def populate(self, gpa, data, release=None):
+        """memory.populate() with a source page holding `data` (None: a NULL
+        source; an OSError: a source that cannot be pinned); the errno."""
+        def read():
+            if isinstance(data, OSError):
+                raise data
+            return data
+        return self.m.populate(gpa, None if data is None else read, Kernel(release))[0]
 
     def private(self, gpa, size=PAGE):
         self.m.set_attributes(gpa, size, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE, 0)
@@ -140,8 +150,14 @@ class Regions(Base):
                          self.uspace.addr, fd, 0)
 
     def test_guest_memfd_range_bound_once(self):
+        """A range another memslot binds: EEXIST since 7.2 (7ea987a90585), EINVAL
+        before; the first page after the bound range is free."""
         self.gmem_slot(size=2 * PAGE)
-        self.assertErrno(errno.EINVAL, self.gmem_slot, 1, 0x100000, 2 * PAGE, abi.KVM_MEM_GUEST_MEMFD, PAGE)
+        for release, err in (("7.1", errno.EINVAL), ("7.2", errno.EEXIST), ("newest", errno.EEXIST)):
+            with self.subTest(release=release):
+                self.m.kernel = Kernel(release)
+                self.assertErrno(err, self.gmem_slot, 1, 0x100000, 2 * PAGE, abi.KVM_MEM_GUEST_MEMFD, PAGE)
+        self.gmem_slot(1, 0x100000, 2 * PAGE, abi.KVM_MEM_GUEST_MEMFD, 2 * PAGE)
 
     def test_delete(self):
         self.gmem_slot()
@@ -160,7 +176,7 @@ class Regions(Base):
         guest_memfd range must have them faulted in and accepted again."""
         self.gmem_slot()
         self.m.set_attributes(PAGE, PAGE, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE, 0)
-        self.assertEqual(self.m.populate(PAGE, b"\x5e" * PAGE, True), 0)
+        self.assertEqual(self.populate(PAGE, b"\x5e" * PAGE), 0)
         self.m.set_region(0, 0, 0, 0, 0, 0, 0)
         self.gmem_slot()
         self.assertEqual(self.m.classify(PAGE)[0], "pending")
@@ -232,7 +248,7 @@ class Attributes(Base):
 
     def test_to_shared_removes_private_page_and_its_content(self):
         self.private(PAGE)
-        self.assertEqual(self.m.populate(PAGE, b"\x5e" * PAGE, True), 0)
+        self.assertEqual(self.populate(PAGE, b"\x5e" * PAGE), 0)
         self.shared(PAGE)
         self.assertNotIn(1, self.m.state)
         self.assertEqual(self.private_content(PAGE), bytes(8))
@@ -252,7 +268,7 @@ class NoZeroFault(Base):
     def test_content_survives_private_shared_private(self):
         self.gmem_slot()
         self.private(PAGE)
-        self.m.populate(PAGE, b"\x5e" * PAGE, True)
+        self.populate(PAGE, b"\x5e" * PAGE)
         self.shared(PAGE)
         self.private(PAGE)
         self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_OK)
@@ -264,27 +280,58 @@ class Populate(Base):
 
     def test_no_memslot(self):
         self.private(0x100000)
-        self.assertEqual(self.m.populate(0x100000, bytes(PAGE), True), errno.EINVAL)
+        self.assertEqual(self.populate(0x100000, bytes(PAGE)), errno.EINVAL)
 
     def test_memslot_without_guest_memfd(self):
         self.m.set_region(0, 0, 0, PAGE, self.uspace.addr, 0, 0)
         self.private(0)
-        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EINVAL)
+        self.assertEqual(self.populate(0, bytes(PAGE)), errno.EINVAL)
 
     def test_not_private(self):
         self.gmem_slot()
-        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EINVAL)
+        self.assertEqual(self.populate(0, bytes(PAGE)), errno.EINVAL)
 
     def test_twice(self):
+        """EEXIST before 7.0 (preparation tracking); EIO from 7.0 (the S-EPT
+        mapping exists: kvm_tdp_mmu_map_private_pfn())."""
         self.gmem_slot()
         self.private(0)
-        self.assertEqual(self.m.populate(0, bytes(PAGE), True), 0)
-        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EEXIST)
+        self.assertEqual(self.populate(0, bytes(PAGE)), 0)
+        for release, err in (("6.16", errno.EEXIST), ("6.19", errno.EEXIST), ("7.0", errno.EIO),
+                             ("newest", errno.EIO)):
+            with self.subTest(release=release):
+                self.assertEqual(self.populate(0, b"\x77" * PAGE, release), err)
+        self.assertEqual(self.private_content(0), bytes(8), "the page as first added")
+
+    def test_bad_source(self):
+        """A source that cannot be pinned: EFAULT, but before 7.0 the
+        attribute is checked first (EINVAL for a page that is not PRIVATE)."""
+        self.gmem_slot()
+        self.private(PAGE)
+        bad = OSError(errno.EFAULT, "unmapped source")
+        for release, not_private in (("6.19", errno.EINVAL), ("7.0", errno.EFAULT), ("newest", errno.EFAULT)):
+            with self.subTest(release=release):
+                self.assertEqual(self.populate(0, bad, release), not_private)
+                self.assertEqual(self.populate(PAGE, bad, release), errno.EFAULT)
+        self.assertNotIn(1, self.m.state)
+
+    def test_null_source(self):
+        """A NULL source (the newest code refuses it before populating):
+        EFAULT from pinning address 0 before 7.0, EOPNOTSUPP from 7.0; after
+        the attribute check either way."""
+        self.gmem_slot()
+        self.private(PAGE)
+        for release, err in (("6.16", errno.EFAULT), ("6.19", errno.EFAULT), ("7.0", errno.EOPNOTSUPP),
+                             ("7.3", errno.EOPNOTSUPP)):
+            with self.subTest(release=release):
+                self.assertEqual(self.populate(0, None, release), errno.EINVAL, "not PRIVATE")
+                self.assertEqual(self.populate(PAGE, None, release), err)
+        self.assertNotIn(1, self.m.state)
 
     def test_content_in_the_private_view_only(self):
         self.gmem_slot()
         self.private(PAGE)
-        self.assertEqual(self.m.populate(PAGE, b"\x5e" * PAGE, True), 0)
+        self.assertEqual(self.populate(PAGE, b"\x5e" * PAGE), 0)
         self.assertEqual(self.private_content(PAGE), b"\x5e" * 8)
         self.assertEqual(self.uspace.read(PAGE, PAGE), bytes(PAGE), "the library's memory")
         self.assertEqual(self.m.state[1], mem.MAPPED)
@@ -331,7 +378,7 @@ class GmemFileEffects(Base):
         for gpa in (0, PAGE):
             self.assertEqual(self.m.classify(gpa), ("fault", gpa, True))
         self.assertEqual(self.m.accept(0, 0), mem.ACCEPT_INVALID)
-        self.assertEqual(self.m.populate(0, bytes(PAGE), True), errno.EFAULT)
+        self.assertEqual(self.populate(0, bytes(PAGE)), errno.EFAULT)
 
 
 class Accept(Base):
@@ -357,7 +404,7 @@ class Accept(Base):
 
     def test_added_page_is_already_accepted(self):
         self.private(PAGE)
-        self.m.populate(PAGE, bytes(PAGE), True)
+        self.populate(PAGE, bytes(PAGE))
         self.assertEqual(self.m.accept(PAGE, 0), mem.ACCEPT_ALREADY)
 
     def test_shared_page_cannot_be_accepted(self):
@@ -405,6 +452,13 @@ class Classify(Base):
     def test_shared_gpa_without_memslot_is_ve(self):
         self.assertEqual(self.m.classify(0x10000000 | SHARED_BIT), ("ve", 0x10000000, False))
 
+    def test_shared_access_to_private_gpa_without_memslot_is_shared_fault(self):
+        """The attribute is compared before KVM looks for a memslot
+        (kvm_mmu_faultin_pfn()): a PRIVATE GPA is a fault, not emulated MMIO."""
+        self.private(0x10000000)
+        self.assertEqual(self.m.classify((0x10000000 + 8) | SHARED_BIT), ("fault", 0x10000008, False))
+        self.assertEqual(self.m.classify(0x10001000 | SHARED_BIT), ("ve", 0x10001000, False), "the next page")
+
     def test_shared_access_to_private_page_is_shared_fault(self):
         self.private(PAGE)
         self.assertEqual(self.m.classify((PAGE + 8) | SHARED_BIT), ("fault", PAGE + 8, False))
@@ -441,7 +495,7 @@ class Views(Base):
         super().setUp()
         self.gmem_slot()
         self.private(0, 4 * PAGE)       # pages 0-3 private; 1 added, 2 accepted, 0 and 3 pending
-        self.m.populate(PAGE, bytes(PAGE), True)
+        self.populate(PAGE, bytes(PAGE))
         self.m.accept(2 * PAGE, 0)
         self.m.sync()
 
@@ -475,7 +529,7 @@ class PrivateVisibleFault(Base):
     def test_private_view_is_the_library_memory(self):
         self.gmem_slot()
         self.private(PAGE)
-        self.m.populate(PAGE, b"\x5e" * PAGE, True)
+        self.populate(PAGE, b"\x5e" * PAGE)
         self.m.sync()
         self.assertIn((PAGE, PAGE, self.uspace.addr + PAGE), self.host.mapped())
         self.assertEqual(self.uspace.read(PAGE, 8), b"\x5e" * 8)

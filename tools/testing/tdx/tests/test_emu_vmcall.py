@@ -12,6 +12,7 @@ import errno
 import unittest
 
 from tdx.lib import abi, ghci
+from tdx.emu.kernel import Kernel
 from tdx.emu import faults, msrs as msrs_mod, vmcall
 from tdx.emu.errors import EmuRunError
 from tdx.emu.state import MsrFilter
@@ -695,6 +696,20 @@ class MapGpa(Base):
         # The next KVM_RUN enters the guest with R10 untouched.
         self.assertFalse(self.resume(regs))
         self.assertStatus(regs, 0)
+
+    def test_completion_before_7_2_any_ret_is_invalid_operand(self):
+        """6.16-7.1 (before 3e2dec1ede0a): every non-zero hypercall.ret, EAGAIN
+        and values KVM does not define included, is INVALID_OPERAND with R11 =
+        the chunk's GPA; KVM_RUN itself never fails."""
+        self.vm.kernel = Kernel("7.1")
+        for ret in (errno.EAGAIN, errno.EINVAL, 1, 0xFFFFFFFFFFFFFFFF):
+            with self.subTest(ret=ret):
+                exited, regs = self.map_gpa(SHARED_BIT | 0x200000, 0x400000)
+                self.assertTrue(self.resume(regs))               # first chunk done
+                self.run.run.hypercall.ret = ret
+                self.assertFalse(self.resume(regs))
+                self.assertStatus(regs, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+                self.assertEqual(regs.r11, SHARED_BIT | 0x400000)
 
     def test_pending_event_between_chunks_is_retry(self):
         exited, regs = self.map_gpa(SHARED_BIT | 0x200000, 0x400000)

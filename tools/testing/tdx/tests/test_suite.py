@@ -3,7 +3,9 @@
 
 Every x86_64 module must pass here (0 not ok), the document must satisfy the
 strict in-repo KTAP checker and parse with tap.py, and -j2 must give the same
-leaves as -j1.  The kselftest form is checked the same way.
+leaves as -j1.  The kselftest form is checked the same way.  The whole suite
+also runs on the baseline host path and against every kernel release the
+model plays (TDX_EMU_KERNEL, docs/generations.md).
 """
 
 import os
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import unittest
 
+from tdx.lib import generations
 from tdx.tests import ktap_check
 from tdx.tests.ktap_consumers import SUCCESS, kunit, linaro_tree
 from tdx.tests.test_driver import env, tappy
@@ -106,6 +109,46 @@ class WholeSuiteBaselineHost(unittest.TestCase):
 
     def test_ud_doorbell(self):
         self.check(TDX_EMU_TDCALL_TRAP="ud")
+
+
+@requires_kvm
+class WholeSuiteEveryGeneration(unittest.TestCase):
+    """The whole suite against every release the model plays (TDX_EMU_KERNEL;
+    newest is WholeSuite's): 0 not ok under each, the header names the
+    generation, and every case whose answer depends on the release says it
+    applied the answer the table gives for that generation."""
+
+    @classmethod
+    def setUpClass(cls):
+        from concurrent.futures import ThreadPoolExecutor
+        releases = [g for g in generations.GENERATIONS if g != generations.NEWEST]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = pool.map(lambda g: run_suite("-j1", TDX_EMU_KERNEL=g), releases)
+            cls.runs = dict(zip(releases, runs))
+
+    def test_all_pass(self):
+        for release, (rc, out, err) in self.runs.items():
+            with self.subTest(release=release):
+                not_ok = [l for l in out.splitlines() if "not ok" in l or "# SKIP" in l]
+                self.assertEqual(not_ok, [], err[-3000:])
+                self.assertEqual(rc, 0, err[-3000:])
+                self.assertGreater(len(re.findall(r"^\s+ok \d+ ", out, re.M)), 100)
+
+    def test_header_names_the_generation(self):
+        for release, (rc, out, err) in self.runs.items():
+            with self.subTest(release=release):
+                self.assertIn("# kernel generation: %s (from the emulated platform's TDX_EMU_KERNEL=%s;"
+                              % (release, release), out)
+                self.assertNotIn("disagrees", out)
+
+    def test_cases_apply_the_generations_answer(self):
+        for release, (rc, out, err) in self.runs.items():
+            answers = dict(re.findall(r"# kernel answer for ([\w-]+): (newer|older) ", out))
+            with self.subTest(release=release):
+                self.assertEqual(set(answers), {c.key for c in generations.CHANGES if c.cases})
+                for key, said in answers.items():
+                    newer = generations.Generation(release, "test").newer(key)
+                    self.assertEqual(said, "newer" if newer else "older", key)
 
 
 if __name__ == "__main__":

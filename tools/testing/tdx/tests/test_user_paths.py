@@ -6,7 +6,8 @@
   reason, exit 4, the cause as a diagnostic;
 - missing Python dependencies: a module skips as a whole (exit 4);
 - values no timeout can be: nan, inf, for --timeout, TDX_TIMEOUT,
-  TDX_RUN_TIMEOUT: usage errors before anything runs; --junit into a
+  TDX_RUN_TIMEOUT, and generations that do not exist for TDX_KVM_GENERATION and
+  TDX_EMU_KERNEL: usage errors before anything runs; --junit into a
   directory that does not exist: the same;
 - garbage from a guest (a ucall with a command that does not exist), end to
   end: `not ok` with a one-line reason naming what the guest sent;
@@ -134,6 +135,26 @@ class BadValues(unittest.TestCase):
         p = module("td_lifecycle", "-t", "test_boot_image_only", TDX_RUN_TIMEOUT="inf")
         self.assertEqual((p.returncode, p.stdout), (2, ""))
         self.assertEqual(p.stderr, "td_lifecycle: TDX_RUN_TIMEOUT='inf': must be a finite number > 0\n")
+
+    def test_generations_that_do_not_exist(self):
+        """TDX_KVM_GENERATION and TDX_EMU_KERNEL: a name outside
+        tdx.lib.generations.GENERATIONS is a usage error, one line naming the
+        variable and the valid names, for the driver and for a module alone."""
+        for variable, value in (("TDX_KVM_GENERATION", "6.15"), ("TDX_KVM_GENERATION", "7.0.1"),
+                                ("TDX_EMU_KERNEL", "6.15"), ("TDX_EMU_KERNEL", "latest")):
+            with self.subTest(variable=variable, value=value):
+                line = "%s=%s: expected one of 6.16, 6.17, 6.18, 6.19, 7.0, 7.1, 7.2, 7.3, newest" % (variable, value)
+                p = driver("-t", "passing", **{variable: value})
+                self.assertEqual((p.returncode, p.stdout), (2, ""))
+                self.assertTrue(p.stderr.splitlines()[-1].endswith("error: " + line), p.stderr)
+                p = module("td_lifecycle", "-t", "test_boot_image_only", **{variable: value})
+                self.assertEqual((p.returncode, p.stdout), (2, ""))
+                self.assertEqual(p.stderr, "td_lifecycle: %s\n" % line)
+        # The first and last valid names are taken.
+        for variable in ("TDX_KVM_GENERATION", "TDX_EMU_KERNEL"):
+            for value in ("6.16", "newest"):
+                with self.subTest(variable=variable, value=value):
+                    self.assertEqual(driver("-l", "-t", "passing", **{variable: value}).returncode, 0)
 
     def test_junit_where_it_cannot_be_written(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -314,6 +314,23 @@ class GhciMsr(TdxTestCase):
         self.assertStatuses(gvm, [INVALID_OPERAND] * 6)
         self.assertEqual(vcpu.get_msrs([X2APIC_TPR]), {}, "host KVM_GET_MSRS of the TPR")
 
+    def test_x2apic_isr_tmr_irr_above_0(self):
+        """ISR1-7, TMR1-7 and IRR1-7 (generation row x2apic-msrs): since 7.2 not
+        emulated, like register 0: the guest gets INVALID_OPERAND and
+        KVM_GET_MSRS processes none.  Before, tdx_has_emulated_msr()'s ranges
+        covered register 0 alone, so KVM's in-kernel LAPIC answered: SUCCESS
+        with 0 (KVM's copy, which posted interrupts never fill)."""
+        regs = (X2APIC_ISR0 + 1, X2APIC_ISR0 + 7, X2APIC_TMR0 + 1, X2APIC_TMR0 + 7,
+                X2APIC_IRR0 + 1, X2APIC_IRR0 + 7)
+        gvm, vcpu = self.msr_td([rdmsr(i) for i in regs])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        if self.kernel_has("x2apic-msrs"):
+            self.assertStatuses(gvm, [INVALID_OPERAND] * len(regs))
+            self.assertEqual(vcpu.get_msrs(list(regs)), {}, "host KVM_GET_MSRS")
+        else:
+            self.assertEqual(self.results(gvm), [(SUCCESS, 0)] * len(regs))
+            self.assertEqual(vcpu.get_msrs(list(regs)), dict.fromkeys(regs, 0), "host KVM_GET_MSRS")
+
     # -- MSRs KVM does not know --
 
     def test_unknown_msr_exits_with_reason_inval(self):

@@ -15,16 +15,16 @@ pages of the shared area are mapped identity (private alias) and at
 SHARED_GVA with the shared bit (shared alias); pages above the ELF are only
 identity mapped (private).
 
-MapGPA's completion follows the newest KVM [T-new]: hypercall.ret EAGAIN ->
-RETRY, EINVAL -> INVALID_OPERAND, anything else fails KVM_RUN with EINVAL.
-Kernels without that change (6.16 up to at least 6.19) answer INVALID_OPERAND
-for every nonzero ret, so test_map_gpa_retry_completion and
-test_map_gpa_bad_completion_fails_run fail there.
+Where the answer changed between kernel releases (MapGPA's completion, a
+page added twice, a bad or missing source of KVM_TDX_INIT_MEM_REGION, two
+memslots on one guest_memfd range), a case asserts the answer of the kernel
+under test's generation (tdx.lib.generations, docs/generations.md) and says
+in a diagnostic which one applied.
 """
 
 import errno
 
-from tdx.lib import abi, boot, td, tdx_cmd
+from tdx.lib import abi, boot, ghci, td, tdx_cmd
 from tdx.lib.exits import describe
 from tdx.lib.kvm import KvmError
 from tdx.lib.system import MAP_SHARED, PROT_READ, PROT_WRITE
@@ -46,6 +46,12 @@ PENDING_PAGE = 0x200000                     # private, never added: pending once
 UNBACKED_GPA = 0x10001000                   # no memslot: MapGPA ranges only (not 2 MiB aligned)
 DIRTY_LOG_SLOT = 10
 DIRTY_LOG_GPA = boot.MMIO_GPA               # mapped shared at boot.MMIO_GVA by the guest page tables
+RESULT_OFFSET = 0x1000                      # in the shared area: a MapGPA's R10, R11 (private_mem_access.c)
+UNMAPPED_SOURCE = 0x1000                    # page aligned, below vm.mmap_min_addr: nothing to pin
+BIND_SLOT = 11                              # memslots of test_guest_memfd_double_binding
+BIND_GPA = 0xD0000000                       # no other memslot there
+RETRY = ghci.TDVMCALL_STATUS_RETRY
+INVALID_OPERAND = ghci.TDVMCALL_STATUS_INVALID_OPERAND
 
 
 def qwords(value, n=PAGE // 8):
@@ -89,6 +95,15 @@ class PrivateMemAccess(TdxTestCase):
         if convert:
             gvm.vm.set_memory_attributes(gpa, npages * PAGE, PRIVATE if private else 0)
         hc.ret = ret
+
+    def map_gpa_result(self, gvm, vcpu):
+        """(R10, R11) of a MapGPA the guest reported with report_map_gpa()."""
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        raw = gvm.read(gvm.layout.shared_gpa + RESULT_OFFSET, 16)
+        return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
+
+    def assertStatus(self, got, want, what):
+        self.assertEqual(got, want, "%s: %s, expected %s" % (what, ghci.status_name(got), ghci.status_name(want)))
 
     def assertPage(self, data, expected, what):
         """Page contents, reported by the first differing offset."""
@@ -185,11 +200,17 @@ class PrivateMemAccess(TdxTestCase):
         vcpu.run_until_done()
 
     def test_map_gpa_retry_completion(self):
-        """hypercall.ret EAGAIN: RETRY with R11 = the next GPA (shared bit kept); the guest resumes there."""
+        """hypercall.ret EAGAIN on the second chunk (generation row mapgpa-user-errors):
+        RETRY since 7.2, INVALID_OPERAND before; R11 = that chunk's GPA with the
+        guest's shared bit either way, and the guest resumes there."""
         gvm, vcpu = self.create_td("guest_map_gpa_retry", args=UNBACKED_GPA)
         self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA, 512, private=False)
         self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + (2 << 20), 512, private=False, ret=errno.EAGAIN,
                             convert=False)
+        status, r11 = self.map_gpa_result(gvm, vcpu)
+        want = RETRY if self.kernel_has("mapgpa-user-errors") else INVALID_OPERAND
+        self.assertStatus(status, want, "R10 after hypercall.ret EAGAIN")
+        self.assertEqual(r11, (UNBACKED_GPA + (2 << 20)) | gvm.shared_bit, "R11: the chunk to redo")
         self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + (2 << 20), 512, private=False)
         vcpu.run_until_done()
 
@@ -202,10 +223,18 @@ class PrivateMemAccess(TdxTestCase):
         vcpu.run_until_done()
 
     def test_map_gpa_bad_completion_fails_run(self):
-        """Any other hypercall.ret makes the next KVM_RUN fail with EINVAL."""
-        gvm, vcpu = self.create_td("guest_map_gpa_once", args=AREA_PAGE)
+        """A hypercall.ret other than 0, EAGAIN and EINVAL (generation row
+        mapgpa-user-errors): since 7.2 the next KVM_RUN fails EINVAL; before,
+        the guest gets INVALID_OPERAND with R11 = the chunk's GPA."""
+        gvm, vcpu = self.create_td("guest_map_gpa_bad_ret", args=AREA_PAGE)
         self.expect_map_gpa(gvm, vcpu, AREA_PAGE, 1, private=False, ret=errno.EPERM, convert=False)
-        self.expect_run_error(vcpu, errno.EINVAL)
+        if self.kernel_has("mapgpa-user-errors"):
+            self.expect_run_error(vcpu, errno.EINVAL)
+            return
+        status, r11 = self.map_gpa_result(gvm, vcpu)
+        self.assertStatus(status, INVALID_OPERAND, "R10 after hypercall.ret EPERM")
+        self.assertEqual(r11, AREA_PAGE | gvm.shared_bit, "R11: the failed chunk")
+        vcpu.run_until_done()
 
     def test_map_gpa_without_exit_hypercall(self):
         """Without KVM_CAP_EXIT_HYPERCALL, MapGPA is SUBFUNC_UNSUPPORTED, R11 = R12, no exit."""
@@ -319,18 +348,21 @@ class PrivateMemAccess(TdxTestCase):
         b.add_memory()
         return b
 
-    def init_mem_region_cmd(self, b, gpa, nr_pages):
-        """KVM_TDX_INIT_MEM_REGION by hand; returns (errno, the written-back region)."""
-        source = b.vm.alloc(nr_pages * PAGE)
+    def init_mem_region_cmd(self, b, gpa, nr_pages, source_addr=None):
+        """KVM_TDX_INIT_MEM_REGION by hand (from fresh host memory unless
+        `source_addr` is given); returns (errno, the written-back region, with
+        source_addr as an offset from where it started)."""
+        if source_addr is None:
+            source_addr = b.vm.alloc(nr_pages * PAGE).addr
         region = abi.ffi.new("struct kvm_tdx_init_mem_region *", {
-            "source_addr": source.addr, "gpa": gpa, "nr_pages": nr_pages})
+            "source_addr": source_addr, "gpa": gpa, "nr_pages": nr_pages})
         cmd = tdx_cmd.new_cmd(abi.KVM_TDX_INIT_MEM_REGION, int(abi.ffi.cast("uintptr_t", region)))
         try:
             tdx_cmd.tdx_ioctl(b.gvm.vcpus[0], cmd)
             err = 0
         except KvmError as e:
             err = e.errno
-        return err, (region.source_addr - source.addr, region.gpa, region.nr_pages)
+        return err, (region.source_addr - source_addr, region.gpa, region.nr_pages)
 
     def test_init_mem_region_not_private(self):
         """A page whose attribute is not PRIVATE: EINVAL, after the pages before it were added."""
@@ -349,13 +381,52 @@ class PrivateMemAccess(TdxTestCase):
         self.assertEqual(progress, (0, gpa, 1), "nothing done")
 
     def test_init_mem_region_twice(self):
-        """The same page twice: EEXIST (also a page of the boot image)."""
+        """The same page twice, also a page of the boot image (generation row
+        init-mem-no-prepared): EEXIST before 7.0; from 7.0 guest_memfd no longer
+        tracks prepared pages and the existing mapping makes it EIO.  Nothing is
+        done either way, and the TD still runs."""
         b = self.td_before_finalize()
         self.assertEqual(self.init_mem_region_cmd(b, PENDING_PAGE, 1), (0, (PAGE, PENDING_PAGE + PAGE, 0)))
+        want = errno.EIO if self.kernel_has("init-mem-no-prepared") else errno.EEXIST
         for gpa in (PENDING_PAGE, boot.ELF_GPA):
             with self.subTest(gpa=hex(gpa)):
                 err, progress = self.init_mem_region_cmd(b, gpa, 1)
-                self.assertEqual(err, errno.EEXIST)
+                self.assertEqual(err, want, errno.errorcode.get(err, err))
+                self.assertEqual(progress, (0, gpa, 1), "nothing done")
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_init_mem_region_null_source(self):
+        """source_addr 0 (generation rows init-mem-null-source-*): EFAULT before
+        7.0 (tdx_gmem_post_populate() pins address 0), EOPNOTSUPP from 7.0 (no
+        source page), EINVAL up front in the newest code.  Nothing is added: the
+        struct comes back as it went in and the page can be added afterwards."""
+        b = self.td_before_finalize()
+        if self.kernel_has("init-mem-null-source-einval"):
+            want = errno.EINVAL
+        elif self.kernel_has("init-mem-null-source-eopnotsupp"):
+            want = errno.EOPNOTSUPP
+        else:
+            want = errno.EFAULT
+        err, progress = self.init_mem_region_cmd(b, PENDING_PAGE, 1, source_addr=0)
+        self.assertEqual(err, want, errno.errorcode.get(err, err))
+        self.assertEqual(progress, (0, PENDING_PAGE, 1), "nothing done")
+        self.assertEqual(self.init_mem_region_cmd(b, PENDING_PAGE, 1), (0, (PAGE, PENDING_PAGE + PAGE, 0)))
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_init_mem_region_bad_source(self):
+        """A source_addr no page can be pinned at: EFAULT for a PRIVATE page in
+        every release; for a page that is not PRIVATE (generation row
+        init-mem-gup-first) EINVAL before 7.0, when the attribute was checked
+        first, EFAULT from 7.0, when the source is pinned first."""
+        b = self.td_before_finalize()
+        not_private = boot.SHARED_GPA              # in the guest_memfd slot, attribute shared
+        want = errno.EFAULT if self.kernel_has("init-mem-gup-first") else errno.EINVAL
+        for gpa, err in ((PENDING_PAGE, errno.EFAULT), (not_private, want)):
+            with self.subTest(gpa=hex(gpa)):
+                got, progress = self.init_mem_region_cmd(b, gpa, 1, source_addr=UNMAPPED_SOURCE)
+                self.assertEqual(got, err, errno.errorcode.get(got, got))
                 self.assertEqual(progress, (0, gpa, 1), "nothing done")
         b.finalize()
         b.gvm.vcpus[0].run_until_done()
@@ -374,15 +445,16 @@ class PrivateMemAccess(TdxTestCase):
 
     def test_guest_memfd_flags(self):
         """KVM_CREATE_GUEST_MEMFD on a TD takes exactly the flags the TD's
-        KVM_CAP_GUEST_MEMFD_FLAGS reports: MMAP where the kernel has the cap
-        (6.18: mmap() is allowed for VMs with private memory), never INIT_SHARED
-        (a TD's memory starts private); others EINVAL.  An MMAP guest_memfd can
-        be mapped (a page fault there would be SIGBUS: not touched here)."""
+        KVM_CAP_GUEST_MEMFD_FLAGS reports (generation row gmem-mmap-flag): MMAP
+        since 6.18 (mmap() is allowed for VMs with private memory), nothing
+        before; never INIT_SHARED (a TD's memory starts private); others EINVAL.
+        An MMAP guest_memfd can be mapped (a page fault there would be SIGBUS:
+        not touched here)."""
         b = self.td_builder("guest_done")
         vm = b.create_vm()
         supported = vm.check_extension(abi.KVM_CAP_GUEST_MEMFD_FLAGS)
-        if self.kvm.check_extension(abi.KVM_CAP_GUEST_MEMFD_FLAGS):
-            self.assertEqual(supported, abi.GUEST_MEMFD_FLAG_MMAP, "KVM_CAP_GUEST_MEMFD_FLAGS of a TD")
+        want = abi.GUEST_MEMFD_FLAG_MMAP if self.kernel_has("gmem-mmap-flag") else 0
+        self.assertEqual(supported, want, "KVM_CAP_GUEST_MEMFD_FLAGS of a TD")
         for flags in (abi.GUEST_MEMFD_FLAG_MMAP, abi.GUEST_MEMFD_FLAG_INIT_SHARED,
                       abi.GUEST_MEMFD_FLAG_MMAP | abi.GUEST_MEMFD_FLAG_INIT_SHARED, 1 << 2):
             with self.subTest(flags=flags):
@@ -392,6 +464,39 @@ class PrivateMemAccess(TdxTestCase):
                 gmem = vm.create_guest_memfd(4 * PAGE, flags)
                 addr = self.kvm.system.mmap(PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gmem, 0)
                 self.kvm.system.munmap(addr, PAGE)
+
+    def test_guest_memfd_double_binding(self):
+        """A second guest_memfd memslot over offsets another one binds (generation
+        row gmem-bind-eexist): EEXIST since 7.2, EINVAL before.  One page of
+        overlap is enough; the adjacent range binds."""
+        b = self.td_before_finalize()
+        gmem = b.vm.create_guest_memfd(4 * PAGE)
+        first, second = b.vm.alloc(2 * PAGE), b.vm.alloc(2 * PAGE)
+        b.vm.set_user_memory_region2(BIND_SLOT, abi.KVM_MEM_GUEST_MEMFD, BIND_GPA, 2 * PAGE, first.addr, gmem, 0)
+        want = errno.EEXIST if self.kernel_has("gmem-bind-eexist") else errno.EINVAL
+        self.assertErrno(want, b.vm.set_user_memory_region2, BIND_SLOT + 1, abi.KVM_MEM_GUEST_MEMFD,
+                         BIND_GPA + (2 << 20), 2 * PAGE, second.addr, gmem, PAGE)
+        b.vm.set_user_memory_region2(BIND_SLOT + 1, abi.KVM_MEM_GUEST_MEMFD, BIND_GPA + (2 << 20), 2 * PAGE,
+                                     second.addr, gmem, 2 * PAGE)
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_shared_alias_private_gpa_without_memslot(self):
+        """A load through the shared alias of a GPA that has no memslot but the
+        PRIVATE attribute: KVM compares the attribute before it looks for a
+        memslot (kvm_mmu_faultin_pfn()), so KVM_EXIT_MEMORY_FAULT (shared, the
+        page without the shared bit), not the #VE of emulated MMIO.  Made shared
+        and backed by a memslot, the load completes (all releases)."""
+        b = self.td_before_finalize("guest_load_mmio_window")
+        b.vm.set_memory_attributes(DIRTY_LOG_GPA, PAGE, PRIVATE)
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        self.expect_memory_fault(vcpu, DIRTY_LOG_GPA, private=False)
+        b.vm.set_memory_attributes(DIRTY_LOG_GPA, PAGE, 0)
+        mem = b.vm.alloc(PAGE)
+        mem.write(8, qwords(HOST_VALUE, 1))
+        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, PAGE, mem.addr)
+        vcpu.run_until_done()
 
     def test_memory_attributes_capability(self):
         """KVM_CAP_MEMORY_ATTRIBUTES: PRIVATE, on /dev/kvm and on a TD VM."""

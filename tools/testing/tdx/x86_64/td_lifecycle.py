@@ -7,12 +7,18 @@ state; KVM_CREATE_IRQCHIP per anchor-tests.md §6.6), §4.8
 (ReportFatalError -> KVM_EXIT_SYSTEM_EVENT) and §6 (TDG.VP.INFO), in the
 shapes of reference/anchor-tests.md §1 rows 1, 2 and 15: a TD with only its
 boot image, with private memory only, and with private and shared memory.
+
+Where KVM's answer changed between releases (KVM_CREATE_IRQCHIP, KVM_SET_MP_STATE,
+KVM_SET_TSC_KHZ, the order of a vCPU command's checks) a case asserts the answer
+of the kernel under test's generation (tdx.lib.generations, docs/generations.md)
+and says in a diagnostic which one applied.
 """
 
 import errno
 
 from tdx.lib import abi, boot, td, tdx_cmd
 from tdx.lib.abi import ffi
+from tdx.lib.kvm import VcpuTimeout
 from tdx.lib.testcase import TdxTestCase, main
 
 PORT_BOOT_ONLY = 0x30
@@ -21,6 +27,10 @@ FATAL_ERROR_CODE = 0x0BAAAAAD00000000
 GPA_VALID = 1 << 63
 VP_INFO_OFFSET = 0x1000
 EXIT_REASON_TDCALL = 77             # data[0] of the fatal-error exit: TDH.VP.ENTER's exit reason
+TDX_NO_VCPUS = 0xC000060900000000   # TDH.MR.FINALIZE of a TD without vCPUs (arch/x86/kvm/vmx/tdx_errno.h)
+MP_STATE_SUSPENDED = 10             # a state of another architecture: x86 refuses it
+AP_BLOCK_TIMEOUT = 0.3              # how long the blocked AP is given before the watchdog's signal
+UNMAPPED_ADDR = 0x1000              # below vm.mmap_min_addr: copy_from_user() faults
 
 
 class TdLifecycle(TdxTestCase):
@@ -110,20 +120,29 @@ class TdLifecycle(TdxTestCase):
         self.assertErrno(errno.EIO, vm.create_vcpu, 0)
 
     def test_irqchip_must_be_split(self):
-        """A TD has protected EOIs, so no in-kernel I/O APIC: KVM_CREATE_IRQCHIP
-        fails with ENOTTY (x86.c since "KVM: TDX: Force split irqchip for TDX at
-        irqchip creation time", 6.18; anchor-tests.md §6.6), or EEXIST once the
-        split irqchip exists; KVM_CREATE_VCPU without it fails with EINVAL (§2.8
-        step 3)."""
+        """A TD needs the split irqchip: KVM_CREATE_VCPU without it fails EINVAL
+        (§2.8 step 3).  KVM_CREATE_IRQCHIP (generation row irqchip-enotty): since
+        6.18 ENOTTY, a TD has protected EOIs, and EEXIST once the split irqchip
+        exists (x86.c kvm_arch_vm_ioctl); before 6.18 it creates the in-kernel
+        irqchip, after which the split one cannot be enabled (EEXIST) and no vCPU
+        can be created (EINVAL)."""
         self.require(td.tdx_supported(self.kvm), "KVM_CAP_VM_TYPES: no KVM_X86_TDX_VM")
         b = self.td_builder("guest_done")
         b.vm = self.kvm.create_vm(abi.KVM_X86_TDX_VM)
-        self.assertErrno(errno.ENOTTY, b.vm.create_irqchip)
+        if self.kernel_has("irqchip-enotty"):
+            self.assertErrno(errno.ENOTTY, b.vm.create_irqchip)
+            b.init_vm()
+            self.assertErrno(errno.EINVAL, b.vm.create_vcpu, 0)
+            b.vm.enable_cap(abi.KVM_CAP_SPLIT_IRQCHIP, td.IOAPIC_PINS)
+            self.assertErrno(errno.EEXIST, b.vm.create_irqchip)
+            b.vm.create_vcpu(0)
+            return
+        b.vm.create_irqchip()
         b.init_vm()
         self.assertErrno(errno.EINVAL, b.vm.create_vcpu, 0)
-        b.vm.enable_cap(abi.KVM_CAP_SPLIT_IRQCHIP, td.IOAPIC_PINS)
+        self.assertErrno(errno.EEXIST, b.vm.enable_cap, abi.KVM_CAP_SPLIT_IRQCHIP, td.IOAPIC_PINS)
         self.assertErrno(errno.EEXIST, b.vm.create_irqchip)
-        b.vm.create_vcpu(0)
+        self.assertErrno(errno.EINVAL, b.vm.create_vcpu, 0)
 
     def test_init_vcpu_without_x2apic(self):
         """KVM_TDX_INIT_VCPU needs x2APIC in the vCPU's CPUID (§2.4)."""
@@ -226,6 +245,131 @@ class TdLifecycle(TdxTestCase):
     def test_finalize_twice(self):
         gvm, vcpu = self.create_td("guest_done")
         self.assertErrno(errno.EINVAL, tdx_cmd.finalize_vm, gvm.vm)
+        vcpu.run_until_done()
+
+    def test_finalize_without_initialized_vcpu(self):
+        """KVM_TDX_FINALIZE_VM when no vCPU passed KVM_TDX_INIT_VCPU (none created,
+        or one created only): the TDX module answers TDX_NO_VCPUS, which KVM takes
+        for a bug: EIO, the status in hw_error, and the VM is dead, every later
+        ioctl on it and its vCPUs EIO (tdx_td_finalize(), TDX_BUG_ON; all releases)."""
+        for create in (False, True):
+            with self.subTest(vcpu_created=create):
+                b = self.td_builder("guest_done")
+                vm = b.create_vm()
+                b.init_vm()
+                vcpu = vm.create_vcpu(0) if create else None
+                cmd = tdx_cmd.new_cmd(abi.KVM_TDX_FINALIZE_VM)
+                self.assertErrno(errno.EIO, tdx_cmd.tdx_ioctl, vm, cmd)
+                self.assertEqual(cmd.hw_error, TDX_NO_VCPUS, "hw_error: %#x" % cmd.hw_error)
+                self.assertErrno(errno.EIO, vm.check_extension, abi.KVM_CAP_MAX_VCPUS)
+                self.assertErrno(errno.EIO, tdx_cmd.finalize_vm, vm)
+                if vcpu is not None:
+                    self.assertErrno(errno.EIO, vcpu.get_mp_state)
+                vm.close()
+
+    # -- ordinary ioctls on a TD vCPU --
+
+    def test_run_ap_before_init_vcpu(self):
+        """KVM_RUN on an AP that KVM_TDX_INIT_VCPU never made RUNNABLE: it starts
+        UNINITIALIZED (in-kernel LAPIC), so KVM blocks it until a signal, and
+        nothing a TD can send (INIT/SIPI are blocked) wakes it: EINTR with
+        KVM_EXIT_INTR when the watchdog's signal comes; with immediate_exit set,
+        EINTR at once (x86.c kvm_arch_vcpu_ioctl_run()).  The BSP runs on."""
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        ap = b.vm.create_vcpu(1)
+        b.finalize()
+        self.assertEqual(ap.get_mp_state(), abi.KVM_MP_STATE_UNINITIALIZED)
+        ap.kvm_run.immediate_exit = 1
+        try:
+            with self.assertRaises(OSError) as ctx:
+                self.kvm.system.ioctl(ap.fd, abi.KVM_RUN, 0)
+        finally:
+            ap.kvm_run.immediate_exit = 0
+        self.assertEqual(ctx.exception.errno, errno.EINTR, "KVM_RUN with immediate_exit set")
+        with self.assertRaises(VcpuTimeout):
+            ap.run(timeout=AP_BLOCK_TIMEOUT)
+        self.assertEqual(ap.kvm_run.exit_reason, abi.KVM_EXIT_INTR)
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_set_mp_state_init_received(self):
+        """KVM_SET_MP_STATE(INIT_RECEIVED) on a TD vCPU (generation row
+        mp-state-init-at-run): INIT/SIPI are blocked for a TD, so before 6.17 the
+        ioctl fails EINVAL (and so does SIPI_RECEIVED); since 6.17 it is taken and
+        the next KVM_RUN fails EINVAL, until userspace makes the vCPU RUNNABLE.
+        An x86 state KVM does not know is EINVAL in every release."""
+        gvm, vcpu = self.create_td("guest_done")
+        self.assertErrno(errno.EINVAL, vcpu.set_mp_state, MP_STATE_SUSPENDED)
+        if not self.kernel_has("mp-state-init-at-run"):
+            for state in (abi.KVM_MP_STATE_INIT_RECEIVED, abi.KVM_MP_STATE_SIPI_RECEIVED):
+                with self.subTest(state=state):
+                    self.assertErrno(errno.EINVAL, vcpu.set_mp_state, state)
+                    self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_RUNNABLE)
+        else:
+            # SIPI_RECEIVED is left out: KVM pends a SIPI that a TD can never
+            # take, and newer kernels WARN about it when they look.
+            vcpu.set_mp_state(abi.KVM_MP_STATE_INIT_RECEIVED)
+            self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_INIT_RECEIVED)
+            self.assertErrno(errno.EINVAL, vcpu.run)
+            vcpu.set_mp_state(abi.KVM_MP_STATE_RUNNABLE)
+        vcpu.run_until_done()
+
+    def test_set_tsc_khz(self):
+        """KVM_SET_TSC_KHZ: the TDX module owns a TD's TSC, so on a vCPU fd it
+        fails EINVAL (row tsc-khz-vcpu, every release).  On the VM fd it sets the
+        frequency KVM_TDX_INIT_VM gives the module while no vCPU exists; once one
+        does it fails EINVAL since 6.17 (row tsc-khz-vm-after-vcpu) and succeeds
+        before, without effect on existing vCPUs."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        khz = vm.get_tsc_khz()
+        self.assertGreater(khz, 0)
+        vm.set_tsc_khz(khz)
+        b.init_vm()
+        b.add_vcpus()
+        vcpu = b.gvm.vcpus[0]
+        want = errno.EINVAL if self.kernel_has("tsc-khz-vcpu") else 0
+        self.assertErrno(want, vcpu.set_tsc_khz, khz)
+        want = errno.EINVAL if self.kernel_has("tsc-khz-vm-after-vcpu") else 0
+        self.assertErrno(want, vm.set_tsc_khz, khz)
+        self.assertEqual(vm.get_tsc_khz(), khz)
+        b.add_memory()
+        b.finalize()
+        vcpu.run_until_done()
+
+    def test_guest_debug_and_lapic_protected(self):
+        """KVM_SET_GUEST_DEBUG (guest_state_protected) and KVM_GET_LAPIC /
+        KVM_SET_LAPIC (apic->guest_apic_protected): EINVAL on a TD vCPU, before
+        and after the TD runs (x86.c; all releases)."""
+        gvm, vcpu = self.create_td("guest_done")
+        for when in ("before KVM_RUN", "after KVM_RUN"):
+            with self.subTest(when=when):
+                self.assertErrno(errno.EINVAL, vcpu.set_guest_debug, abi.KVM_GUESTDBG_ENABLE)
+                self.assertErrno(errno.EINVAL, vcpu.set_guest_debug, 0)
+                self.assertErrno(errno.EINVAL, vcpu.get_lapic)
+                self.assertErrno(errno.EINVAL, vcpu.set_lapic, bytes(1024))
+            if when == "before KVM_RUN":
+                vcpu.run_until_done()
+
+    def test_vcpu_cmd_copied_first(self):
+        """A vCPU-fd KVM_MEMORY_ENCRYPT_OP whose struct kvm_tdx_cmd cannot be read
+        (generation row vcpu-cmd-first): before KVM_TDX_FINALIZE_VM EFAULT; after
+        it, EFAULT since 6.19 (the command is copied first) and EINVAL before
+        (the finalized TD was refused first)."""
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        vcpu = b.gvm.vcpus[0]
+        unreadable = ffi.cast("struct kvm_tdx_cmd *", UNMAPPED_ADDR)
+        self.assertErrno(errno.EFAULT, vcpu.memory_encrypt_op, unreadable)
+        b.finalize()
+        want = errno.EFAULT if self.kernel_has("vcpu-cmd-first") else errno.EINVAL
+        self.assertErrno(want, vcpu.memory_encrypt_op, unreadable)
         vcpu.run_until_done()
 
 
