@@ -20,7 +20,7 @@
  * at all and every ioctl timed here is one the lifecycle cannot avoid.
  *
  * Every KVM_RUN is guarded by alarm(): on this machine a CPL0 guest can spin
- * inside KVM_RUN forever (reference/dev-machine-kvm.md §0.3), and a
+ * inside KVM_RUN forever (docs/host-kvm.md §0.3), and a
  * benchmark must never be the thing that hangs CI.  The SIGALRM handler is
  * installed without SA_RESTART, so KVM_RUN returns EINTR and we fail.
  *
@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLOT_SIZE	(2UL << 20)		/* as in dev-machine-kvm.md §7 */
+#define SLOT_SIZE	(2UL << 20)		/* as in docs/host-kvm.md §7 */
 #define SLOT_GPA	((1ULL << 32) - SLOT_SIZE)	/* ends at 4 GiB: holds the reset vector */
 #define RESET_OFFSET	(SLOT_SIZE - 16)	/* GPA 0xfffffff0 inside the slot */
 #define GUEST_PORT	0x10

@@ -2,7 +2,7 @@
 """The library's speed as ratios against a C baseline run in the same invocation.
 
 Absolute times on a shared CI VM whose KVM emulates CPL0 guest code
-(reference/dev-machine-kvm.md §0) say little on their own; the same work done
+(docs/host-kvm.md §0) say little on their own; the same work done
 by bench/baseline.c with raw ioctls, measured in rounds alternating with the
 Python side on the same machine, turns them into ratios that can be compared
 across machines and across commits.  Nothing here asserts on a time: this is a report, not a test.

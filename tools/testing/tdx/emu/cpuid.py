@@ -3,7 +3,7 @@
 
 Entries are (function, index, flags, eax, ebx, ecx, edx), the tuple form
 tdx.lib.kvm uses.  KVM answers TDG.VP.VMCALL<Instruction.CPUID> from this table,
-not from the TD's INIT_VM CPUID (kvm-tdx-uapi.md §4.4, §7); MapGPA's legal-GPA
+not from the TD's INIT_VM CPUID (docs/kvm-tdx-uapi.md §4.4, §7); MapGPA's legal-GPA
 check and INIT_VCPU's x2APIC requirement read it too (§4.7, §2.4).
 """
 
@@ -52,7 +52,7 @@ def get_out_of_range_entry(table, function, index):
     of its class (basic: leaf 0, hypervisor sub-class function & 0xffffff00,
     extended: 0x80000000, Centaur: 0xc0000000), or in a class with no base
     entry, is answered from the max basic leaf (leaf 0 EAX) with the original
-    index (uapi.md §7)."""
+    index (docs/kvm-tdx-uapi.md §7)."""
     basic = find_entry2(table, 0)
     if basic is None or is_guest_vendor_amd_or_hygon(basic):
         return None, function

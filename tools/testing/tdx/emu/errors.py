@@ -21,7 +21,7 @@ class EmuRunError(OSError):
 
 class EmuMemoryFault(EmuRunError):
     """A private/shared mismatch KVM reports as KVM_EXIT_MEMORY_FAULT + -EFAULT
-    (kvm-tdx-uapi.md §3.3).  Raised by the memory model; the TDX module fills
+    (docs/kvm-tdx-uapi.md §3.3).  Raised by the memory model; the TDX module fills
     run.memory_fault from it before it reaches the run loop."""
 
     def __init__(self, gpa, size=4096, private=True):

@@ -16,7 +16,7 @@ FAULTS = {
     "msr-filter-ignored": (
         "emu/vmcall.py",
         "TDVMCALL<RDMSR/WRMSR> never consults KVM_X86_SET_MSR_FILTER (earliest "
-        "pre-merge copies of the TDX MSR hypercall; kvm-tdx-uapi.md §4.13 history)"),
+        "pre-merge copies of the TDX MSR hypercall; docs/kvm-tdx-uapi.md §4.13 history)"),
     "msr-no-user-exit": (
         "emu/vmcall.py",
         "filter honoured, but any MSR failure returns INVALID_OPERAND with no "

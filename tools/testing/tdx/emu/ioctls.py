@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""KVM's TDX ioctls and the TD rules of ordinary ioctls (kvm-tdx-uapi.md §2).
+"""KVM's TDX ioctls and the TD rules of ordinary ioctls (docs/kvm-tdx-uapi.md §2).
 
-Validation order and errnos follow arch/x86/kvm/vmx/tdx.c [T-new] and main.c
-[MAIN].  Every function raises OSError(errno) exactly where the ioctl fails.
+Validation order and errnos follow arch/x86/kvm/vmx/tdx.c and main.c
+(kvm-x86/linux @09c6f74ecb86).  Every function raises OSError(errno) exactly
+where the ioctl fails.
 
 - tdx_vm_ioctl(vm, cmd, host): KVM_MEMORY_ENCRYPT_OP on the VM fd;
   tdx_vcpu_ioctl(vm, vcpu, cmd, host): on a vCPU fd.  `cmd` is the caller's
@@ -173,7 +174,7 @@ def _get_cmd(cmd, host):
 def tdx_vm_ioctl(vm, cmd, host):
     kcmd = _get_cmd(cmd, host)
     if kcmd.id == abi.KVM_TDX_CAPABILITIES:
-        # Lockless, no copy-back [T-new].  Before 6.19 the cmd was copied back
+        # Lockless, no copy-back (tdx_vm_ioctl()).  Before 6.19 the cmd was copied back
         # too (f26061fe2c25); with the cmd in ordinary memory that makes no
         # difference, so the model does not play it (emu/README).
         return _get_capabilities(vm, kcmd, host)
@@ -333,7 +334,7 @@ def tdx_vcpu_ioctl(vm, vcpu, cmd, host):
         if kcmd.id == abi.KVM_TDX_GET_CPUID:
             return _vcpu_get_cpuid(vm, vcpu, kcmd, host)
         _err(errno.EINVAL, "unknown KVM_TDX command %d on a vCPU fd" % kcmd.id)
-    # tdx_vcpu_unlocked_ioctl() [T-new]: the command first (94428e3ba325).
+    # tdx_vcpu_unlocked_ioctl() (kvm-x86/linux @09c6f74ecb86): the command first (94428e3ba325).
     kcmd = _get_cmd(cmd, host)
     _check_td_state(vm)
     if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
@@ -470,7 +471,7 @@ def td_check_run(vm, vcpu, immediate_exit=False):
     and the pending completion: immediate_exit -> EINTR, then
     kvm_x86_vcpu_pre_run(): INIT_RECEIVED with INIT/SIPI blocked (always, for
     a TD) -> EINVAL, then tdx_vcpu_pre_run(): vCPU not initialised or TD not
-    finalised -> EINVAL (x86.c, [T-616]).  7.3 reworked the last check into
+    finalised -> EINVAL (x86.c in 6.16, torvalds/linux @3829d81b6958).  7.3 reworked the last check into
     vcpu_needs_initialization (9fd7a4433d74); its errno is not verified and
     the model keeps EINVAL (emu/README)."""
     init_received = vcpu.mp_state == abi.KVM_MP_STATE_INIT_RECEIVED
@@ -659,7 +660,7 @@ _MP_STATES = (abi.KVM_MP_STATE_RUNNABLE, abi.KVM_MP_STATE_UNINITIALIZED, abi.KVM
 
 def _set_mp_state(vm, vcpu, state):
     """KVM_SET_MP_STATE on a TD vCPU (x86.c).  INIT/SIPI are always blocked
-    for a TD (vt_apic_init_signal_blocked, [MAIN]): before 6.17 that refuses
+    for a TD (vt_apic_init_signal_blocked() in main.c): before 6.17 that refuses
     INIT_RECEIVED and SIPI_RECEIVED here; since 0fe3e8d804fd (6.17, emu/kernel.py
     mp-state-init-at-run) they are taken, SIPI_RECEIVED as INIT_RECEIVED with
     a pending SIPI, and the next KVM_RUN fails (td_check_run)."""

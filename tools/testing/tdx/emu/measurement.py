@@ -2,7 +2,7 @@
 """MRTD, the TD's build-time measurement, as the TDX module computes it.
 
 One incremental SHA-384 per TD (TDCS td_sha_ctx), started at TDH.MNG.INIT,
-finalised by TDH.MR.FINALIZE (kvm-tdx-uapi.md §2.5, §2.6):
+finalised by TDH.MR.FINALIZE (docs/kvm-tdx-uapi.md §2.5, §2.6):
 - TDH.MEM.PAGE.ADD extends one 128-byte block: the ASCII name "MEM.PAGE.ADD"
   zero-padded to 16 bytes, the page GPA (8 bytes, little endian), 104 zero bytes
   (tdx-module src/vmm_dispatcher/api_calls/tdh_mem_page_add.c);

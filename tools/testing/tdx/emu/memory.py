@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """TD memory in the emulated platform: private and shared views on a plain VM.
 
-KVM-TDX keeps two views of every guest_memfd memslot (reference/kvm-tdx-uapi.md
+KVM-TDX keeps two views of every guest_memfd memslot (docs/kvm-tdx-uapi.md
 §3.2): the private view (guest_memfd pages, encrypted, never visible to the
 host) at the GPA without the shared bit, and the shared view (the memslot's
 userspace memory) at GPA|shared bit.  Which view a page may be accessed through
@@ -20,7 +20,7 @@ private page or a shared GPA without memslot (§3.3), -EIO for a pending page
 when SEPT_VE_DISABLE is set (§3.3).
 
 A store to a pending page has already retired in the real vCPU when the model
-sees it (dev-machine-kvm.md §4: RIP is past a store that exits), while on TDX
+sees it (docs/host-kvm.md §4: RIP is past a store that exits), while on TDX
 it faults, the #VE handler accepts the page and the store runs again.  The
 model keeps such a store (`hold_store()`) and applies it when the page is
 accepted, after TDG.MEM.PAGE.ACCEPT has zeroed it: the page ends up as on
@@ -48,7 +48,7 @@ ACCEPT_ALREADY = "already-accepted"
 ACCEPT_INVALID = "invalid"      # not private / no guest_memfd behind it
 ACCEPT_SIZE = "size-mismatch"   # 2M accept of a range mapped with 4K pages
 
-KVM_USER_MEM_SLOTS = 32764      # dev-machine-kvm.md §5: KVM_CAP_NR_MEMSLOTS
+KVM_USER_MEM_SLOTS = 32764      # docs/host-kvm.md §5: KVM_CAP_NR_MEMSLOTS
 KVM_MEM_MAX_NR_PAGES = (1 << 31) - 1    # include/linux/kvm_host.h
 
 

@@ -3,7 +3,7 @@
 tdx_get_msr/tdx_set_msr; generic rules from arch/x86/kvm/x86.c, msrs.c, mtrr.c, lapic.c).
 
 Used for TDG.VP.VMCALL<Instruction.RDMSR/WRMSR> (guest accesses, after the MSR
-filter; kvm-tdx-uapi.md §4.13) and for KVM_GET_MSRS/KVM_SET_MSRS on a TD vCPU
+filter; docs/kvm-tdx-uapi.md §4.13) and for KVM_GET_MSRS/KVM_SET_MSRS on a TD vCPU
 (host-initiated accesses; §2.8).  Return codes follow KVM: 0 = done, 1 = failed
 (KVM_MSR_EXIT_REASON_INVAL), MSR_RET_UNSUPPORTED (KVM_MSR_EXIT_REASON_UNKNOWN),
 MSR_RET_FILTERED (KVM_MSR_EXIT_REASON_FILTER).
@@ -119,7 +119,7 @@ def _x2apic_emulated(vcpu, index):
 
 
 def tdx_has_emulated_msr(index, vcpu=None):
-    """tdx_has_emulated_msr() [T-new]; `vcpu` picks the release's x2APIC rule."""
+    """tdx_has_emulated_msr() (kvm-x86/linux @09c6f74ecb86); `vcpu` picks the release's x2APIC rule."""
     if 0x800 <= index <= 0x8FF:
         return _x2apic_emulated(vcpu, index)
     return (index in (MSR_IA32_UCODE_REV, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_POWER_CTL,

@@ -3,7 +3,7 @@
 
 The TDX module and KVM-TDX address GPRs by their x86 index (RAX=0, RCX=1, RDX=2,
 RBX=3, RSP=4, RBP=5, RSI=6, RDI=7, R8..R15=8..15): the TDG.VP.VMCALL exposure mask
-in RCX is a bitmap over that order (kvm-tdx-uapi.md §4.1) and ReportFatalError
+in RCX is a bitmap over that order (docs/kvm-tdx-uapi.md §4.1) and ReportFatalError
 dumps the GPRs in that order (§4.8).  struct kvm_regs uses a different order
 (rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp, ...), so conversions go by name.
 """

@@ -37,7 +37,7 @@ class MsrFilter:
     `allowed(index, write)` is kvm_msr_allowed() (arch/x86/kvm/msrs.c): x2APIC
     MSRs 0x800-0x8ff are never filtered; the first range that contains the index
     and has the access type decides (bitmap bit set = allowed); otherwise the
-    default action (kvm-tdx-uapi.md §4.13)."""
+    default action (docs/kvm-tdx-uapi.md §4.13)."""
 
     def __init__(self, default_allow=True, ranges=()):
         self.default_allow = default_allow

@@ -6,7 +6,7 @@ interface of tdx.lib.system).  Ordinary ioctls go to the host's /dev/kvm;
 for a VM created with type KVM_X86_TDX_VM, EmuSystem creates a default VM and
 keeps a model of KVM-TDX next to it:
 - KVM_MEMORY_ENCRYPT_OP (KVM_TDX_*) and the TD rules of the other ioctls are
-  answered by tdx.emu.ioctls (reference/kvm-tdx-uapi.md §2);
+  answered by tdx.emu.ioctls (docs/kvm-tdx-uapi.md §2);
 - memslots, guest_memfd and memory attributes go to tdx.emu.memory (§3);
 - KVM_RUN runs the real vCPU and handles what a TD vCPU would do differently:
   TDCALL (which traps to us as KVM_EXIT_INTERNAL_ERROR with its instruction

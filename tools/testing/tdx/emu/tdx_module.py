@@ -7,7 +7,7 @@ Sources: intel/tdx-module (tdx-module/...) src/td_dispatcher/tdx_td_dispatcher.c
 (td_call), src/td_dispatcher/vm_exits/tdg_vp_vmcall.c, tdg_vp_info.c,
 tdg_vp_veinfo_get.c, tdg_mem_page_accept.c, src/td_transitions/tdh_vp_enter.c,
 src/vmm_dispatcher/api_calls/tdh_vp_init.c, include/tdx_api_defs.h,
-include/auto_gen/tdx_error_codes_defs.h (@1666adc494db); kvm-tdx-uapi.md §4.1, §6.
+include/auto_gen/tdx_error_codes_defs.h (@1666adc494db); docs/kvm-tdx-uapi.md §4.1, §6.
 
 Contract with the run loop (emu/system.py):
 - tdcall(vm, vcpu, regs, run) -> bool.  `regs` is the guest's Regs at the TDCALL;
@@ -88,7 +88,7 @@ class TdxSysInfo:
     Attributes: ATTRIBUTES_FIXED0 allows SEPT_VE_DISABLE and DEBUG, FIXED1 = 0;
     KVM offers only KVM_SUPPORTED_TDX_TD_ATTRS = SEPT_VE_DISABLE (§2.2).
     XFAM: KVM's supported XCR0|XSS is taken as 0x602E7 - the XCR0 this project's
-    development host reports (dev-machine-kvm.md §1: xgetbv 0x602e7: x87, SSE,
+    development host reports (docs/host-kvm.md §1: xgetbv 0x602e7: x87, SSE,
     AVX, AVX-512 opmask/ZMM_Hi256/Hi16_ZMM, PKRU, AMX TILECFG/TILEDATA);
     XFAM_FIXED0 also allows CET (11, 12), XFAM_FIXED1 = x87|SSE.
     5-level EPT: supported (like Sapphire Rapids hosts), so GPAW 52 is accepted;

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""KVM's handling of TDG.VP.VMCALL (arch/x86/kvm/vmx/tdx.c, newest upstream [T-new]).
+"""KVM's handling of TDG.VP.VMCALL (arch/x86/kvm/vmx/tdx.c, newest upstream:
+kvm-x86/linux @09c6f74ecb86).
 
 Everything here works on KVM's view of the registers, `vcpu.vp_enter_args`
 (what the TDX module handed to the VMM: selected GPRs, zeros elsewhere,
-RCX = TD exit qualification; kvm-tdx-uapi.md §4.1), and on the real
+RCX = TD exit qualification; docs/kvm-tdx-uapi.md §4.1), and on the real
 `struct kvm_run *`.  KVM writes its status to R10 (tdvmcall_set_return_code)
 and its primary output to R11 (tdvmcall_set_return_val); several success
 paths never write R10, so the guest sees the R10 it passed (§4.1).  Whether
@@ -396,9 +397,10 @@ def _map_gpa_exit(vm, vcpu, run):
 
 def _complete_map_gpa(vm, vcpu, run):
     """tdx_complete_vmcall_map_gpa().  Since 7.2 (3e2dec1ede0a, emu/kernel.py
-    mapgpa-user-errors) [T-new]: EAGAIN -> RETRY, EINVAL -> INVALID_OPERAND,
+    mapgpa-user-errors) (kvm-x86/linux @09c6f74ecb86): EAGAIN -> RETRY, EINVAL -> INVALID_OPERAND,
     any other non-zero hypercall.ret fails KVM_RUN with EINVAL.  Before, any
-    non-zero value -> INVALID_OPERAND [T-616].  R11 = the chunk's GPA either way."""
+    non-zero value -> INVALID_OPERAND (6.16, torvalds/linux @3829d81b6958).
+    R11 = the chunk's GPA either way."""
     ret = run.hypercall.ret
     if ret and not vm.kernel.has("mapgpa-user-errors"):
         return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND, vcpu.map_gpa_next)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * TDCALL wrappers (tdx.h).  Register use per reference/kvm-tdx-uapi.md §4
+ * TDCALL wrappers (tdx.h).  Register use per docs/kvm-tdx-uapi.md §4
  * (TDG.VP.VMCALL sub-functions) and §6 (TDCALL leaves).
  */
 #include <stdint.h>

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """KVM/TDX uAPI under the kernel's names: the cffi `ffi`, `libc`, ioctl numbers and constants.
 
-Declarations only. Numbers are cited to shared/reference/kvm-tdx-uapi.md by section;
+Declarations only. Numbers are cited to docs/kvm-tdx-uapi.md by section;
 those it does not list come from include/uapi/linux/kvm.h or arch/x86/include/uapi/asm/kvm.h
 (as synced in qemu linux-headers/linux/kvm.h @050b3d363005 and kvm-x86/linux @3cfc1a8ee2b9),
 cited as "kvm.h" / "asm/kvm.h". x86-64 only.
@@ -72,24 +72,24 @@ KVM_API_VERSION = 12
 # ---------------------------------------------------------------------------
 # ioctls. /dev/kvm:
 KVM_GET_API_VERSION = _IO(KVMIO, 0x00)
-KVM_CREATE_VM = _IO(KVMIO, 0x01)                                # 0xAE01, kvm-tdx-uapi.md §1
+KVM_CREATE_VM = _IO(KVMIO, 0x01)                                # 0xAE01, docs/kvm-tdx-uapi.md §1
 KVM_GET_MSR_INDEX_LIST = _IOWR(KVMIO, 0x02, "struct kvm_msr_list")
-KVM_CHECK_EXTENSION = _IO(KVMIO, 0x03)                          # 0xAE03, kvm-tdx-uapi.md §1
-KVM_GET_VCPU_MMAP_SIZE = _IO(KVMIO, 0x04)                       # 0xAE04, kvm-tdx-uapi.md §5
+KVM_CHECK_EXTENSION = _IO(KVMIO, 0x03)                          # 0xAE03, docs/kvm-tdx-uapi.md §1
+KVM_GET_VCPU_MMAP_SIZE = _IO(KVMIO, 0x04)                       # 0xAE04, docs/kvm-tdx-uapi.md §5
 KVM_GET_SUPPORTED_CPUID = _IOWR(KVMIO, 0x05, "struct kvm_cpuid2")
 
 # VM fd:
-KVM_CREATE_VCPU = _IO(KVMIO, 0x41)                              # 0xAE41, kvm-tdx-uapi.md §2.8
+KVM_CREATE_VCPU = _IO(KVMIO, 0x41)                              # 0xAE41, docs/kvm-tdx-uapi.md §2.8
 KVM_SET_USER_MEMORY_REGION = _IOW(KVMIO, 0x46, "struct kvm_userspace_memory_region")
 KVM_SET_TSS_ADDR = _IO(KVMIO, 0x47)
 KVM_SET_USER_MEMORY_REGION2 = _IOW(KVMIO, 0x49, "struct kvm_userspace_memory_region2")
 KVM_CREATE_IRQCHIP = _IO(KVMIO, 0x60)
 KVM_GET_IRQCHIP = _IOWR(KVMIO, 0x62, "struct kvm_irqchip")
 KVM_SET_IRQCHIP = _IOR(KVMIO, 0x63, "struct kvm_irqchip")       # _IOR is the kernel's (historic)
-KVM_SET_TSC_KHZ = _IO(KVMIO, 0xA2)                              # 0xAEA2, kvm-tdx-uapi.md §2.3
+KVM_SET_TSC_KHZ = _IO(KVMIO, 0xA2)                              # 0xAEA2, docs/kvm-tdx-uapi.md §2.3
 KVM_GET_TSC_KHZ = _IO(KVMIO, 0xA3)
 KVM_ENABLE_CAP = _IOW(KVMIO, 0xA3, "struct kvm_enable_cap")     # also on vCPU fds
-# also on vCPU fds, kvm-tdx-uapi.md §1
+# also on vCPU fds, docs/kvm-tdx-uapi.md §1
 KVM_MEMORY_ENCRYPT_OP = _IOWR(KVMIO, 0xBA, "unsigned long")
 KVM_X86_SET_MSR_FILTER = _IOW(KVMIO, 0xC6, "struct kvm_msr_filter")
 KVM_SET_MEMORY_ATTRIBUTES = _IOW(KVMIO, 0xD2, "struct kvm_memory_attributes")
@@ -127,32 +127,32 @@ KVM_CAP_COALESCED_MMIO = 15                 # kvm.h
 KVM_CAP_SET_GUEST_DEBUG = 23                # kvm.h
 KVM_CAP_VCPU_EVENTS = 41                    # kvm.h
 KVM_CAP_TSC_CONTROL = 60                    # kvm.h
-KVM_CAP_MAX_VCPUS = 66                      # kvm-tdx-uapi.md §1
+KVM_CAP_MAX_VCPUS = 66                      # docs/kvm-tdx-uapi.md §1
 KVM_CAP_SYNC_REGS = 74                      # kvm.h
 KVM_CAP_READONLY_MEM = 81                   # kvm.h (31 is KVM_CAP_MCE)
 KVM_CAP_ENABLE_CAP_VM = 98                  # kvm.h
 KVM_CAP_CHECK_EXTENSION_VM = 105            # kvm.h
-KVM_CAP_SPLIT_IRQCHIP = 121                 # kvm-tdx-uapi.md §2.8
+KVM_CAP_SPLIT_IRQCHIP = 121                 # docs/kvm-tdx-uapi.md §2.8
 KVM_CAP_MAX_VCPU_ID = 128                   # kvm.h
 KVM_CAP_X2APIC_API = 129                    # kvm.h
 KVM_CAP_IMMEDIATE_EXIT = 136                # kvm.h
 KVM_CAP_EXCEPTION_PAYLOAD = 164             # kvm.h
-KVM_CAP_X86_USER_SPACE_MSR = 188            # kvm-tdx-uapi.md §2.8
-KVM_CAP_X86_MSR_FILTER = 189                # kvm-tdx-uapi.md §4.13
-KVM_CAP_EXIT_HYPERCALL = 201                # kvm-tdx-uapi.md §3.4
-KVM_CAP_DISABLE_QUIRKS2 = 213               # kvm.h; dev-machine-kvm.md §0.3
+KVM_CAP_X86_USER_SPACE_MSR = 188            # docs/kvm-tdx-uapi.md §2.8
+KVM_CAP_X86_MSR_FILTER = 189                # docs/kvm-tdx-uapi.md §4.13
+KVM_CAP_EXIT_HYPERCALL = 201                # docs/kvm-tdx-uapi.md §3.4
+KVM_CAP_DISABLE_QUIRKS2 = 213               # kvm.h; docs/host-kvm.md §0.3
 KVM_CAP_VM_TSC_CONTROL = 214                # kvm.h
 KVM_CAP_X86_TRIPLE_FAULT_EVENT = 218        # kvm.h
-KVM_CAP_USER_MEMORY2 = 231                  # kvm-tdx-uapi.md §3.1
-KVM_CAP_MEMORY_FAULT_INFO = 232             # kvm-tdx-uapi.md §3.1
-KVM_CAP_MEMORY_ATTRIBUTES = 233             # kvm-tdx-uapi.md §3.1
-KVM_CAP_GUEST_MEMFD = 234                   # kvm-tdx-uapi.md §3.1
-KVM_CAP_VM_TYPES = 235                      # kvm-tdx-uapi.md §3.1
-KVM_CAP_PRE_FAULT_MEMORY = 236              # kvm-tdx-uapi.md §3.1
+KVM_CAP_USER_MEMORY2 = 231                  # docs/kvm-tdx-uapi.md §3.1
+KVM_CAP_MEMORY_FAULT_INFO = 232             # docs/kvm-tdx-uapi.md §3.1
+KVM_CAP_MEMORY_ATTRIBUTES = 233             # docs/kvm-tdx-uapi.md §3.1
+KVM_CAP_GUEST_MEMFD = 234                   # docs/kvm-tdx-uapi.md §3.1
+KVM_CAP_VM_TYPES = 235                      # docs/kvm-tdx-uapi.md §3.1
+KVM_CAP_PRE_FAULT_MEMORY = 236              # docs/kvm-tdx-uapi.md §3.1
 KVM_CAP_X86_APIC_BUS_CYCLES_NS = 237        # kvm.h
-KVM_CAP_GUEST_MEMFD_FLAGS = 244             # kvm-tdx-uapi.md §3.1
+KVM_CAP_GUEST_MEMFD_FLAGS = 244             # docs/kvm-tdx-uapi.md §3.1
 
-# VM types (KVM_CREATE_VM argument; bit n of KVM_CAP_VM_TYPES), kvm-tdx-uapi.md §1
+# VM types (KVM_CREATE_VM argument; bit n of KVM_CAP_VM_TYPES), docs/kvm-tdx-uapi.md §1
 KVM_X86_DEFAULT_VM = 0
 KVM_X86_SW_PROTECTED_VM = 1
 KVM_X86_SEV_VM = 2
@@ -161,7 +161,7 @@ KVM_X86_SNP_VM = 4
 KVM_X86_TDX_VM = 5
 
 # ---------------------------------------------------------------------------
-# kvm_run.exit_reason, kvm-tdx-uapi.md §5 (others kvm.h)
+# kvm_run.exit_reason, docs/kvm-tdx-uapi.md §5 (others kvm.h)
 KVM_EXIT_UNKNOWN = 0
 KVM_EXIT_EXCEPTION = 1
 KVM_EXIT_IO = 2
@@ -224,7 +224,7 @@ EXIT_REASON_NAMES = {
 KVM_EXIT_IO_IN = 0
 KVM_EXIT_IO_OUT = 1
 
-# kvm_run.internal.suberror (kvm.h; 4 in kvm-tdx-uapi.md §4.15)
+# kvm_run.internal.suberror (kvm.h; 4 in docs/kvm-tdx-uapi.md §4.15)
 KVM_INTERNAL_ERROR_EMULATION = 1
 KVM_INTERNAL_ERROR_SIMUL_EX = 2
 KVM_INTERNAL_ERROR_DELIVERY_EV = 3
@@ -232,7 +232,7 @@ KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4
 # kvm_run.emulation_failure.flags: insn_size/insn_bytes are valid
 KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES = 1 << 0
 
-# kvm_run.system_event.type, kvm-tdx-uapi.md §5
+# kvm_run.system_event.type, docs/kvm-tdx-uapi.md §5
 KVM_SYSTEM_EVENT_SHUTDOWN = 1
 KVM_SYSTEM_EVENT_RESET = 2
 KVM_SYSTEM_EVENT_CRASH = 3
@@ -241,17 +241,17 @@ KVM_SYSTEM_EVENT_SUSPEND = 5
 KVM_SYSTEM_EVENT_SEV_TERM = 6
 KVM_SYSTEM_EVENT_TDX_FATAL = 7
 
-# kvm_run.msr.reason, and the KVM_CAP_X86_USER_SPACE_MSR enable mask, kvm-tdx-uapi.md §4.13
+# kvm_run.msr.reason, and the KVM_CAP_X86_USER_SPACE_MSR enable mask, docs/kvm-tdx-uapi.md §4.13
 KVM_MSR_EXIT_REASON_INVAL = 1 << 0
 KVM_MSR_EXIT_REASON_UNKNOWN = 1 << 1
 KVM_MSR_EXIT_REASON_FILTER = 1 << 2
 KVM_MSR_EXIT_REASON_VALID_MASK = (KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
                                   KVM_MSR_EXIT_REASON_FILTER)
 
-# kvm_run.memory_fault.flags, kvm-tdx-uapi.md §3.3
+# kvm_run.memory_fault.flags, docs/kvm-tdx-uapi.md §3.3
 KVM_MEMORY_EXIT_FLAG_PRIVATE = 1 << 3
 
-# kvm_run.hypercall.flags, kvm-tdx-uapi.md §3.4
+# kvm_run.hypercall.flags, docs/kvm-tdx-uapi.md §3.4
 KVM_EXIT_HYPERCALL_LONG_MODE = 1 << 0
 
 # kvm_run.kvm_valid_regs / kvm_dirty_regs (asm/kvm.h)
@@ -260,7 +260,7 @@ KVM_SYNC_X86_SREGS = 1 << 1
 KVM_SYNC_X86_EVENTS = 1 << 2
 
 # ---------------------------------------------------------------------------
-# Memory, kvm-tdx-uapi.md §3.1
+# Memory, docs/kvm-tdx-uapi.md §3.1
 KVM_MEM_LOG_DIRTY_PAGES = 1 << 0
 KVM_MEM_READONLY = 1 << 1
 KVM_MEM_GUEST_MEMFD = 1 << 2
@@ -268,7 +268,7 @@ KVM_MEMORY_ATTRIBUTE_PRIVATE = 1 << 3
 GUEST_MEMFD_FLAG_MMAP = 1 << 0
 GUEST_MEMFD_FLAG_INIT_SHARED = 1 << 1
 
-# MSR filter, kvm-tdx-uapi.md §4.13
+# MSR filter, docs/kvm-tdx-uapi.md §4.13
 KVM_MSR_FILTER_MAX_RANGES = 16
 KVM_MSR_FILTER_MAX_BITMAP_SIZE = 0x600
 KVM_MSR_FILTER_READ = 1 << 0
@@ -276,7 +276,7 @@ KVM_MSR_FILTER_WRITE = 1 << 1
 KVM_MSR_FILTER_DEFAULT_ALLOW = 0
 KVM_MSR_FILTER_DEFAULT_DENY = 1 << 0
 
-# CPUID, kvm-tdx-uapi.md §2.3
+# CPUID, docs/kvm-tdx-uapi.md §2.3
 KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1 << 0    # sic: the kernel's spelling
 KVM_CPUID_FLAG_STATEFUL_FUNC = 1 << 1       # asm/kvm.h
 KVM_CPUID_FLAG_STATE_READ_NEXT = 1 << 2     # asm/kvm.h
@@ -320,11 +320,11 @@ KVM_IRQCHIP_IOAPIC = 2
 KVM_X2APIC_API_USE_32BIT_IDS = 1 << 0
 KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK = 1 << 1
 
-# KVM_CAP_DISABLE_QUIRKS2 args[0] (asm/kvm.h); dev-machine-kvm.md §0.3
+# KVM_CAP_DISABLE_QUIRKS2 args[0] (asm/kvm.h); docs/host-kvm.md §0.3
 KVM_X86_QUIRK_FIX_HYPERCALL_INSN = 1 << 5
 
 # ---------------------------------------------------------------------------
-# KVM hypercalls (include/uapi/linux/kvm_para.h), kvm-tdx-uapi.md §3.4, §4.12
+# KVM hypercalls (include/uapi/linux/kvm_para.h), docs/kvm-tdx-uapi.md §3.4, §4.12
 KVM_HC_MAP_GPA_RANGE = 12
 KVM_MAP_GPA_RANGE_PAGE_SZ_4K = 0
 KVM_MAP_GPA_RANGE_PAGE_SZ_2M = 1 << 0
@@ -341,7 +341,7 @@ KVM_EPERM = 1
 KVM_EOPNOTSUPP = 95
 
 # ---------------------------------------------------------------------------
-# TDX: enum kvm_tdx_cmd_id (kvm_tdx_cmd.id), kvm-tdx-uapi.md §2
+# TDX: enum kvm_tdx_cmd_id (kvm_tdx_cmd.id), docs/kvm-tdx-uapi.md §2
 KVM_TDX_CAPABILITIES = 0
 KVM_TDX_INIT_VM = 1
 KVM_TDX_INIT_VCPU = 2
@@ -350,11 +350,11 @@ KVM_TDX_FINALIZE_VM = 4
 KVM_TDX_GET_CPUID = 5
 KVM_TDX_CMD_NR_MAX = 6
 
-# kvm_tdx_cmd.flags for KVM_TDX_INIT_MEM_REGION, kvm-tdx-uapi.md §2.5
+# kvm_tdx_cmd.flags for KVM_TDX_INIT_MEM_REGION, docs/kvm-tdx-uapi.md §2.5
 KVM_TDX_MEASURE_MEMORY_REGION = 1 << 0
 
-# TD ATTRIBUTES bits (kvm_tdx_init_vm.attributes), kvm-tdx-uapi.md §6. KVM's tdx_arch.h spells
-# them TDX_TD_ATTR_*; KVM only offers SEPT_VE_DISABLE (kvm-tdx-uapi.md §2.2).
+# TD ATTRIBUTES bits (kvm_tdx_init_vm.attributes), docs/kvm-tdx-uapi.md §6. KVM's tdx_arch.h spells
+# them TDX_TD_ATTR_*; KVM only offers SEPT_VE_DISABLE (docs/kvm-tdx-uapi.md §2.2).
 TDX_TD_ATTR_DEBUG = 1 << 0
 TDX_TD_ATTR_HGS_PLUS_PROF = 1 << 4
 TDX_TD_ATTR_PERF_PROF = 1 << 5

@@ -3,7 +3,7 @@
 
 Names follow the kernel's uapi headers (include/uapi/linux/kvm.h and
 arch/x86/include/uapi/asm/kvm.h); layouts are the ones tabulated in
-shared/reference/kvm-tdx-uapi.md (cited by section). Only what the suite uses is
+docs/kvm-tdx-uapi.md (cited by section). Only what the suite uses is
 declared; arms of unions that do not matter on x86 are covered by the union's padding.
 
 This module holds only the text: abi_build.py compiles it into the out-of-line module
@@ -137,7 +137,7 @@ struct kvm_lapic_state {
 
 /* ---- CPUID and MSRs ---- */
 
-/* 40 bytes, kvm-tdx-uapi.md 2.3 */
+/* 40 bytes, docs/kvm-tdx-uapi.md §2.3 */
 struct kvm_cpuid_entry2 {
     __u32 function;
     __u32 index;
@@ -172,7 +172,7 @@ struct kvm_msr_list {
     __u32 indices[];
 };
 
-/* 24 bytes; the filter is 8 + 16 * 24 = 392 (kvm-tdx-uapi.md 4.13) */
+/* 24 bytes; the filter is 8 + 16 * 24 = 392 (docs/kvm-tdx-uapi.md §4.13) */
 struct kvm_msr_filter_range {
     __u32 flags;
     __u32 nmsrs;
@@ -202,7 +202,7 @@ struct kvm_userspace_memory_region {
     __u64 userspace_addr;
 };
 
-/* 160 bytes, kvm-tdx-uapi.md 3.1 */
+/* 160 bytes, docs/kvm-tdx-uapi.md §3.1 */
 struct kvm_userspace_memory_region2 {
     __u32 slot;
     __u32 flags;
@@ -264,7 +264,7 @@ struct kvm_irqchip {
     } chip;
 };
 
-/* ---- TDX (KVM_MEMORY_ENCRYPT_OP), kvm-tdx-uapi.md 2 ---- */
+/* ---- TDX (KVM_MEMORY_ENCRYPT_OP), docs/kvm-tdx-uapi.md §2 ---- */
 
 struct kvm_tdx_cmd {
     __u32 id;
@@ -273,7 +273,7 @@ struct kvm_tdx_cmd {
     __u64 hw_error;
 };
 
-/* cpuid header at 2048 (kvm-tdx-uapi.md 2.2) */
+/* cpuid header at 2048 (docs/kvm-tdx-uapi.md §2.2) */
 struct kvm_tdx_capabilities {
     __u64 supported_attrs;
     __u64 supported_xfam;
@@ -285,7 +285,7 @@ struct kvm_tdx_capabilities {
     struct kvm_cpuid2 cpuid;
 };
 
-/* cpuid header at 256 (kvm-tdx-uapi.md 2.3) */
+/* cpuid header at 256 (docs/kvm-tdx-uapi.md §2.3) */
 struct kvm_tdx_init_vm {
     __u64 attributes;
     __u64 xfam;
@@ -302,7 +302,7 @@ struct kvm_tdx_init_mem_region {
     __u64 nr_pages;
 };
 
-/* ---- the shared vCPU page (mmap of the vCPU fd), kvm-tdx-uapi.md 5 ---- */
+/* ---- the shared vCPU page (mmap of the vCPU fd), docs/kvm-tdx-uapi.md §5 ---- */
 
 struct kvm_run {
     __u8  request_interrupt_window;

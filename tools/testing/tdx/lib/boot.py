@@ -67,7 +67,7 @@ EFER_LME = 1 << 8
 EFER_LMA = 1 << 10
 EFER_NX = 1 << 11
 
-# Loaded by the stub.  A TD forces CR0.PE/NE and CR4.MCE to 1 (reference/anchor-tests.md §2c).
+# Loaded by the stub.  A TD forces CR0.PE/NE and CR4.MCE to 1 (docs/c-selftests.md §2c).
 BOOT_CR0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_WP | X86_CR0_PG
 BOOT_CR4 = X86_CR4_PAE | X86_CR4_MCE
 # The state a TD vCPU starts in: flat 32-bit protected mode, paging off.

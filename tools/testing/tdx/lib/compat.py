@@ -23,7 +23,7 @@ import os
 import sys
 from importlib import import_module
 
-# The capabilities a TD needs (shared/reference/kvm-tdx-uapi.md §2.8, §3),
+# The capabilities a TD needs (docs/kvm-tdx-uapi.md §2.8, §3),
 # with the kernel's numbers for when tdx.lib.abi is not importable.
 CAPS = (
     ("KVM_CAP_VM_TYPES", 235),

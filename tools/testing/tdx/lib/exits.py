@@ -6,7 +6,7 @@ slot is, so every run turns guest reports into host results — GUEST_ASSERT
 into GuestAssertionError("file.c:42: ..."), exceptions into
 GuestExceptionError, SYNC/DONE into return values — and an exit that is not
 the expected one into an AssertionError that describes both.  It never reads
-guest registers: on TDX they are protected (reference/kvm-tdx-uapi.md §2.8).
+guest registers: on TDX they are protected (docs/kvm-tdx-uapi.md §2.8).
 """
 
 from tdx.lib import abi, ktap, ucall as _ucall

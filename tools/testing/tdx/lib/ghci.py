@@ -3,15 +3,15 @@
 
 Shared by the host library (exit assertions, negative tests) and the emulated
 platform's model (tdx.emu).  The guest header guest/include/tdx.h carries the
-same names.  Sources: shared/reference/kvm-tdx-uapi.md ("uapi.md") §4.2, §4.3
+same names.  Sources: docs/kvm-tdx-uapi.md §4.2, §4.3
 and §6, which cite arch/x86/include/asm/shared/tdx.h and the intel/tdx-module
 source (include/tdx_api_defs.h, include/auto_gen/tdx_error_codes_defs.h).
 
 Constants only: exit assertions and guest-report decoding live next to them
-once the library needs them (DESIGN.md §2).
+once the library needs them.
 """
 
-# --- TDCALL leaves (RAX[15:0]; RAX[23:16] is the leaf version), uapi.md §6 ---
+# --- TDCALL leaves (RAX[15:0]; RAX[23:16] is the leaf version), docs/kvm-tdx-uapi.md §6 ---
 TDG_VP_VMCALL = 0
 TDG_VP_INFO = 1
 TDG_MR_RTMR_EXTEND = 2
@@ -47,10 +47,10 @@ TDX_OPERAND_ID_RCX = 1
 TDX_SEAMCALL_STATUS_MASK = 0xFFFFFFFF00000000
 
 # TDG.VP.VMCALL register-exposure mask of the Linux guest: RDX, RBX, RSI, RDI,
-# R8-R15 (arch/x86/include/asm/shared/tdx.h), uapi.md §4.1.
+# R8-R15 (arch/x86/include/asm/shared/tdx.h), docs/kvm-tdx-uapi.md §4.1.
 TDVMCALL_EXPOSE_REGS_MASK = 0xFFCC
 
-# --- TDG.VP.VMCALL: R10 selects the ABI, R11 the sub-function (uapi.md §4.1, §4.3) ---
+# --- TDG.VP.VMCALL: R10 selects the ABI, R11 the sub-function (docs/kvm-tdx-uapi.md §4.1, §4.3) ---
 TDX_HYPERCALL_STANDARD = 0
 
 # Sub-functions that are VMX exit reasons of the instruction the TD could not execute.
@@ -62,7 +62,7 @@ EXIT_REASON_MSR_WRITE = 32              # Instruction.WRMSR
 EXIT_REASON_EPT_VIOLATION = 48          # #VE.RequestMMIO
 EXIT_REASON_WBINVD = 54                 # Instruction.WBINVD (not handled by KVM)
 # EXIT_REASON_TDCALL is what the TDX module reports to KVM for every TDG.VP.VMCALL
-# (TDH.VP.ENTER return value; ReportFatalError data[0]), uapi.md §4.3/§4.8.
+# (TDH.VP.ENTER return value; ReportFatalError data[0]), docs/kvm-tdx-uapi.md §4.3/§4.8.
 EXIT_REASON_TDCALL = 77
 
 # GHCI sub-functions (arch/x86/include/asm/shared/tdx.h)
@@ -71,9 +71,9 @@ TDVMCALL_MAP_GPA = 0x10001
 TDVMCALL_GET_QUOTE = 0x10002
 TDVMCALL_REPORT_FATAL_ERROR = 0x10003
 TDVMCALL_SETUP_EVENT_NOTIFY_INTERRUPT = 0x10004
-TDVMCALL_SERVICE = 0x10005              # not handled by KVM (uapi.md §4.3)
+TDVMCALL_SERVICE = 0x10005              # not handled by KVM (docs/kvm-tdx-uapi.md §4.3)
 
-# Status codes returned in R10 (uapi.md §4.2)
+# Status codes returned in R10 (docs/kvm-tdx-uapi.md §4.2)
 TDVMCALL_STATUS_SUCCESS = 0x0000000000000000
 TDVMCALL_STATUS_RETRY = 0x0000000000000001
 TDVMCALL_STATUS_INVALID_OPERAND = 0x8000000000000000
@@ -81,7 +81,7 @@ TDVMCALL_STATUS_GPA_INUSE = 0x8000000000000001        # QEMU's name space; not u
 TDVMCALL_STATUS_ALIGN_ERROR = 0x8000000000000002
 TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED = 0x8000000000000003
 
-# GetTdVmCallInfo leaf 1, R11 bit for SetupEventNotifyInterrupt (uapi.md §2.2, §4.10)
+# GetTdVmCallInfo leaf 1, R11 bit for SetupEventNotifyInterrupt (docs/kvm-tdx-uapi.md §2.2, §4.10)
 TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT = 1 << 1
 
 # Instruction.IO / #VE.RequestMMIO direction (R13)
@@ -90,7 +90,7 @@ TDX_IO_WRITE = 1
 TDX_MMIO_READ = 0
 TDX_MMIO_WRITE = 1
 
-# TD attributes (TDG.VP.INFO RDX, KVM_TDX_INIT_VM.attributes), uapi.md §6
+# TD attributes (TDG.VP.INFO RDX, KVM_TDX_INIT_VM.attributes), docs/kvm-tdx-uapi.md §6
 TDX_ATTR_DEBUG = 1 << 0
 TDX_ATTR_HGS_PLUS_PROF = 1 << 4
 TDX_ATTR_PERF_PROF = 1 << 5
@@ -104,7 +104,7 @@ TDX_ATTR_KL = 1 << 31
 TDX_ATTR_TPA = 1 << 62
 TDX_ATTR_PERFMON = 1 << 63
 
-# TDG.VP.INFO R10 bit 0: TDG.SYS.RD is available (uapi.md §6)
+# TDG.VP.INFO R10 bit 0: TDG.SYS.RD is available (docs/kvm-tdx-uapi.md §6)
 TDG_VP_INFO_SYS_RD_AVAILABLE = 1 << 0
 
 STATUS_NAMES = {

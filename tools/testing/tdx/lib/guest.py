@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Guest images: the ELF files built from x86_64/*.c and tests/*.c.
 
-GuestImage.load(path) reads a static x86-64 ELF (reference/dev-machine-kvm.md
+GuestImage.load(path) reads a static x86-64 ELF (docs/host-kvm.md
 §8) with pyelftools: its PT_LOAD segments and its symbols, which is how the
 host calls a guest function by name.  A file that is missing, truncated,
 not ELF, 32-bit or for another machine raises GuestImageError("<path>:

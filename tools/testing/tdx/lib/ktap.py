@@ -7,7 +7,7 @@ A test module ends with
         ktap.main()
 
 and `python3 -m tdx.x86_64.ghci_io` then prints a flat KTAP v1 document
-(Documentation/dev-tools/ktap.rst, shared/reference/ktap-kselftest.md §1):
+(Documentation/dev-tools/ktap.rst, docs/ktap-kselftest.md §1):
 
     KTAP version 1
     1..3
@@ -191,7 +191,7 @@ def diag_lines(text):
 # it, and LKFT/KernelCI (Linaro parse-output.py) strip one `#` per level and
 # parse again with tap.py, where any line starting with `ok` or `not ok` is a
 # result; kunit_parser takes `# Subtest: x` for a subtest header
-# (shared/reference/ktap-kselftest.md §3.1-§3.3).  So a module's diagnostic
+# (docs/ktap-kselftest.md §3.1-§3.3).  So a module's diagnostic
 # `# ok 7 x` would be an invented test one level down.
 _STRUCTURE = re.compile(r"#[#\s]*(?=ok|not ok|K?TAP version|Subtest:|Bail out!)")
 

@@ -5,7 +5,7 @@ One wrapper per ioctl, named after it; each raises KvmError(ioctl, errno) on
 failure.  Negative tests use try_call() to get the errno instead.  Every call
 goes through a System object (tdx.lib.system), the seam the emulated platform
 plugs into.  A TD is a Vm of type KVM_X86_TDX_VM, not a parallel API
-(reference/anchor-tests.md §6.2); its setup sequence lives in tdx.lib.td.
+(docs/c-selftests.md §6.2); its setup sequence lives in tdx.lib.td.
 """
 
 import errno as _errno

@@ -285,7 +285,7 @@ def tss(rsp0=0, ist=(), io_ports=0x400):
     """64-bit TSS bytes with an all-zero I/O bitmap for ports [0, io_ports).
 
     kvm_pvm honours the I/O bitmap (not IOPL) for CPL3 port I/O
-    (reference/dev-machine-kvm.md §9); the bitmap ends with the required
+    (docs/host-kvm.md §9); the bitmap ends with the required
     0xFF byte.  The descriptor limit is len(result) - 1.
     """
     if io_ports % 8:

@@ -2,7 +2,7 @@
 """Which platform runs the tests: tdx, emulated, or none.
 
 - tdx:      the host's KVM offers the TDX VM type (KVM_CAP_VM_TYPES bit 5,
-            reference/kvm-tdx-uapi.md §1); ioctls go to the kernel.
+            docs/kvm-tdx-uapi.md §1); ioctls go to the kernel.
 - emulated: /dev/kvm works but has no TDX; ioctls go to tdx.emu, a model of
             KVM-TDX on top of an ordinary VM.
 - none:     no usable /dev/kvm; every case skips with `reason`.

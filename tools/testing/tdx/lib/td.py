@@ -2,8 +2,8 @@
 """VM shapes: a guest image in a plain VM or in a TD, through one Vm API.
 
 A TD is a Vm of type KVM_X86_TDX_VM set up by the upstream sequence of
-reference/kvm-tdx-uapi.md §2.8 (the C series was NAKed for a parallel TD API,
-anchor-tests.md §6.2).  `TdBuilder` exposes the steps so that tests can build
+docs/kvm-tdx-uapi.md §2.8 (the C series was NAKed for a parallel TD API,
+docs/c-selftests.md §6.2).  `TdBuilder` exposes the steps so that tests can build
 a TD in small steps and stop anywhere (negative tests), `create_guest()` runs
 them all.  A plain VM (shape "default") boots the same guest image through
 the same reset vector with the TD's initial vCPU state set by the host.
@@ -134,7 +134,7 @@ class GuestVm:
 
 
 class TdBuilder:
-    """The TD setup sequence as separate steps (reference/kvm-tdx-uapi.md §2.8)."""
+    """The TD setup sequence as separate steps (docs/kvm-tdx-uapi.md §2.8)."""
 
     def __init__(self, kvm, image, entries, nr_vcpus=1, args=0, attributes=0, xfam=None,
                  memory="shared", mem_size=DEFAULT_MEM_SIZE, shared_size=DEFAULT_SHARED_SIZE, rcx=0,

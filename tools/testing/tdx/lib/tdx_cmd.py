@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """KVM_MEMORY_ENCRYPT_OP sub-commands of KVM-TDX, one wrapper each.
 
-reference/kvm-tdx-uapi.md §2.  Failures raise KvmError named after the
+docs/kvm-tdx-uapi.md §2.  Failures raise KvmError named after the
 sub-command (KVM_TDX_INIT_VM, ...), with hw_error in the message when KVM
 reported one, so a failing setup step says which step failed.
 """

@@ -5,7 +5,7 @@ A guest that spins (or, on kvm_pvm, executes VMCALL at CPL0) keeps KVM_RUN
 busy forever.  Every KVM_RUN is armed with a deadline; one daemon thread
 watches all deadlines and, when one passes, sets kvm_run.immediate_exit and
 sends SIGUSR1 to the thread inside KVM_RUN, which then returns EINTR
-(reference/dev-machine-kvm.md §6: < 2 ms).  It keeps kicking until the run is
+(docs/host-kvm.md §6: < 2 ms).  It keeps kicking until the run is
 disarmed, because a signal that lands just before the thread enters KVM_RUN
 would otherwise be lost (immediate_exit covers that window too).
 

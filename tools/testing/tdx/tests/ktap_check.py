@@ -3,7 +3,7 @@
 
 check(text) returns a list of problems ("line 7: ...") and an empty list for
 a document that every consumer we know reads the same way
-(shared/reference/ktap-kselftest.md §1.1, §3):
+(docs/ktap-kselftest.md §1.1, §3):
 
 - a version line first (`KTAP version 1`; `TAP version 13/14` accepted at the
   top level only), the plan `1..N` right after it, then exactly N results

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """How two KTAP consumers that CI uses would read our documents.
 
-Neither is installable (shared/reference/ktap-kselftest.md §3.4), so this
+Neither is installable (docs/ktap-kselftest.md §3.4), so this
 applies their documented rules (§3.1, §3.3) with code of our own; it is a
 model of their reading, not a copy of either tool.
 

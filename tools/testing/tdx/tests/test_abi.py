@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""tdx.lib.abi against the literal layouts and numbers of shared/reference/kvm-tdx-uapi.md.
+"""tdx.lib.abi against the literal layouts and numbers of docs/kvm-tdx-uapi.md.
 
 Expected values are written out as literals (never recomputed with the _IOC helpers or
 ffi), so a wrong size in the cdef shows up as a wrong ioctl number. Values the reference
@@ -44,7 +44,7 @@ class LayoutCase(unittest.TestCase):
 
 
 class TestKvmRun(LayoutCase):
-    """kvm-tdx-uapi.md §5 (header, arms) and §4.x (per-exit layouts)."""
+    """docs/kvm-tdx-uapi.md §5 (header, arms) and §4.x (per-exit layouts)."""
 
     def test_size(self):
         self.assertEqual(ffi.sizeof("struct kvm_run"), 2352)
@@ -137,7 +137,7 @@ class TestKvmRun(LayoutCase):
 
 
 class TestTdxStructs(LayoutCase):
-    """kvm-tdx-uapi.md §2.1, §2.2, §2.3, §2.5."""
+    """docs/kvm-tdx-uapi.md §2.1, §2.2, §2.3, §2.5."""
 
     def test_kvm_tdx_cmd(self):
         self.assertEqual(ffi.sizeof("struct kvm_tdx_cmd"), 24)
@@ -195,7 +195,7 @@ class TestTdxStructs(LayoutCase):
 
 
 class TestMemoryAndVmStructs(LayoutCase):
-    """kvm-tdx-uapi.md §3.1, §3.4, §4.13."""
+    """docs/kvm-tdx-uapi.md §3.1, §3.4, §4.13."""
 
     def test_kvm_userspace_memory_region2(self):
         self.assertEqual(ffi.sizeof("struct kvm_userspace_memory_region2"), 160)
@@ -280,7 +280,7 @@ class TestVcpuStructs(LayoutCase):
 
 
 class TestIoctlNumbers(unittest.TestCase):
-    # Literal values; "ref" rows are quoted in kvm-tdx-uapi.md, the rest are the kernel's.
+    # Literal values; "ref" rows are quoted in docs/kvm-tdx-uapi.md, the rest are the kernel's.
     EXPECTED = {
         "KVM_GET_API_VERSION": 0xAE00,
         "KVM_CREATE_VM": 0xAE01,                        # ref §1
@@ -336,7 +336,7 @@ class TestIoctlNumbers(unittest.TestCase):
 class TestConstants(unittest.TestCase):
     EXPECTED = {
         "KVM_API_VERSION": 12,
-        # exit reasons, kvm-tdx-uapi.md §5
+        # exit reasons, docs/kvm-tdx-uapi.md §5
         "KVM_EXIT_UNKNOWN": 0, "KVM_EXIT_EXCEPTION": 1, "KVM_EXIT_IO": 2, "KVM_EXIT_HYPERCALL": 3,
         "KVM_EXIT_DEBUG": 4, "KVM_EXIT_HLT": 5, "KVM_EXIT_MMIO": 6, "KVM_EXIT_SHUTDOWN": 8,
         "KVM_EXIT_FAIL_ENTRY": 9, "KVM_EXIT_INTR": 10, "KVM_EXIT_INTERNAL_ERROR": 17,
@@ -354,27 +354,27 @@ class TestConstants(unittest.TestCase):
         "KVM_CAP_MEMORY_FAULT_INFO": 232, "KVM_CAP_MEMORY_ATTRIBUTES": 233,
         "KVM_CAP_GUEST_MEMFD": 234, "KVM_CAP_VM_TYPES": 235, "KVM_CAP_PRE_FAULT_MEMORY": 236,
         "KVM_CAP_GUEST_MEMFD_FLAGS": 244,
-        # VM types, kvm-tdx-uapi.md §1
+        # VM types, docs/kvm-tdx-uapi.md §1
         "KVM_X86_DEFAULT_VM": 0, "KVM_X86_SW_PROTECTED_VM": 1, "KVM_X86_SEV_VM": 2,
         "KVM_X86_SEV_ES_VM": 3, "KVM_X86_SNP_VM": 4, "KVM_X86_TDX_VM": 5,
-        # memory, kvm-tdx-uapi.md §3
+        # memory, docs/kvm-tdx-uapi.md §3
         "KVM_MEM_LOG_DIRTY_PAGES": 1, "KVM_MEM_READONLY": 2, "KVM_MEM_GUEST_MEMFD": 4,
         "KVM_MEMORY_ATTRIBUTE_PRIVATE": 8, "GUEST_MEMFD_FLAG_MMAP": 1,
         "GUEST_MEMFD_FLAG_INIT_SHARED": 2, "KVM_MEMORY_EXIT_FLAG_PRIVATE": 8,
-        # MSRs, kvm-tdx-uapi.md §4.13
+        # MSRs, docs/kvm-tdx-uapi.md §4.13
         "KVM_MSR_EXIT_REASON_INVAL": 1, "KVM_MSR_EXIT_REASON_UNKNOWN": 2,
         "KVM_MSR_EXIT_REASON_FILTER": 4,
         "KVM_MSR_FILTER_READ": 1, "KVM_MSR_FILTER_WRITE": 2, "KVM_MSR_FILTER_DEFAULT_ALLOW": 0,
         "KVM_MSR_FILTER_DEFAULT_DENY": 1, "KVM_MSR_FILTER_MAX_RANGES": 16,
         "KVM_MSR_FILTER_MAX_BITMAP_SIZE": 0x600,
-        # hypercalls, kvm-tdx-uapi.md §3.4, §4.12
+        # hypercalls, docs/kvm-tdx-uapi.md §3.4, §4.12
         "KVM_HC_MAP_GPA_RANGE": 12, "KVM_MAP_GPA_RANGE_ENCRYPTED": 0x10,
         "KVM_MAP_GPA_RANGE_DECRYPTED": 0,
         "KVM_MAP_GPA_RANGE_PAGE_SZ_4K": 0, "KVM_MAP_GPA_RANGE_PAGE_SZ_2M": 1,
         "KVM_MAP_GPA_RANGE_PAGE_SZ_1G": 2, "KVM_EXIT_HYPERCALL_LONG_MODE": 1,
         "KVM_ENOSYS": 1000, "KVM_EFAULT": 14, "KVM_EINVAL": 22, "KVM_E2BIG": 7, "KVM_EPERM": 1,
         "KVM_EOPNOTSUPP": 95,
-        # TDX, kvm-tdx-uapi.md §2, §6
+        # TDX, docs/kvm-tdx-uapi.md §2, §6
         "KVM_TDX_CAPABILITIES": 0, "KVM_TDX_INIT_VM": 1, "KVM_TDX_INIT_VCPU": 2,
         "KVM_TDX_INIT_MEM_REGION": 3, "KVM_TDX_FINALIZE_VM": 4, "KVM_TDX_GET_CPUID": 5,
         "KVM_TDX_CMD_NR_MAX": 6, "KVM_TDX_MEASURE_MEMORY_REGION": 1,

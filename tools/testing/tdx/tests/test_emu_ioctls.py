@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""emu/ioctls.py against kvm-tdx-uapi.md §2: every errno rule of the KVM_TDX_*
+"""emu/ioctls.py against docs/kvm-tdx-uapi.md §2: every errno rule of the KVM_TDX_*
 commands and the TD rules of ordinary ioctls, in KVM's order."""
 
 import errno

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The emulated platform's memory model (emu/memory.py) against its spec.
 
-reference/kvm-tdx-uapi.md §3 (memslots, attributes, the two views, access
+docs/kvm-tdx-uapi.md §3 (memslots, attributes, the two views, access
 faults), §2.5 (KVM_TDX_INIT_MEM_REGION per page) and §6 / the TDX module's
 tdg_mem_page_accept.c (TDG.MEM.PAGE.ACCEPT).  No /dev/kvm: the real VM is a
 recorder of KVM_SET_USER_MEMORY_REGION calls; private memory is this
@@ -106,7 +106,7 @@ class Regions(Base):
                          abi.KVM_MEM_GUEST_MEMFD | abi.KVM_MEM_LOG_DIRTY_PAGES)
 
     def test_plain_slot_with_dirty_logging_accepted(self):
-        """anchor-tests.md §1 row 16: a non-guest_memfd slot may log dirty pages."""
+        """docs/c-selftests.md §1 row 16: a non-guest_memfd slot may log dirty pages."""
         self.m.set_region(10, abi.KVM_MEM_LOG_DIRTY_PAGES, 0xC0000000, PAGE, self.uspace.addr, 0, 0)
         slot = self.m.slot_of(0xC0000000)
         self.assertIsNone(slot.private)

@@ -114,7 +114,7 @@ class EmuPlatformMiscTest(unittest.TestCase):
         self.addCleanup(vm.close)
         vcpu = vm.create_vcpu(0)
         vcpu.get_regs()
-        # KVM_MEMORY_ENCRYPT_OP on a VM that is not a TD: ENOTTY (§1 dispatch)
+        # KVM_MEMORY_ENCRYPT_OP on a VM that is not a TD: ENOTTY (docs/kvm-tdx-uapi.md §1, dispatch)
         from tdx.lib import tdx_cmd
         self.assertEqual(try_call(tdx_cmd.tdx_ioctl, vm, tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES)),
                          errno.ENOTTY)
@@ -127,7 +127,7 @@ class EmuPlatformMiscTest(unittest.TestCase):
             gvm.vcpus[0].run_exit(timeout=0.3)
 
     def test_td_lifecycles_do_not_leak(self):
-        """1000 TD lifecycles in one process: no growth in fds or mappings (DESIGN §3)."""
+        """1000 TD lifecycles in one process: no growth in fds or mappings (fixtures release all)."""
         image = GuestImage.load(find_image("td_lifecycle"))
 
         def one():

@@ -4,7 +4,7 @@
 TDCALL dispatch and statuses (tdx_td_dispatcher.c), the TDG.VP.VMCALL register
 mask - rejection, leakage of unexposed registers to the VMM, preservation for
 the guest, copy-back of exposed ones (tdg_vp_vmcall.c, tdh_vp_enter.c;
-kvm-tdx-uapi.md §4.1) - TDG.VP.INFO (§6), TDG.VP.VEINFO.GET, TDG.MEM.PAGE.ACCEPT,
+docs/kvm-tdx-uapi.md §4.1) - TDG.VP.INFO (§6), TDG.VP.VEINFO.GET, TDG.MEM.PAGE.ACCEPT,
 the TD vCPU's initial GPRs (tdh_vp_init.c) and MRTD.
 """
 

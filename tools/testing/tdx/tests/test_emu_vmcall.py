@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""emu/vmcall.py against kvm-tdx-uapi.md §4 and §7, leaf by leaf.
+"""emu/vmcall.py against docs/kvm-tdx-uapi.md §4 and §7, leaf by leaf.
 
 For each TDG.VP.VMCALL leaf: the accepted input (exit fields exactly as KVM
 fills them), each rejected input (one test per rule), the completion, and the

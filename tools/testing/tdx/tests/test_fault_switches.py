@@ -18,7 +18,7 @@ from tdx.tests.test_driver import env
 from tdx.tests.support import requires_kvm
 
 CATCHES = {
-    # kvm-tdx-uapi.md §4.13 history: the TDVMCALL MSR path ignored the MSR filter.
+    # docs/kvm-tdx-uapi.md §4.13 history: the TDVMCALL MSR path ignored the MSR filter.
     "msr-filter-ignored": ("ghci_msr", [
         "test_msr_filter_bug_rdmsr_denied_exits_to_user",
         "test_msr_filter_bug_wrmsr_denied_exits_to_user",

@@ -175,7 +175,7 @@ class PlainVmTest(unittest.TestCase):
     # -- CPUID -------------------------------------------------------------
 
     def test_cpuid_from_set_cpuid2(self):
-        # Leaf 1 ECX/EDX are overwritten by kvm_pvm (dev-machine-kvm.md §3): use others.
+        # Leaf 1 ECX/EDX are overwritten by kvm_pvm (docs/host-kvm.md §3): use others.
         values = {0x40000000: (0x40000001, 0x73584454, 0x74666c65, 0x73747365),   # "TDXselftests"
                   0x80000008: (0x3027, 0, 0, 0)}
         for leaf, expected in values.items():
@@ -353,7 +353,7 @@ class TdFlavourTest(unittest.TestCase):
             else:
                 low.write(gpa, data)
         vcpu = vm.create_vcpu(0)
-        # Bit 47 is an address bit only with MAXPHYADDR 48 (dev-machine-kvm.md §10).
+        # Bit 47 is an address bit only with MAXPHYADDR 48 (docs/host-kvm.md §10).
         vcpu.set_cpuid2([e if e[0] != 0x80000008 else e[:3] + ((e[3] & ~0xFF) | 48,) + e[4:]
                          for e in self.kvm.supported_cpuid()])
         sregs, regs = vcpu.get_sregs(), vcpu.get_regs()

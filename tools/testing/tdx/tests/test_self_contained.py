@@ -4,7 +4,7 @@
 Fails when a tracked text file
 - points at the team's private notes outside the repository (a path into the
   sibling directory of the checkout where those notes live, or a
-  "reference/<name>.md" path);
+  "<notes directory>/<name>.md" path of those notes);
 - names a markdown file that is not in the repository (looked up from the
   repository root, from the citing file's directory, and, for a bare name, as
   the name of any tracked file);
@@ -14,8 +14,9 @@ Fails when a tracked text file
 Which document a section citation means: the markdown file named right before
 it; a bare one in a list that began with a document ("<doc> S1.1, S3") means
 that document as long as no sentence ends in between; any other bare one means
-the document of the file's first section citation that names one, the uAPI
-document (DEFAULT_DOC) if there is none, and the document itself inside docs/.  Sections are the numbers of
+the first document under docs/ with numbered sections that the file names,
+the uAPI document (DEFAULT_DOC) if it names none, and the document itself
+inside docs/.  Sections are the numbers of
 a document's headings ("## 4.", "### 4.13", "### 2c.", "### 0.2").
 """
 
@@ -29,8 +30,9 @@ DEFAULT_DOC = "docs/kvm-tdx-uapi.md"
 
 # Assembled from pieces so that this file does not match its own patterns.
 _SHARED = "sha" + "red"
-_OUTSIDE = re.compile(r"(?:\.\./)+%s\b|\b%s/reference\b|/work/%s\b|(?<![\w/])reference/[\w.-]+\.md\b"
-                      % (_SHARED, _SHARED, _SHARED))
+_REF = "refer" + "ence"
+_OUTSIDE = re.compile(r"(?:\.\./)+%s\b|\b%s/%s\b|/work/%s\b|(?<![\w/])%s/[\w.-]+\.md\b"
+                      % (_SHARED, _SHARED, _REF, _SHARED, _REF))
 _URL = re.compile(r"[a-z]+://\S+")
 _MD = re.compile(r"(?<![\w./-])((?:\.\.?/)*(?:[\w.-]+/)*[\w-][\w.-]*\.md)\b")
 _SECTION = "\u00a7"
@@ -103,12 +105,12 @@ def problems(repo, rel, text):
         if repo.resolve(rel, m.group(1)) is None:
             found.append("%s: %s is not in the repository" % (where(m.start()), m.group(1)))
 
-    by_section = [repo.resolve(rel, m.group(1)) for m in _CITE.finditer(clean) if m.group(1)]
-    by_section = [p for p in by_section if p and p.endswith(".md")]
+    named = [repo.resolve(rel, m.group(1)) for m in _MD.finditer(clean)]
+    numbered = [p for p in named if p and p.startswith("docs/") and repo.sections_of(p)]
     if rel.startswith("docs/") and rel.endswith(".md"):
         default = rel
     else:
-        default = by_section[0] if by_section else DEFAULT_DOC
+        default = numbered[0] if numbered else DEFAULT_DOC
 
     last_doc, last_end = None, -1
     for m in _CITE.finditer(clean):
@@ -153,8 +155,9 @@ class SelfContained(unittest.TestCase):
         return problems(self.repo, rel, text)
 
     def test_outside_paths_are_refused(self):
-        for text in ("see ../%s/DESIGN%s" % (_SHARED, _MD_EXT), "(%s/reference/kvm-tdx-uapi%s)" % (_SHARED, _MD_EXT),
-                     "(reference/anchor-tests%s \u00a71)" % _MD_EXT, "/work/%s/x" % _SHARED):
+        for text in ("see ../%s/DESIGN%s" % (_SHARED, _MD_EXT),
+                     "(%s/%s/kvm-tdx-uapi%s)" % (_SHARED, _REF, _MD_EXT),
+                     "(%s/anchor-tests%s \u00a71)" % (_REF, _MD_EXT), "/work/%s/x" % _SHARED):
             with self.subTest(text=text):
                 self.assertTrue(any("outside" in p for p in self.check(text)), self.check(text))
 

@@ -2,8 +2,8 @@
 /*
  * Guest side of ghci_cpuid.py: TDG.VP.VMCALL<Instruction.CPUID>, native
  * CPUID, GetTdVmCallInfo, Instruction.HLT, sub-functions KVM does not handle
- * and KVM hypercalls over TDG.VP.VMCALL (R10 != 0); reference/
- * kvm-tdx-uapi.md §4.3, §4.4, §4.5, §4.10, §4.12 and §7.
+ * and KVM hypercalls over TDG.VP.VMCALL (R10 != 0);
+ * docs/kvm-tdx-uapi.md §4.3, §4.4, §4.5, §4.10, §4.12 and §7.
  *
  * guest_vmcall_ops() and guest_cpuid_native_ops() run a list the host wrote
  * into the shared area and store what came back there, so that the host

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """ghci_cpuid: CPUID for a TD, and the TDG.VP.VMCALL leaves KVM answers itself.
 
-Covers reference/kvm-tdx-uapi.md:
+Covers docs/kvm-tdx-uapi.md:
 - §4.4 Instruction.CPUID: KVM answers from the vCPU's KVM_SET_CPUID2 table
   (R12 = leaf, R13 = subleaf; R12..R15 = EAX..EDX; R10 untouched; no exit),
   subleaves with and without KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
@@ -17,7 +17,7 @@ Covers reference/kvm-tdx-uapi.md:
 - §4.3 dispatch: sub-functions KVM does not handle give SUBFUNC_UNSUPPORTED
   with no exit; R10 != 0 is a KVM hypercall (§4.12: -KVM_ENOSYS for an unknown
   number, KVM_HC_MAP_GPA_RANGE exits with the raw arguments).
-Anchor-tests.md §1 rows 4, 5, 10 and 13 are the floor.
+docs/c-selftests.md §1 rows 4, 5, 10 and 13 are the floor.
 
 Native CPUID fields that are not compared with KVM_TDX_GET_CPUID, and why:
 - 0x80000008 EAX[23:16]: KVM_TDX_GET_CPUID patches the GPAW in there for old
@@ -26,7 +26,7 @@ Native CPUID fields that are not compared with KVM_TDX_GET_CPUID, and why:
 - leaf 1 EBX[31:24]: the initial APIC ID is per vCPU (checked to be 0 for
   vCPU 0 instead);
 - leaf 1 ECX and EDX: on the development host kvm_pvm overwrites them in the
-  vCPU that runs the emulated TD (reference/dev-machine-kvm.md §3);
+  vCPU that runs the emulated TD (docs/host-kvm.md §3);
 - leaf 7.0 EBX/ECX/EDX: kvm_pvm overwrites these too (observed while writing
   this module: the emulated TD saw the host's own feature bits, not those
   KVM_SET_CPUID2 gave the real vCPU);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Guest side of ghci_io.py: TDG.VP.VMCALL<Instruction.IO> and the register
- * ABI of TDG.VP.VMCALL (reference/kvm-tdx-uapi.md §4.1, §4.6).
+ * ABI of TDG.VP.VMCALL (docs/kvm-tdx-uapi.md §4.1, §4.6).
  *
  * Every call goes through tdcall() with every GPR loaded, so that each call
  * also checks what the TDX module and KVM must leave alone: after a
@@ -17,7 +17,7 @@
 #include "test.h"
 #include "vmcall_check.h"
 
-#define PORT_ECHO		0x50	/* anchor-tests.md §1 row 3 */
+#define PORT_ECHO		0x50	/* docs/c-selftests.md §1 row 3 */
 #define PORT_OUT		0x51	/* row 6 */
 #define PORT_IN			0x52	/* row 7 */
 

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """ghci_io: TDG.VP.VMCALL<Instruction.IO> and the TDG.VP.VMCALL register ABI.
 
-Covers reference/kvm-tdx-uapi.md §4.6 (Instruction.IO: validation, the
+Covers docs/kvm-tdx-uapi.md §4.6 (Instruction.IO: validation, the
 KVM_EXIT_IO layout, IN completion into R11, R10 untouched on success) and
 §4.1 (the RCX GPR-select mask: registers outside it are neither shown to the
 VMM nor changed; masks the TDX module refuses fail the TDCALL with no exit)
 and, through an unexposed R11, §4.3's default (sub-function 0 is
-SUBFUNC_UNSUPPORTED), in the shapes of reference/anchor-tests.md §1 rows 3, 6
+SUBFUNC_UNSUPPORTED), in the shapes of docs/c-selftests.md §1 rows 3, 6
 and 7.
 
 Each case checks the host's view of every exit (reason, direction, size,

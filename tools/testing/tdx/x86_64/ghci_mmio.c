@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Guest side of ghci_mmio.py: TDG.VP.VMCALL<#VE.RequestMMIO>
- * (reference/kvm-tdx-uapi.md §4.14, §3.2, §3.3).
+ * (docs/kvm-tdx-uapi.md §4.14, §3.2, §3.3).
  *
  * The request carries a GPA, not an address the guest maps: any GPA with the
  * shared bit names emulated MMIO.  Every call goes through tdcall() with
@@ -15,7 +15,7 @@
 #include "test.h"
 #include "vmcall_check.h"
 
-#define MMIO_GPA		0x200000000ULL	/* anchor-tests.md §1 rows 11, 12: no memslot */
+#define MMIO_GPA		0x200000000ULL	/* docs/c-selftests.md §1 rows 11, 12: no memslot */
 #define MMIO_MASK		TDVMCALL_EXPOSE_R10_R15_MASK
 #define MASK_NO(reg)		(MMIO_MASK & ~TDX_RCX_BIT(reg))
 

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """ghci_mmio: TDG.VP.VMCALL<#VE.RequestMMIO>.
 
-Covers reference/kvm-tdx-uapi.md §4.14 (validation of size, direction and
+Covers docs/kvm-tdx-uapi.md §4.14 (validation of size, direction and
 the shared bit of GPA and GPA + size - 1; the KVM_EXIT_MMIO layout; read
 completion into R11; R10 untouched), §3.2 (the shared bit, stripped from
 phys_addr) and §3.3 (a shared GPA is emulated MMIO, whether or not a memslot
 backs it), and §4.1 for the registers of the call, in the shapes of
-reference/anchor-tests.md §1 rows 11 and 12.
+docs/c-selftests.md §1 rows 11 and 12.
 
 Each case checks the host's view of every exit (reason, phys_addr without
 the shared bit, len, is_write, write data) and the guest's (R10 status, R11

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Guest side of ghci_msr.py: TDG.VP.VMCALL<Instruction.RDMSR> (R11 = 31) and
- * <Instruction.WRMSR> (R11 = 32), reference/kvm-tdx-uapi.md §4.13.
+ * <Instruction.WRMSR> (R11 = 32), docs/kvm-tdx-uapi.md §4.13.
  *
  * guest_msr_ops() runs a list of accesses the host wrote into the shared
  * area (any time before the first KVM_RUN) and stores R10 and R11 of each
  * back there: the host decides what to
  * access and checks both what it saw and what the guest got.  The two
- * anchor functions repeat reference/anchor-tests.md §1 rows 8 and 9 with the
+ * anchor functions repeat docs/c-selftests.md §1 rows 8 and 9 with the
  * checks on the guest side.
  */
 #include <stdint.h>

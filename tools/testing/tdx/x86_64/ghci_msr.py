@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """ghci_msr: TDG.VP.VMCALL<Instruction.RDMSR/WRMSR> against KVM-TDX.
 
-Covers reference/kvm-tdx-uapi.md §4.13 (RDMSR/WRMSR: the MSRs KVM emulates
+Covers docs/kvm-tdx-uapi.md §4.13 (RDMSR/WRMSR: the MSRs KVM emulates
 for a TD, the MSR filter, user-space MSR exits and their completion, R10/R11),
 §4.3 (dispatch of R11 = 31/32), §2.8 (KVM_GET_MSRS/KVM_SET_MSRS on a TD vCPU;
 APICBASE, EFER and FEAT_CTL are read-only) and §5 (the kvm_run.msr layout), in
-the shapes of reference/anchor-tests.md §1 rows 8 and 9.
+the shapes of docs/c-selftests.md §1 rows 8 and 9.
 
 This module is the regression test for the MSR filter bug (§4.13, history):
 the pre-merge TDVMCALL MSR path called kvm_get_msr()/kvm_set_msr() directly,

@@ -7,7 +7,7 @@
  * identity (GVA = GPA, shared bit clear: the private alias).  Pages of the
  * shared area are also mapped at td_boot_params.shared_gva with the shared
  * bit (the shared alias), so the guest reaches either view of them without
- * changing its page tables (reference/anchor-tests.md §5, "dual mapping").
+ * changing its page tables (docs/c-selftests.md §5, "dual mapping").
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -65,7 +65,7 @@ static void fill_page(volatile uint64_t *p, uint64_t value)
 
 /*
  * #VE: record what TDG.VP.VEINFO.GET says and accept the page of an EPT
- * violation, as a TD's handler for a pending page does (anchor-tests.md §5,
+ * violation, as a TD's handler for a pending page does (docs/c-selftests.md §5,
  * implicit test).  The test code asserts on the record afterwards.
  */
 static volatile struct {	/* written by the handler behind the compiler's back */

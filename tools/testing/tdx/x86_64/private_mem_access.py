@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """private_mem_access: private and shared memory of a TD, conversions, and what the host can see.
 
-Covers reference/kvm-tdx-uapi.md §3 (guest_memfd, memslots, attributes, the
+Covers docs/kvm-tdx-uapi.md §3 (guest_memfd, memslots, attributes, the
 shared bit, KVM_EXIT_MEMORY_FAULT, #VE and -EIO on access faults), §4.7
 (MapGPA -> KVM_EXIT_HYPERCALL: validation, 2 MiB chunks, completions), §2.5
 (KVM_TDX_INIT_MEM_REGION's memory rules) and §6 (TDG.MEM.PAGE.ACCEPT,
-TDG.VP.VEINFO.GET), in the shapes of reference/anchor-tests.md §1 rows 14
+TDG.VP.VEINFO.GET), in the shapes of docs/c-selftests.md §1 rows 14
 (host reading private memory), 16 (a non-guest_memfd memslot with dirty
 logging), 17 (shared memory), 18 and 19 (explicit and implicit conversion)
 and §5.

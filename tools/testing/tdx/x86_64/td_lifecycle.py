@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """td_lifecycle: can this platform create, run and destroy a TD?
 
-Covers reference/kvm-tdx-uapi.md §2 (KVM_TDX_* commands: ordering, reserved
+Covers docs/kvm-tdx-uapi.md §2 (KVM_TDX_* commands: ordering, reserved
 fields, errnos), §2.8 (the setup sequence, split irqchip, protected vCPU
-state; KVM_CREATE_IRQCHIP per anchor-tests.md §6.6), §4.8
-(ReportFatalError -> KVM_EXIT_SYSTEM_EVENT) and §6 (TDG.VP.INFO), in the
-shapes of reference/anchor-tests.md §1 rows 1, 2 and 15: a TD with only its
+state; KVM_CREATE_IRQCHIP per docs/c-selftests.md §6.6), docs/kvm-tdx-uapi.md
+§4.8 (ReportFatalError -> KVM_EXIT_SYSTEM_EVENT) and §6 (TDG.VP.INFO), in the
+shapes of docs/c-selftests.md §1 rows 1, 2 and 15: a TD with only its
 boot image, with private memory only, and with private and shared memory.
 
 Where KVM's answer changed between releases (KVM_CREATE_IRQCHIP, KVM_SET_MP_STATE,

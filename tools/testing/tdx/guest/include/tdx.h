@@ -3,7 +3,7 @@
  * TD guest-host communication interface (GHCI): TDCALL and TDG.VP.VMCALL.
  *
  * Constants carry the kernel's names (tdx.lib.ghci uses the same names and
- * values; tests/test_boot.py checks); values from reference/kvm-tdx-uapi.md
+ * values; tests/test_boot.py checks); values from docs/kvm-tdx-uapi.md
  * §4 and §6.  Every tdg_vp_vmcall_*() wrapper exposes
  * TDVMCALL_EXPOSE_R10_R15_MASK, the registers the GHCI defines for the call;
  * tdg_vp_vmcall() takes any mask.  Each returns R10 (the GHCI status) and
@@ -52,7 +52,7 @@
 #define TDVMCALL_STATUS_GPA_INUSE		0x8000000000000001ULL
 #define TDVMCALL_STATUS_ALIGN_ERROR		0x8000000000000002ULL
 #define TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED	0x8000000000000003ULL
-#define TDVMCALL_SUCCESS			TDVMCALL_STATUS_SUCCESS	/* short form, DESIGN §3 */
+#define TDVMCALL_SUCCESS			TDVMCALL_STATUS_SUCCESS	/* short form used by the guest sources */
 
 /* GetQuote buffer status */
 #define TDX_QUOTE_STATUS_SUCCESS		0x0000000000000000ULL

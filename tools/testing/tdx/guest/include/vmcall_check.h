@@ -4,7 +4,7 @@
  *
  * After a TDG.VP.VMCALL the TDX module resumes the TD with RAX = TDX_SUCCESS,
  * RCX = the guest's mask, exposed GPRs as the VMM left them and unexposed GPRs
- * as they were (reference/kvm-tdx-uapi.md §4.1).  The GHCI leaves write no
+ * as they were (docs/kvm-tdx-uapi.md §4.1).  The GHCI leaves write no
  * GPR but R10 and R11 (and R12-R15 for CPUID and GetTdVmCallInfo), so a test
  * loads a distinct poison value into every other GPR and checks that it comes
  * back: a register KVM or the module must leave alone did not change.
