@@ -428,7 +428,10 @@ class KtapResult(unittest.TestResult):
         super().addSubTest(test, subtest, err)
         if err is not None and self._case is not None and self._case["test"] is test:
             self._case["failed_sub"] = True
-            self._case["diags"].append("%s\n%s" % (subtest.id(), self._traceback(err, test)))
+            # Named as the result is (`module.case (i=3)`), not by unittest's
+            # id, which reads `__main__.Class.case` for a module run as a program.
+            params = subtest._subDescription() if hasattr(subtest, "_subDescription") else subtest.id()
+            self._case["diags"].append("%s %s\n%s" % (self._name(test), params, self._traceback(err, test)))
 
     def stopTest(self, test):
         case, self._case = self._case, None
@@ -474,10 +477,11 @@ class KtapResult(unittest.TestResult):
             self.writer.diag("%s failed" % (kind or where))
 
     def report_unrun(self, reason):
-        """Close the plan after an interruption: the tests never started."""
+        """Close the plan after an interruption: the tests never started.
+        `not ok ... # ERROR`: a run cut short must not look like a clean one."""
         for t in self.planned:
             if t.id() not in self.reported:
-                self._report(t, SKIP, reason)
+                self._report(t, ERROR, reason)
 
 
 # -- module entry point ---------------------------------------------------------
@@ -570,6 +574,23 @@ def _parser(prog):
     return p
 
 
+# The driver names a file here; the module writes its planned result names
+# into it before the first case runs, so that the cases a crash or a timeout
+# leaves without a result can be reported by name.
+CASES_ENV = "TDX_KTAP_CASES"
+
+
+def _write_case_names(names):
+    path = os.environ.pop(CASES_ENV, None)      # for this process only, not the ones it starts
+    if not path:
+        return
+    try:
+        with open(path, "w") as f:
+            f.write("".join(n + "\n" for n in names))
+    except OSError:
+        pass                                    # only a nicer report is lost
+
+
 def _platform_diags(writer):
     name = platform_name()
     writer.diag("platform: %s" % name)
@@ -602,6 +623,7 @@ def run(module_name=None, argv=None, stream=None):
         sys.stderr.write("%s: %s\n" % (short, e))
         return EXIT_USAGE
 
+    _write_case_names([names[t.id()] for t in tests])
     writer = KtapWriter(out)
     writer.version()
     if not tests:
@@ -634,7 +656,7 @@ def run(module_name=None, argv=None, stream=None):
         result.interrupted = e
         if result._case is not None:          # unittest had no chance to stop it
             result.stopTest(result._case["test"])
-        result.report_unrun("interrupted by %s" % e.args[0])
+        result.report_unrun("not run: interrupted by %s" % e.args[0])
     finally:
         _active_writer = None
         sys.stdout = saved_stdout

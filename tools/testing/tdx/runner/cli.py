@@ -90,8 +90,15 @@ def main(argv=None):
     problem = config.environment_problem()
     if problem:
         parser.error(problem)
-    if args.junit:
+    if args.junit and not args.list:
+        # Opened now: a path that cannot be written is found before the run
+        # (also as root, on a read-only file system), not after it.
         problem = _junit_problem(args.junit)
+        if not problem:
+            try:
+                args.junit_file = open(args.junit, "wb")
+            except OSError as e:
+                problem = (e.strerror or str(e)).lower()
         if problem:
             parser.error("--junit %s: %s" % (args.junit, problem))
 

@@ -57,7 +57,7 @@ class Job:
         self.timeout = timeout
         self.state = state                  # shared: .stop is the signal name once one arrived
         self.echo = echo
-        self.lines = []                     # [(stream, text)] in arrival order
+        self.lines = []                     # [(stream, text, monotonic time)] in arrival order
         self.dropped = 0
         self.rc = None
         self.timed_out = False
@@ -65,6 +65,7 @@ class Job:
         self.not_run = False
         self.spawn_error = None
         self.seconds = 0.0
+        self.started = None                 # monotonic time the process was started
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._proc = None
@@ -75,7 +76,7 @@ class Job:
                 text = raw.decode("utf-8", "replace").rstrip("\r\n")
                 with self._lock:
                     if len(self.lines) < MAX_LINES or (stream == "out" and _STRUCTURE.match(text)):
-                        self.lines.append((stream, text))
+                        self.lines.append((stream, text, time.monotonic()))
                     else:
                         self.dropped += 1
                 if self.echo:
@@ -105,6 +106,7 @@ class Job:
             if self.state.stop:
                 self.not_run = True
                 return
+            self.started = time.monotonic()
             try:
                 self._proc = subprocess.Popen(
                     self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -141,6 +143,12 @@ class Job:
             _killpg(self._proc.pid, signal.SIGKILL)
 
     def output(self):
+        """[(stream, text)] in arrival order."""
+        with self._lock:
+            return [(s, t) for s, t, _ in self.lines]
+
+    def timed_output(self):
+        """[(stream, text, arrival time)]: the child KTAP reader times each case by it."""
         with self._lock:
             return list(self.lines)
 

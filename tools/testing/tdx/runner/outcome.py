@@ -11,9 +11,14 @@ FAILED = (ktap.FAIL, ktap.XPASS, ktap.TIMEOUT, ktap.ERROR)
 
 
 class Outcome:
-    """What the driver says about one module: status, reason, parent-level notes."""
+    """What the driver says about one module: status, reason, parent-level notes.
 
-    def __init__(self, sel, job, child):
+    names: the module's planned case names (None when it wrote none), for the
+    cases it planned but never reported; stop: the signal that ended the run
+    before this module could start.
+    """
+
+    def __init__(self, sel, job, child, names=None, stop=None):
         self.name = sel.name
         self.job = job
         self.child = child
@@ -22,7 +27,8 @@ class Outcome:
         failed = [l for l in leaves if l.status in FAILED]
         rc = job.rc
         if job.not_run:
-            self.status, self.reason = ktap.SKIP, "interrupted"
+            # Never started: an interrupted run must not look like a clean one.
+            self.status, self.reason = ktap.ERROR, "not run: interrupted by %s" % (stop or "a signal")
             return
         if job.interrupted:
             self.status, self.reason = ktap.ERROR, "interrupted by %s" % job.interrupted
@@ -48,7 +54,45 @@ class Outcome:
                 self.status, self.reason = ktap.SKIP, self._skip_reason(leaves)
             else:
                 self.status, self.reason = ktap.PASS, None
+        if job.timed_out:
+            # The case the driver's SIGTERM interrupted is the one that hung.
+            for leaf in leaves:
+                if leaf.status == ktap.ERROR and leaf.reason == "interrupted by SIGTERM":
+                    child.restate(leaf, ktap.TIMEOUT, self.reason)
         self._explain(failed)
+        if child is not None and child.has_doc:
+            child.add_unrun(names, "no result: %s" % self._end(), self.name)
+
+    def _end(self):
+        job = self.job
+        if job.timed_out:
+            return "TIMEOUT %s" % ktap.timeout_reason(job.timeout)
+        if job.interrupted:
+            return "interrupted by %s" % job.interrupted
+        if job.rc is None:
+            return self.reason
+        return signal_text(job.rc)
+
+    def counts(self):
+        """Totals buckets of this module, the same for the summary table, JUnit
+        and the KTAP document: its cases (unreported ones as errors), and the
+        module itself when it has no case to count or ended badly while no
+        case failed (a crash after the last result, an import error...)."""
+        c = dict.fromkeys(ktap.TOTALS_KEYS, 0)
+        for leaf in self.leaves:
+            c[ktap.bucket(leaf.status)] += 1
+        if self.counts_itself:
+            c[ktap.bucket(self.status)] += 1
+        return c
+
+    @property
+    def leaves(self):
+        return self.child.leaves if self.child else []
+
+    @property
+    def counts_itself(self):
+        leaves = self.leaves
+        return not leaves or (self.status in FAILED and not any(l.status in FAILED for l in leaves))
 
     def _skip_reason(self, leaves):
         # Kernel CI turns skip reasons into test names: keep it free of counts.
@@ -66,14 +110,7 @@ class Outcome:
         if self.status == ktap.FAIL and failed and not self.child.problems and self.job.rc == 1:
             return          # an ordinary test failure: the subtest results say it all
         job, child = self.job, self.child
-        if job.timed_out:
-            end = "no exit within %g s, killed" % job.timeout
-        elif job.interrupted:
-            end = "interrupted by %s, killed" % job.interrupted
-        elif job.rc is None:
-            end = self.reason
-        else:
-            end = signal_text(job.rc)
+        end = self._end() + (", killed" if job.timed_out or job.interrupted else "")
         self.notes.append("%s: %s after %.1f s, %d of %s results" % (
             self.name, end, job.seconds, len(child.leaves), "?" if child.planned is None else child.planned))
         self.notes += ["%s: %s" % (self.name, p) for p in child.problems + child.details]

@@ -2,8 +2,10 @@
 """One run: the module jobs, the document as they finish, the reports, signals."""
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 
@@ -30,8 +32,10 @@ def run(args, package, selected, timeout):
     state = State()
     env = child_env(args.platform)
     echo = _echo(threading.Lock()) if args.verbose else None
+    scratch = tempfile.mkdtemp(prefix="tdx-selftests-")
     jobs = [Job(s.name, [sys.executable, "-m", "%s.%s" % (package, s.name)] + s.child_args,
-                env, timeout, state, echo) for s in selected]
+                dict(env, **{ktap.CASES_ENV: os.path.join(scratch, "%d.cases" % i)}), timeout, state, echo)
+            for i, s in enumerate(selected)]
     compat = Job("compat", [sys.executable, "-m", "tdx.lib.compat"], env, COMPAT_TIMEOUT, state)
 
     def on_signal(signum, frame):
@@ -56,8 +60,8 @@ def run(args, package, selected, timeout):
             wait(job)
             if doc.broken:
                 state.stop = state.stop or "SIGPIPE"
-            child = ChildKtap(job.output()) if not job.not_run else None
-            outcome = Outcome(sel, job, child)
+            child = ChildKtap(job.timed_output()) if not job.not_run else None
+            outcome = Outcome(sel, job, child, _case_names(job.env[ktap.CASES_ENV]), state.stop)
             outcomes.append(outcome)
             doc.module(outcome)
         for t in workers:
@@ -68,12 +72,14 @@ def run(args, package, selected, timeout):
     finally:
         for j in jobs + [compat]:
             j.kill()
+        shutil.rmtree(scratch, ignore_errors=True)
         for s, h in previous.items():
             signal.signal(s, h)
     junit_failed = False
     if args.junit:
         try:
-            write_junit(args.junit, outcomes, started)
+            with args.junit_file:
+                write_junit(args.junit_file, outcomes, started)
         except OSError as e:
             # The KTAP document is complete; the run's verdict must not pass
             # for a success with its report missing.
@@ -86,6 +92,14 @@ def run(args, package, selected, timeout):
     if state.stop or junit_failed:
         return ktap.EXIT_FAIL
     return ktap.exit_code(doc.counts)
+
+
+def _case_names(path):
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except OSError:
+        return None
 
 
 def silence_stdout():

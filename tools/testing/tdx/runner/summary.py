@@ -4,11 +4,10 @@
 from tdx.lib import ktap
 
 
-def _leaf_counts(outcome):
-    c = outcome.child.counts() if outcome.child else {}
-    return (c.get("pass", 0) + c.get("xfail", 0),
-            c.get("fail", 0) + c.get("xpass", 0) + c.get("error", 0),
-            c.get("skip", 0))
+def _counts(outcome):
+    """(passed, failed, skipped) by Outcome.counts, as JUnit and KTAP count."""
+    c = outcome.counts()
+    return (c["pass"] + c["xfail"], c["fail"] + c["xpass"] + c["error"], c["skip"])
 
 
 def _verdict_text(outcome, width=60):
@@ -20,7 +19,7 @@ def _verdict_text(outcome, width=60):
 def summary(outcomes, stream):
     rows = []
     for o in outcomes:
-        passed, failed, skipped = _leaf_counts(o)
+        passed, failed, skipped = _counts(o)
         rows.append([o.name, passed, failed, skipped, "%.1f" % o.job.seconds, _verdict_text(o)])
     totals = [sum(r[i] for r in rows) for i in (1, 2, 3)]
     rows.append(["total", *totals, "%.1f" % sum(o.job.seconds for o in outcomes), ""])

@@ -13,9 +13,10 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../../../.." && pwd)
 venv=${TDX_VENV:-$top/.venv}
-# tap.py (module "tap") is a second KTAP parser for the project's own tests.
-deps="cffi pyelftools tabulate argcomplete tap.py"
-probe='import cffi, elftools, tabulate, argcomplete, tap'
+# tap.py (module "tap") is a second KTAP parser, junitparser a JUnit reader,
+# for the project's own tests.
+deps="cffi pyelftools tabulate argcomplete tap.py junitparser"
+probe='import cffi, elftools, tabulate, argcomplete, tap, junitparser'
 
 if [ -n "${PYTHON:-}" ] && "$PYTHON" -c "$probe" 2>/dev/null; then
 	echo "$PYTHON"
@@ -40,7 +41,7 @@ if ! "$sys_py" -m venv "$venv" >&2; then
 	echo "tdx-selftests: 'python3 -m venv' failed; install python3-venv or: pip install $deps" >&2
 	exit 1
 fi
-if ! "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check $deps tap.py >&2; then
+if ! "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check $deps >&2; then
 	echo "tdx-selftests: could not install $deps into $venv (no network?)" >&2
 	exit 1
 fi

@@ -197,6 +197,19 @@ class _Kunit:
         return SKIPPED if all(s == SKIPPED for s in statuses) else SUCCESS
 
 
+def kunit_counts(node):
+    """{status: n} as kunit_parser adds up a tree: a test with subtests counts
+    what they count; a test counts itself only when they count nothing
+    (bubble_up_test_results in kunit_parser.py)."""
+    counts = {}
+    for sub in node.subtests:
+        for k, v in kunit_counts(sub).items():
+            counts[k] = counts.get(k, 0) + v
+    if not counts and node.status is not None:
+        counts[node.status] = 1
+    return counts
+
+
 def kunit(text):
     """(root Node, [error]) as kunit_parser's rules read `text`."""
     lines = text.splitlines()

@@ -129,10 +129,14 @@ class FaultFixtures(unittest.TestCase):
     def test_leaves(self):
         self.assertEqual(leaves(self.out), [
             "ok 1 crash.test_1_before",
+            "not ok 2 crash.test_2_segv # ERROR no result: exit=-11 (SIGSEGV)",
+            "not ok 3 crash.test_3_never # ERROR no result: exit=-11 (SIGSEGV)",
+            "not ok 1 exit3.test_exit # ERROR no result: exit=3",
             "not ok 1 failing.test_fail",
             "ok 2 failing.test_pass",
             "ok 1 garbage.first",
             "ok 2 garbage.second # with # hashes",
+            "not ok 3 garbage.case_3 # ERROR no result: exit=0",
             "ok 1 passing.test_one",
             "ok 2 passing.test_two",
             "ok 1 skipall.test_a # SKIP fixture: always skipped",
@@ -163,7 +167,7 @@ class FaultFixtures(unittest.TestCase):
     def test_crash_keeps_what_ran_and_the_stack(self):
         block = self.block("crash")
         at = block.index("  KTAP version 1")
-        self.assertEqual(block[at + 1], "  1..1")                  # the plan counts what was emitted
+        self.assertEqual(block[at + 1], "  1..3")           # the module's plan, never rewritten to what ran
         self.assertIn("  # Fatal Python error: Segmentation fault", block)
         self.assertIn("# crash: planned 3, ran 1", block)
         self.assertTrue(any(l.startswith("# crash: exit=-11 (SIGSEGV) after") for l in block), block)
@@ -175,7 +179,7 @@ class FaultFixtures(unittest.TestCase):
 
     def test_exit3_closes_the_empty_subtest(self):
         block = self.block("exit3")
-        self.assertEqual(block[block.index("  KTAP version 1") + 1], "  1..0")
+        self.assertEqual(block[block.index("  KTAP version 1") + 1], "  1..1")
         self.assertIn("# exit3: planned 1, ran 0", block)
 
     def test_garbage_becomes_diagnostics(self):
@@ -226,9 +230,9 @@ class Hang(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertLess(seconds, 2 + 5)
         self.assertEqual(top_results(out), ["not ok 1 hang # TIMEOUT 2 seconds", "ok 2 passing"])
-        # SIGTERM first: the module still names the case that hung.
+        # SIGTERM first: the module still names the case that hung, and that is the TIMEOUT.
         self.assertEqual(leaves(out)[:2], ["ok 1 hang.test_after",
-                                           "not ok 2 hang.test_hang # ERROR interrupted by SIGTERM"])
+                                           "not ok 2 hang.test_hang # TIMEOUT 2 seconds"])
         self.assertEqual(check(out), [])
         self.assertEqual(wait_dead(read_pids(self.pidfile, 0)), [])
 
@@ -249,8 +253,8 @@ class Hang(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertEqual(top_results(out), [
             "not ok 1 hang # ERROR interrupted by %s" % name,
-            "ok 2 passing # SKIP interrupted",
-            "ok 3 skipall # SKIP interrupted",
+            "not ok 2 passing # ERROR not run: interrupted by %s" % name,
+            "not ok 3 skipall # ERROR not run: interrupted by %s" % name,
         ])
         self.assertIn("# interrupted by %s: remaining modules not run" % name, out.splitlines())
         self.assertTrue(out.splitlines()[-1].startswith("# Totals: "))
@@ -296,7 +300,8 @@ class Formats(unittest.TestCase):
         self.assertIn("AssertionError", failing["test_fail"].find("failure").text)
         self.assertEqual(suites["skipall"].get("skipped"), "2")
         crash = {c.get("name"): c for c in suites["crash"].iter("testcase")}
-        self.assertEqual(crash["crash"].find("error").get("message"), "exit=-11 (SIGSEGV)")
+        self.assertEqual(sorted(crash), ["test_1_before", "test_2_segv", "test_3_never"])
+        self.assertEqual(crash["test_3_never"].find("error").get("message"), "ERROR no result: exit=-11 (SIGSEGV)")
         self.assertEqual(root.get("tests"), str(sum(int(s.get("tests")) for s in suites.values())))
 
 

@@ -9,12 +9,16 @@ does, and the driver's document in both formats must give every consumer the
 true counts: two cases, both passed.
 """
 
+import os
 import subprocess
 import sys
+import tempfile
 import unittest
+import xml.etree.ElementTree as ET
 from unittest import mock
 
 from tdx.runner import jobs
+from tdx.tests import junit_schema
 from tdx.tests.ktap_check import check
 from tdx.tests.ktap_consumers import SUCCESS, kunit, linaro_tree
 from tdx.tests.support import requires_kvm
@@ -78,7 +82,14 @@ class ModuleOutput(unittest.TestCase):
 @requires_kvm
 class DriverOutput(unittest.TestCase):
     def test_ktap(self):
-        rc, raw = run(driver_argv("--platform", "emulated", "-t", MODULE))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "junit.xml")
+            rc, raw = run(driver_argv("--platform", "emulated", "-t", MODULE, "--junit", path))
+            with open(path, "rb") as f:
+                report = f.read()
+        self.assertEqual(junit_schema.check(report), [])
+        self.assertEqual([c.get("name") for c in ET.fromstring(report).iter("testcase")], ["test_noise", "test_quiet"])
+        self.assertEqual(list(ET.fromstring(report).iter("failure")) + list(ET.fromstring(report).iter("error")), [])
         self.assertEqual(rc, 0, raw[-2000:])
         text = assert_text(self, raw)
         self.assertEqual(check(text), [])

@@ -3,7 +3,11 @@
 
 import contextlib
 import io
+import os
+import signal
 import sys
+import tempfile
+import time
 import types
 import unittest
 from unittest import mock
@@ -156,6 +160,29 @@ class Result(unittest.TestCase):
     def results(self, text):
         return [l for l in text.splitlines() if l.startswith(("ok ", "not ok "))]
 
+    def test_interrupted_cases_are_not_ok(self):
+        # SIGTERM in the middle: the running case and every case after it are
+        # `not ok`: a run cut short never reads as a pass, nor as a skip.
+        def stop(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        mod = _module("tdx_interrupt_fixture", A={"test_a": lambda self: None, "test_b": stop,
+                                                  "test_c": lambda self: None})
+        with tempfile.TemporaryDirectory() as tmp:
+            names = os.path.join(tmp, "cases")
+            with mock.patch.dict(os.environ, {ktap.CASES_ENV: names}):
+                rc, text = self.run_module(mod)
+                self.assertNotIn(ktap.CASES_ENV, os.environ)       # not handed on to what the module starts
+            with open(names) as f:
+                self.assertEqual(f.read().splitlines(), ["tdx_interrupt_fixture.test_a", "tdx_interrupt_fixture.test_b",
+                                                         "tdx_interrupt_fixture.test_c"])
+        self.assertEqual(rc, 128 + signal.SIGTERM)
+        self.assertEqual(self.results(text), [
+            "ok 1 tdx_interrupt_fixture.test_a",
+            "not ok 2 tdx_interrupt_fixture.test_b # ERROR interrupted by SIGTERM",
+            "not ok 3 tdx_interrupt_fixture.test_c # ERROR not run: interrupted by SIGTERM"])
+        self.assertEqual(check(text), [])
+
     def test_all_outcomes(self):
         mod = _module(
             MODULE,
@@ -188,7 +215,7 @@ class Result(unittest.TestCase):
         at = lines.index("not ok 2 %s.test_fail" % MODULE)
         self.assertEqual(lines[at - 1], "# AssertionError: 1 != 2")
         self.assertIn("# partial", lines)                       # stray output, not glued to "ok 4"
-        self.assertIn("# %s.A.test_sub (i=2)" % MODULE, lines)
+        self.assertIn("# %s.test_sub (i=2)" % MODULE, lines)       # the result name, not unittest's id
         self.assertEqual(lines[-1], "# Totals: pass:2 fail:3 xfail:1 xpass:1 skip:1 error:0")
         self.assertEqual(check(text), [])
         parsed = tappy_results(text)
