@@ -51,6 +51,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 import unittest
 
@@ -599,6 +600,23 @@ def _platform_diags(writer):
         writer.diag("platform none: %s" % detail)
 
 
+def _parent_gone(parent, wait=0.0):
+    """Has process `parent` (ours when we started) exited, or is it exiting?"""
+    deadline = time.monotonic() + wait
+    while True:
+        if os.getppid() != parent:
+            return True
+        try:
+            with open("/proc/%d/stat" % parent) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X", "x"):
+                    return True
+        except (OSError, IndexError):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def run(module_name=None, argv=None, stream=None):
     """Run a module's tests as KTAP; return the kselftest exit code."""
     module = sys.modules[module_name or "__main__"]
@@ -638,8 +656,25 @@ def run(module_name=None, argv=None, stream=None):
         faulthandler.enable()       # a crash then leaves a Python stack on stderr
     result = KtapResult(writer, tests, names, verbose=args.verbose)
 
+    parent = os.getppid()
+
+    def orphaned_cleanup(wait=0.0):
+        """If the driver died (the parent-death signal it arms, tdx.runner.jobs),
+        no one reads the report, and nothing this module started may stay."""
+        if os.getpgrp() == os.getpid() and _parent_gone(parent, wait):
+            os.killpg(os.getpid(), signal.SIGKILL)
+
     def on_signal(signum, frame):
-        signal.signal(signum, signal.SIG_IGN)     # one is enough: finish the report
+        # A dying driver's first parent-death signal can come while it is
+        # still our parent (one of its threads exited first): look again for
+        # a moment before reporting (the report may never get written: the
+        # pipe to a dead driver is broken).
+        orphaned_cleanup(wait=0.5 if signum == signal.SIGTERM else 0.0)
+        if result.interrupted is not None:
+            # One is enough to finish the report.  The handler stays, though:
+            # a dying multi-threaded driver sends the parent-death signal once
+            # per exiting thread, the last one with this process orphaned.
+            return
         # Record it before raising: unittest calls stopTest() on the way out,
         # and that is where the running case gets its result line.
         result.interrupted = Interrupted(signum, "".join(traceback.format_stack(frame)).rstrip())
@@ -664,6 +699,7 @@ def run(module_name=None, argv=None, stream=None):
             signal.signal(s, h)
     writer.totals()
     if result.interrupted:
+        orphaned_cleanup()
         return 128 + result.interrupted.signum
     return exit_code(writer.counts)
 

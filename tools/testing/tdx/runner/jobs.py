@@ -5,6 +5,8 @@ Each module runs as `python3 -m <package>.<module>` in its own process
 group, so that a timeout or an interruption kills everything it started.
 """
 
+import ctypes
+import ctypes.util
 import os
 import re
 import signal
@@ -22,6 +24,31 @@ LINE_LIMIT = 8192                     # bytes; longer lines are split
 # Past MAX_LINES only diagnostics are dropped: a module that printed a lot and
 # then passed must still be read as passed.
 _STRUCTURE = re.compile(r"(?:ok|not ok) \d|1\.\.\d|K?TAP version |# Totals:")
+
+
+PR_SET_PDEATHSIG = 1                  # include/uapi/linux/prctl.h
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc()     # loaded before any fork: the child only makes the call
+
+
+def die_with_parent(parent):
+    """A preexec_fn: the module gets SIGTERM when the driver dies, whatever
+    kills it (SIGKILL included), and answers it by killing its own process
+    group (tdx.lib.ktap).  If the driver died before the call, go at once."""
+    def arm():
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return arm
 
 
 def signal_text(rc):
@@ -110,7 +137,8 @@ class Job:
             try:
                 self._proc = subprocess.Popen(
                     self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+                    stderr=subprocess.PIPE, start_new_session=True, close_fds=True,
+                    preexec_fn=die_with_parent(os.getpid()))
             except OSError as e:
                 self.spawn_error = str(e)
                 self.rc = 127

@@ -97,6 +97,11 @@ def wait_dead(pids, seconds=3.0):
     return [p for p in pids if alive(p)]
 
 
+def parent_of(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 def read_pids(pidfile, seconds=15.0):
     deadline = time.monotonic() + seconds
     while not os.path.exists(pidfile):
@@ -259,6 +264,19 @@ class Hang(unittest.TestCase):
         self.assertIn("# interrupted by %s: remaining modules not run" % name, out.splitlines())
         self.assertTrue(out.splitlines()[-1].startswith("# Totals: "))
         self.assertEqual(check(out), [])
+        self.assertEqual(wait_dead(pids), [], "left alive: %s" % pids)
+
+    def test_sigkill_of_the_driver_leaves_nothing(self):
+        # The modules' parent-death signal (tdx.runner.jobs): the module kills
+        # its process group, the grandchild with it.
+        p = subprocess.Popen(driver_argv("--timeout", "60", "-t", "hang"), env=env(TDX_FIXTURE_PIDFILE=self.pidfile),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        try:
+            pids = read_pids(self.pidfile)
+            self.assertEqual(parent_of(pids[0]), p.pid)
+        finally:
+            p.kill()
+            p.wait()
         self.assertEqual(wait_dead(pids), [], "left alive: %s" % pids)
 
     def test_sigint(self):

@@ -18,6 +18,7 @@
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from tdx.lib import ktap
 from tdx.lib.guest import GuestImage, find_image
 from tdx.lib.testcase import TdxTestCase
 from tdx.tests.ktap_check import check
-from tdx.tests.test_driver import FIXTURES, ROOT, driver_argv, env, top_results
+from tdx.tests.test_driver import FIXTURES, ROOT, driver_argv, env, parent_of, read_pids, top_results, wait_dead
 
 NO_KVM = "no usable /dev/kvm"
 
@@ -275,6 +276,29 @@ class MakeRunTests(unittest.TestCase):
         doc = p.stdout[p.stdout.index("KTAP version 1"):]
         self.assertEqual(check(doc), [])
         self.assertEqual(top_results(doc), ["ok 1 td_lifecycle # SKIP platform none selected (TDX_PLATFORM=none)"])
+
+    def test_sigterm_to_make_ends_the_whole_run(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            pidfile = os.path.join(tmp, "pids")
+            argv = ["make", "run_tests", "PYTHON=" + sys.executable,
+                    "RUN_TESTS_ARGS=--module-package %s --platform none --timeout 60 -t hang" % FIXTURES]
+            e = env(TDX_FIXTURE_PIDFILE=pidfile)
+            for var in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS"):
+                e.pop(var, None)
+            p = subprocess.Popen(argv, cwd=str(ROOT.parents[1]), env=e, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, universal_newlines=True)
+            try:
+                pids = read_pids(pidfile)
+                pids.append(parent_of(pids[0]))                 # the driver
+                p.send_signal(signal.SIGTERM)                    # to make alone, as `kill PID` does
+                out, _ = p.communicate(timeout=20)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(wait_dead(pids), [], "left alive: %s" % pids)
+        self.assertIn("not ok 1 hang # ERROR interrupted by SIGTERM", out.splitlines())
 
     def test_usage_error_is(self):
         p = self.make("-t no_such_module")
