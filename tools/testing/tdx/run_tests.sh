@@ -7,7 +7,8 @@
 # The interpreter is $PYTHON if set, else the project's virtualenv (the one
 # scripts/python.sh creates, $TDX_VENV or <repo>/.venv) if it exists, else
 # python3 from PATH.
-here=$(cd "$(dirname "$0")" && pwd)
+# Resolved, so that a symlink to this script elsewhere still finds the package.
+here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 top=$(cd "$here/../../.." && pwd)
 venv=${TDX_VENV:-$top/.venv}
 

@@ -90,10 +90,9 @@ def check_config():
         if e.name in ("tdx.lib.platform", "tdx.lib", "tdx"):
             return
         raise
-    from tdx.lib import generations, watchdog
+    from tdx.lib import environment
     try:
-        watchdog.default_timeout()
-        generations.requested()
+        environment.check()
         platform.current()
     except (platform.PlatformError, ValueError) as e:
         raise ConfigError(str(e)) from None
@@ -564,8 +563,15 @@ def platform_detail():
     return "%s: %s" % (plat.reason, plat.detail)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (`prog: error: ...`), exit 2: argparse would add its usage text."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, "%s: error: %s\n" % (self.prog, message))
+
+
 def _parser(prog):
-    p = argparse.ArgumentParser(prog=prog, description="Run this module's test cases; KTAP v1 on stdout.")
+    p = OneLineParser(prog=prog, description="Run this module's test cases; KTAP v1 on stdout.")
     p.add_argument("-t", "--test", dest="include", action="append", default=[], metavar="GLOB",
                    help="run only cases matching GLOB (module.case or case; repeatable)")
     p.add_argument("-x", "--exclude", action="append", default=[], metavar="GLOB",

@@ -40,14 +40,8 @@ def default_timeout():
 def _parse(value):
     if not value:
         return DEFAULT_TIMEOUT
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError("TDX_RUN_TIMEOUT=%r: not a number of seconds" % value)
-    if not 0 < seconds < float("inf"):
-        # nan and inf included: the watchdog would never fire.
-        raise ValueError("TDX_RUN_TIMEOUT=%r: must be a finite number > 0" % value)
-    return seconds
+    from tdx.lib.environment import seconds
+    return seconds("TDX_RUN_TIMEOUT", value)
 
 
 def _ignore(signum, frame):

@@ -8,15 +8,17 @@ run was interrupted), 4 everything skipped, 2 usage error.
 
 import argparse
 import os
+import subprocess
 import sys
 
+from tdx.lib.ktap import OneLineParser
 from tdx.runner import config
 from tdx.runner.selection import all_test_names, module_dir, module_package, select
 from tdx.runner.session import run, silence_stdout
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="tdx-selftests",
         description="Run the tdx selftest modules, each in its own process; KTAP v1 on stdout, "
                     "a summary table on stderr.",
@@ -47,6 +49,33 @@ def build_parser():
     p.add_argument("--module-package", help=argparse.SUPPRESS)
     t.completer = x.completer = _complete
     return p
+
+
+def listing(package, selected, platform=None):
+    """Each selected module's case names in the order it runs them: asked of the
+    module itself (`-l` with the same -t/-x), all at once; where that fails
+    (the module cannot be imported, prints no list), the names read from its
+    source, or the module's own name."""
+    from tdx.runner.jobs import child_env
+    env = child_env(platform)
+    procs = []
+    for s in selected:
+        try:
+            procs.append(subprocess.Popen([sys.executable, "-m", "%s.%s" % (package, s.name), "-l"] + s.child_args,
+                                          env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, universal_newlines=True, errors="replace"))
+        except OSError:
+            procs.append(None)
+    result = []
+    for s, p in zip(selected, procs):
+        names = []
+        if p is not None:
+            out, _ = p.communicate()
+            names = out.split()
+            if p.returncode != 0 or not all(n.startswith(s.name + ".") for n in names):
+                names = []
+        result.append(names or ["%s.%s" % (s.name, c) for c in s.cases] or [s.name])
+    return result
 
 
 def _junit_problem(path):
@@ -88,7 +117,7 @@ def main(argv=None):
         try:
             timeout = config.positive(float)(os.environ["TDX_TIMEOUT"])
         except argparse.ArgumentTypeError as e:
-            parser.error("TDX_TIMEOUT: %s" % e)
+            parser.error("TDX_TIMEOUT=%s: %s" % (os.environ["TDX_TIMEOUT"], e))
     if timeout is None:
         timeout = config.settings_timeout() or config.KSELFTEST_DEFAULT_TIMEOUT
     problem = config.environment_problem()
@@ -111,8 +140,7 @@ def main(argv=None):
         parser.error("-t %s: no module or test case matches" % ", ".join(unmatched))
     if args.list:
         try:
-            for s in selected:
-                names = ["%s.%s" % (s.name, c) for c in s.cases] or [s.name]
+            for s, names in zip(selected, listing(package, selected, args.platform)):
                 sys.stdout.write("".join(n + "\n" for n in names))
             sys.stdout.flush()
         except BrokenPipeError:         # `-l | head`: the reader has what it wanted

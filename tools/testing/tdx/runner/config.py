@@ -7,9 +7,8 @@ than the same traceback in every module.
 
 import argparse
 import math
-import os
 
-from tdx.lib import generations
+from tdx.lib.environment import MAX_SECONDS
 from tdx.runner.selection import ROOT, TDX_DIR
 
 KSELFTEST_DEFAULT_TIMEOUT = 45        # runner.sh's default when settings says nothing
@@ -25,6 +24,8 @@ def positive(kind):
         if not value > 0 or (isinstance(value, float) and not math.isfinite(value)):
             # nan compares false with everything: a deadline that never comes.
             raise argparse.ArgumentTypeError("%r must be a finite number greater than 0" % text)
+        if isinstance(value, float) and value > MAX_SECONDS:
+            raise argparse.ArgumentTypeError("%r must be at most %g seconds" % (text, MAX_SECONDS))
         return value
     return parse
 
@@ -51,22 +52,7 @@ def settings_timeout():
 
 
 def environment_problem():
-    """The first bad environment value as one line, or None."""
-    want = os.environ.get("TDX_PLATFORM", "").strip().lower()
-    if want not in ("", "auto", "tdx", "emulated", "none"):
-        return "TDX_PLATFORM=%s: expected one of tdx, emulated, none, auto" % want
-    # Every module would refuse it; say so once, before running any.
-    value = os.environ.get("TDX_RUN_TIMEOUT")
-    if value:
-        try:
-            positive(float)(value)
-        except argparse.ArgumentTypeError as e:
-            return "TDX_RUN_TIMEOUT: %s" % e
-    try:
-        generations.requested()
-        emu_kernel = os.environ.get("TDX_EMU_KERNEL", "").strip()
-        if emu_kernel:
-            generations.check_name("TDX_EMU_KERNEL", emu_kernel)
-    except generations.GenerationError as e:
-        return str(e)
-    return None
+    """The first bad environment value as one line, or None (tdx.lib.environment):
+    every module would refuse it; say so once, before running any."""
+    from tdx.lib import environment
+    return environment.problem()

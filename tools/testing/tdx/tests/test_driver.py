@@ -327,14 +327,21 @@ class Selection(unittest.TestCase):
     def test_list(self):
         rc, out, _, _ = run_driver("-l")
         self.assertEqual(rc, 0)
+        # The order the modules run their cases in (unittest's), as a run reports them.
         self.assertEqual(out.splitlines(), [
             "crash.test_1_before", "crash.test_2_segv", "crash.test_3_never", "exit3.test_exit",
-            "failing.test_pass", "failing.test_fail", "garbage", "guest_noise.test_noise", "guest_noise.test_quiet",
-            "hang.test_hang", "hang.test_after",
+            "failing.test_fail", "failing.test_pass", "garbage", "guest_noise.test_noise", "guest_noise.test_quiet",
+            "hang.test_after", "hang.test_hang",
             "importerror.test_unreachable", "passing.test_one", "passing.test_two",
             "skipall.test_a", "skipall.test_b"])
         rc, out, _, _ = run_driver("-l", "-t", "failing.test_f*", "-t", "skip*", "-x", "*.test_b")
         self.assertEqual(out.splitlines(), ["failing.test_fail", "skipall.test_a"])
+
+    def test_list_order_is_run_order(self):
+        picks = ("-t", "failing", "-t", "passing", "-t", "skipall", "-t", "crash")
+        listed = run_driver("-l", *picks)[1].splitlines()
+        ran = [l.split()[2] if l.startswith("ok") else l.split()[3] for l in leaves(run_driver(*picks)[1])]
+        self.assertEqual(listed, ran)
 
     def test_case_globs_reach_the_module(self):
         rc, out, _, _ = run_driver("-t", "failing.test_pass")
@@ -359,7 +366,8 @@ class Selection(unittest.TestCase):
                 rc, out, err, _ = run_driver(*args)
                 self.assertEqual(rc, 2)
                 self.assertEqual(out, "")
-                self.assertIn("usage:", err)
+                self.assertEqual(len(err.splitlines()), 1, err)         # one line, no usage text
+                self.assertRegex(err, r"^tdx-selftests: error: .*\n$")
         rc, _, err, _ = run_driver("-t", "passing", TDX_TIMEOUT="soon")
         self.assertEqual(rc, 2)
         self.assertIn("TDX_TIMEOUT", err)
@@ -383,6 +391,18 @@ class Entrypoints(unittest.TestCase):
                             "--platform", "none", "-t", "passing"],
                            env=env(PYTHON=sys.executable), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(top_results(p.stdout), ["ok 1 passing"])
+
+    def test_symlinked_run_tests_sh(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            link = os.path.join(tmp, "run_tests.sh")
+            os.symlink(str(TDX_DIR / "run_tests.sh"), link)
+            e = env(PYTHON=sys.executable)
+            e.pop("PYTHONPATH", None)                   # the script must find the package itself
+            p = subprocess.run(["sh", link, "--module-package", FIXTURES, "--platform", "none", "-t", "passing"],
+                               env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                               timeout=60, cwd=tmp)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(top_results(p.stdout), ["ok 1 passing"])
 

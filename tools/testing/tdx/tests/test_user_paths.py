@@ -135,7 +135,7 @@ class BadValues(unittest.TestCase):
                 self.assertIn(what, p.stderr.splitlines()[-1])
         p = module("td_lifecycle", "-t", "test_boot_image_only", TDX_RUN_TIMEOUT="inf")
         self.assertEqual((p.returncode, p.stdout), (2, ""))
-        self.assertEqual(p.stderr, "td_lifecycle: TDX_RUN_TIMEOUT='inf': must be a finite number > 0\n")
+        self.assertEqual(p.stderr, "td_lifecycle: TDX_RUN_TIMEOUT='inf': must be a finite number > 0 and <= 1e+06\n")
 
     def test_generations_that_do_not_exist(self):
         """TDX_KVM_GENERATION and TDX_EMU_KERNEL: a name outside
@@ -165,6 +165,40 @@ class BadValues(unittest.TestCase):
                     self.assertEqual((p.returncode, p.stdout), (2, ""))
                     self.assertIn("--junit %s: " % path, p.stderr.splitlines()[-1])
                     self.assertIn(why, p.stderr.splitlines()[-1])
+
+
+class EveryEnvironmentVariable(unittest.TestCase):
+    """A bad value of any variable the suite reads: exit 2, one line naming it, nothing run,
+    from the driver and from a module alone; the last accepted value still runs."""
+
+    BAD = (("TDX_PLATFORM", "vmx"), ("TDX_TIMEOUT", "1e10"), ("TDX_TIMEOUT", "0"),
+           ("TDX_RUN_TIMEOUT", "1e10"), ("TDX_RUN_TIMEOUT", "1000000.001"), ("TDX_RUN_TIMEOUT", "-1"),
+           ("TDX_OUTPUT", "/nonexistent/build"), ("TDX_GUEST_DIR", "/nonexistent/images"),
+           ("TDX_EMU_FAULTS", "bogus"), ("TDX_EMU_TDCALL_TRAP", "int3"), ("TDX_EMU_HOST", "bogus"),
+           ("TDX_EMU_KERNEL", "5.0"), ("TDX_KVM_GENERATION", "5.0"))
+
+    def test_driver(self):
+        for name, value in self.BAD:
+            with self.subTest(name=name, value=value):
+                p = driver("-t", "passing", **{name: value})
+                self.assertEqual((p.returncode, p.stdout), (2, ""))
+                self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+                self.assertIn(name, p.stderr)
+
+    def test_module(self):
+        for name, value in self.BAD:
+            if name == "TDX_TIMEOUT":
+                continue                            # the driver's, not a module's
+            with self.subTest(name=name, value=value):
+                p = module("td_lifecycle", "-t", "test_boot_image_only", TDX_PLATFORM="none", **{name: value}) \
+                    if name != "TDX_PLATFORM" else module("td_lifecycle", "-t", "test_boot_image_only", **{name: value})
+                self.assertEqual((p.returncode, p.stdout), (2, ""))
+                self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+                self.assertIn(name, p.stderr)
+
+    def test_last_accepted(self):
+        p = driver("-t", "passing", TDX_RUN_TIMEOUT="1000000", TDX_TIMEOUT="1000000")
+        self.assertEqual(p.returncode, 0, p.stderr)
 
 
 class ClosedPipe(unittest.TestCase):
