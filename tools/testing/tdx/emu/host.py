@@ -2,9 +2,8 @@
 """What the emulated platform takes from the host's KVM, and what it models.
 
 The model runs each TD vCPU in an ordinary VM of the host, so it needs a
-small set of host KVM features that every kernel since Linux 4.11 has
-(REQUIRED; the documented baseline is the 5.10 LTS kernel, see emu/README
-"Host baseline").  Everything a TD adds on top -- VM types, guest_memfd,
+small set of host KVM features that every kernel since Linux 5.10, the
+documented baseline, has (REQUIRED; see emu/README "Host baseline").  Everything a TD adds on top -- VM types, guest_memfd,
 KVM_SET_USER_MEMORY_REGION2, memory attributes, KVM_EXIT_MEMORY_FAULT,
 KVM_EXIT_HYPERCALL, user-space MSR exits and the MSR filter, the split
 irqchip -- the model answers itself (MODELLED), whatever the host has.
@@ -32,9 +31,12 @@ MODES = ("auto", "baseline")
 REQUIRED = (
     ("KVM_CAP_USER_MEMORY", abi.KVM_CAP_USER_MEMORY, "2.6.x", "memslots of the plain VM"),
     ("KVM_CAP_EXT_CPUID", 7, "2.6.25", "KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2"),
+    ("KVM_CAP_USER_NMI", abi.KVM_CAP_USER_NMI, "2.6.31", "delivering a TD's NMIs (KVM_NMI)"),
     ("KVM_CAP_VCPU_EVENTS", abi.KVM_CAP_VCPU_EVENTS, "2.6.33", "injecting #VE and #UD"),
     ("KVM_CAP_IMMEDIATE_EXIT", abi.KVM_CAP_IMMEDIATE_EXIT, "4.11",
-     "stopping a vCPU (watchdog, cancelled emulated loads)"),
+     "stopping a vCPU (watchdog, cancelled emulated loads, kicks)"),
+    ("KVM_CAP_X86_USER_SPACE_MSR", abi.KVM_CAP_X86_USER_SPACE_MSR, "5.10",
+     "the guest's own EOI, TPR and SELF_IPI (x2APIC registers a TD has virtualized)"),
 )
 
 # Host features the model never uses: it answers them for a TD itself.

@@ -461,7 +461,7 @@ def td_create_vcpu(vm, vcpu_id):
         _err(errno.EINVAL, "KVM_CREATE_VCPU: a TD needs KVM_CAP_SPLIT_IRQCHIP")
     if any(v.vcpu_id == vcpu_id for v in vm.vcpus):
         _err(errno.EEXIST, "KVM_CREATE_VCPU: id %d exists" % vcpu_id)
-    vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0, kernel=vm.kernel)
+    vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0, kernel=vm.kernel, vm=vm)
     vm.vcpus.append(vcpu)
     return vcpu
 
@@ -679,6 +679,21 @@ def _read_struct(arg, ctype):
     addr = int(ffi.cast("uintptr_t", arg))
     if not _user_ok(addr, ffi.sizeof(ctype)):
         _err(errno.EFAULT, "copy_from_user(%#x)" % addr)
+
+
+def user_struct(arg, ctype):
+    """`arg` once copy_from_user() of a `ctype` would succeed (EFAULT otherwise)."""
+    _read_struct(arg, ctype)
+    return arg
+
+
+def td_x2apic_api(vm, flags):
+    """KVM_CAP_X2APIC_API accepted (kvm_vm_ioctl_enable_cap(), x86.c): 32-bit
+    x2APIC IDs in MSIs, and no 0xFF-is-broadcast quirk for x2APIC targets."""
+    if flags & abi.KVM_X2APIC_API_USE_32BIT_IDS:
+        vm.x2apic_format = True
+    if flags & abi.KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK:
+        vm.x2apic_broadcast_quirk_disabled = True
 
 
 def set_cpuid2(vcpu, cpuid2):

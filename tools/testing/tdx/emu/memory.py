@@ -28,6 +28,7 @@ TDX (emu/README, "stores to pending pages").
 """
 
 import errno
+import threading
 
 from tdx.lib import abi
 from tdx.lib.kvm import Mapping
@@ -91,6 +92,8 @@ class TdMemory:
         self._free_real = []
         self._next_real = 0
         self.dirty = True
+        # vCPU threads of one TD sync before each entry (emu/system.py).
+        self._sync_lock = threading.Lock()
 
     # -- guest_memfd and memslots (KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION2) --
 
@@ -396,10 +399,14 @@ class TdMemory:
         """Make the real VM's memslots match the two views."""
         if not self.dirty:
             return
-        for slot in self.slots.values():
-            self._unmap_slot(slot)
-            self._map_slot(slot)
-        self.dirty = False
+        with self._sync_lock:
+            if not self.dirty:
+                return
+            # Cleared first: a change made meanwhile marks it dirty again.
+            self.dirty = False
+            for slot in self.slots.values():
+                self._unmap_slot(slot)
+                self._map_slot(slot)
 
     def _runs(self, slot, want):
         start = None

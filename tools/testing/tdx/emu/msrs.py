@@ -14,9 +14,11 @@ tdx_has_emulated_msr(), so an unknown MSR is reason INVAL for a TD, never UNKNOW
 Modelled precisely: the tdx_has_emulated_msr() set, the read-only APICBASE/EFER/
 FEAT_CTL, MTRRs (mtrr.c), PAT, MISC_ENABLE, PLATFORM_INFO, MISC_FEATURES_ENABLES,
 UCODE_REV, ARCH_CAPABILITIES, MCG_*, POLL_CONTROL and the listed x2APIC registers.
-Approximations (emu/README): machine-check bank writes are stored without KVM's
-value checks, x2APIC ICR writes send no IPI, LVT writes are stored unmasked,
-ARCH_CAPABILITIES reads 0 (the real value depends on the host CPU).
+x2APIC ICR writes send the IPI (emu/interrupts.py icr_write()), and before
+7.2 so do SELF_IPI writes.  Approximations (emu/README): machine-check bank
+writes are stored without KVM's value checks, LVT writes are stored
+unmasked and the LAPIC timer never fires, ARCH_CAPABILITIES reads 0 (the
+real value depends on the host CPU).
 """
 
 from tdx.emu import cpuid as _cpuid
@@ -243,9 +245,11 @@ def set_msr(vcpu, index, data, host_initiated=False):
         return MSR_RET_INVALID
     if index not in X2APIC_EMULATED and 0x800 <= index <= 0x8FF:
         # Before 7.2 only: kvm_x2apic_msr_write() -> kvm_lapic_reg_write():
-        # SELF_IPI sends the vector to the vCPU itself (not modelled:
-        # emu/README); every other such register is not writable.
+        # SELF_IPI sends the vector to the vCPU itself; every other such
+        # register is not writable.
         if st.x2apic_mode and index == X2APIC_MSR(APIC_SELF_IPI) and not data >> 32:
+            from tdx.emu import interrupts
+            interrupts.self_ipi_write(vcpu, data & 0xFF)
             return 0
         return MSR_RET_INVALID
     if index == MSR_IA32_UCODE_REV:
@@ -314,6 +318,9 @@ def set_msr(vcpu, index, data, host_initiated=False):
             return MSR_RET_INVALID
         if index == X2APIC_MSR(APIC_ESR) and data:
             return MSR_RET_INVALID
+        if index == X2APIC_MSR(APIC_ICR):
+            from tdx.emu import interrupts
+            return interrupts.icr_write(vcpu, data)
         if index == X2APIC_MSR(APIC_SPIV):
             data &= 0x3FF
         elif index == X2APIC_MSR(APIC_TDCR):

@@ -5,9 +5,11 @@ ioctls.py (KVM_TDX_*), tdx_module.py (TDCALL) and vmcall.py (TDG.VP.VMCALL).
 """
 
 import os
+import threading
 from collections import namedtuple
 
 from tdx.lib import abi
+from tdx.emu.apic import VirtualApic
 from tdx.emu.errors import EmuMemoryFault, EmuRunError  # noqa: F401  (re-exported)
 from tdx.emu.kernel import Kernel
 from tdx.emu.measurement import Measurement
@@ -108,6 +110,12 @@ class TdVm:
         self.split_irqchip = False
         self.irqchip_in_kernel = False          # full in-kernel irqchip: never for a TD (td_create_irqchip)
         self.nr_reserved_ioapic_pins = 0
+        # KVM_CAP_X2APIC_API (kvm->arch.x2apic_format, x2apic_broadcast_quirk_disabled)
+        self.x2apic_format = False
+        self.x2apic_broadcast_quirk_disabled = False
+        # Serialises interrupt state between vCPU threads and the test thread
+        # (emu/interrupts.py); KVM's equivalents are atomics and kvm->irq_lock.
+        self.irq_lock = threading.Lock()
         self.hypercall_exit_enabled = 0         # KVM_CAP_EXIT_HYPERCALL mask
         self.user_space_msr_mask = 0            # KVM_CAP_X86_USER_SPACE_MSR mask
         self.msr_filter = None                  # MsrFilter or None
@@ -136,11 +144,16 @@ class TdVm:
         return bool(self.hypercall_exit_enabled >> nr & 1)
 
 
+def _no_kick():
+    pass
+
+
 class TdVcpu:
     """A TD vCPU: struct vcpu_tdx plus the TDVPS fields the model needs."""
 
-    def __init__(self, vcpu_id, bsp=None, kernel=None):
+    def __init__(self, vcpu_id, bsp=None, kernel=None, vm=None):
         self.vcpu_id = vcpu_id
+        self.vm = vm                            # the TdVm (apic->vcpu->kvm): IPIs need the other vCPUs
         self.kernel = kernel or Kernel()        # the release played (its VM's, emu/kernel.py)
         self.state = VCPU_TD_STATE_UNINITIALIZED
         self.index = None                       # TDVPS VCPU_INDEX, assigned by TDH.VP.INIT
@@ -151,7 +164,13 @@ class TdVcpu:
         # APs UNINITIALIZED; KVM_TDX_INIT_VCPU makes every TD vCPU RUNNABLE.
         self.mp_state = abi.KVM_MP_STATE_RUNNABLE if self.msrs.bsp else abi.KVM_MP_STATE_UNINITIALIZED
         self.has_run = False                    # kvm_vcpu_has_run()
-        self.has_events = False                 # kvm_vcpu_has_events(): set by the run loop if it models interrupts
+        # Interrupts (emu/apic.py, emu/interrupts.py).  exit_hlt: the last TD
+        # exit was TDVMCALL<HLT> (vmx_get_exit_reason().basic == EXIT_REASON_HLT),
+        # which with vp_enter_args.r12 decides tdx_interrupt_allowed().
+        self.apic = VirtualApic()
+        self.exit_hlt = False
+        # kvm_vcpu_kick(): provided by the platform (emu/system.py).
+        self.kick = _no_kick
         # An outstanding TDG.VP.VMCALL: its RCX (exposure mask) and KVM's view
         # of the registers (vcpu_tdx.vp_enter_args).
         self.vmcall_ctl = None

@@ -13,18 +13,23 @@ keeps a model of KVM-TDX next to it:
   bytes on this host, or arrives through the guest runtime's #UD doorbell on a
   VMX host) goes to tdx.emu.tdx_module; accesses that found no mapping become
   KVM_EXIT_MEMORY_FAULT or #VE; instructions a TD cannot execute (port I/O,
-  HLT) become #VE.  Exits are written into the real kvm_run the library has
-  mapped, so the library decodes them with its ordinary code.
+  HLT) become #VE; the model's posted interrupts and NMIs are delivered at
+  the guest's interrupt windows (tdx.emu.delivery).  Exits are written into
+  the real kvm_run the library has mapped, so the library decodes them with
+  its ordinary code.
 """
 
 import errno
 import os
+import signal
+import threading
 import time
 
 from tdx.lib import abi, boot, kvm as _kvm
 from tdx.lib.abi import ffi
 from tdx.lib.system import HostSystem, buffer
-from tdx.emu import faults as _faults, gmem as _gmem, host as _hostfeat, insn, ioctls, kernel as _kernel
+from tdx.emu import (delivery, faults as _faults, gmem as _gmem, host as _hostfeat, insn, interrupts, ioctls,
+                     kernel as _kernel)
 from tdx.emu.memory import TdMemory
 from tdx.emu.regs import Regs
 from tdx.emu.state import EmuRunError, TdVm
@@ -40,8 +45,10 @@ EXIT_REASON_HLT = 12
 EXIT_REASON_IO_INSTRUCTION = 30
 EXIT_REASON_EPT_VIOLATION = 48
 
-# How long a halted TD vCPU sleeps between looks at its state (TDG.VP.VMCALL<HLT>).
+# How long a halted TD vCPU sleeps between looks at its state (TDG.VP.VMCALL<HLT>);
+# a kick (an interrupt for it) wakes it at once.
 HALT_POLL = 0.002
+KICK_SIGNAL = signal.SIGUSR1            # the library's watchdog signal (tdx.lib.watchdog)
 
 
 class _Host:
@@ -92,6 +99,14 @@ class _TdVcpuFd:
         self.held = None            # (real_gpa, length, write, data) of an access held across a fault
         self.cancel_mmio = False
         self.retry_doorbell = False  # a TDCALL from the #UD doorbell did not retire (see _tdcall)
+        # kvm_vcpu_kick() (EmuSystem._kick): the thread in KVM_RUN, whether it is
+        # between the pre-entry event check and the end of the real KVM_RUN,
+        # whether a kick is outstanding, and what wakes it while halted.
+        self.thread = None
+        self.in_guest = False
+        self.kicked = False
+        self.wake = threading.Condition(threading.Lock())
+        vcpu.kick = lambda: sys_._kick(self)
 
 
 class EmuSystem(HostSystem):
@@ -174,11 +189,24 @@ class EmuSystem(HostSystem):
     def _kvm_ioctl(self, fd, request, arg):
         if request == abi.KVM_CREATE_VM and arg == abi.KVM_X86_TDX_VM:
             vm_fd = self.host.ioctl(fd, abi.KVM_CREATE_VM, abi.KVM_X86_DEFAULT_VM)
+            try:
+                self._take_native_msr_exits(vm_fd)
+            except OSError:
+                self.host.close(vm_fd)
+                raise
             self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults, kernel=self.kernel))
             return vm_fd
         if request == abi.KVM_CHECK_EXTENSION:
             return self._check_extension(fd, arg, td=None)
         return self.host.ioctl(fd, request, arg)
+
+    def _take_native_msr_exits(self, vm_fd):
+        """The guest's own accesses to the x2APIC registers a TD has
+        virtualized reach the model as user-space MSR exits (emu/delivery.py)."""
+        cap = ffi.new("struct kvm_enable_cap *")
+        cap.cap = abi.KVM_CAP_X86_USER_SPACE_MSR
+        cap.args[0] = delivery.REAL_VM_MSR_EXITS
+        self.host.ioctl(vm_fd, abi.KVM_ENABLE_CAP, cap)
 
     def _check_extension(self, fd, cap, td):
         """KVM_CHECK_EXTENSION as a KVM with TDX answers it: the capabilities
@@ -206,7 +234,14 @@ class EmuSystem(HostSystem):
             cap = ffi.cast("struct kvm_enable_cap *", arg)
             if cap.cap in ioctls.TD_MODELLED_CAPS:
                 return ioctls.td_enable_cap(vm, cap)
-            return self.host.ioctl(vmfd.fd, request, arg)
+            ret = self.host.ioctl(vmfd.fd, request, arg)
+            if cap.cap == abi.KVM_CAP_X2APIC_API:
+                # Validated by the host's KVM; the model's MSI decoding follows it.
+                ioctls.td_x2apic_api(vm, cap.args[0])
+            return ret
+        if request == abi.KVM_SIGNAL_MSI:
+            m = ffi.cast("struct kvm_msi *", ioctls.user_struct(arg, "struct kvm_msi"))
+            return interrupts.signal_msi(vm, m.address_lo, m.address_hi, m.data, m.flags)
         if request == abi.KVM_X86_SET_MSR_FILTER:
             # Validated and kept by the model, which applies it to TDVMCALLs;
             # the host's VM never sees it (its vCPUs' own RDMSR/WRMSR are not a
@@ -327,6 +362,11 @@ class EmuSystem(HostSystem):
             return self._run(vfd)
         if request == abi.KVM_MEMORY_ENCRYPT_OP:
             return ioctls.tdx_vcpu_ioctl(vm, vcpu, ffi.cast("struct kvm_tdx_cmd *", arg), _Host)
+        if request == abi.KVM_NMI:
+            return interrupts.inject_nmi(vm, vcpu)
+        if request == abi.KVM_INTERRUPT:
+            irq = ffi.cast("struct kvm_interrupt *", ioctls.user_struct(arg, "struct kvm_interrupt"))
+            return interrupts.latch_extint(vcpu, irq.irq)
         handled = ioctls.td_vcpu_other_ioctl(vm, vcpu, request, arg)
         if handled is not None:
             return handled
@@ -336,6 +376,7 @@ class EmuSystem(HostSystem):
 
     def _run(self, vfd):
         vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run
+        vfd.thread = threading.get_ident()
         if vcpu.mp_state == abi.KVM_MP_STATE_UNINITIALIZED:
             return self._wait_uninitialized(vfd)
         ioctls.td_check_run(vm, vcpu, bool(run.immediate_exit))
@@ -380,8 +421,15 @@ class EmuSystem(HostSystem):
         while True:
             self._wait_while_halted(vfd)
             memory.sync()
-            self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
+            if not self._enter(vfd):
+                continue
             reason = run.exit_reason
+            if reason == abi.KVM_EXIT_IRQ_WINDOW_OPEN:
+                delivery.window_open(self.host, vfd)
+                continue
+            if reason in (abi.KVM_EXIT_X86_RDMSR, abi.KVM_EXIT_X86_WRMSR):
+                delivery.native_msr(vfd)
+                continue
             if reason == abi.KVM_EXIT_INTERNAL_ERROR and self._is_tdcall(vfd, memory):
                 if self.tdcall_trap == "ud":
                     self.stats["ud-injected"] += 1
@@ -410,6 +458,45 @@ class EmuSystem(HostSystem):
                 continue
             return 0
 
+    def _enter(self, vfd):
+        """One real KVM_RUN with the TD's events delivered; False when a kick
+        (an interrupt posted meanwhile) interrupted it before an exit."""
+        vfd.in_guest = True
+        try:
+            delivery.before_entry(self.host, vfd)
+            self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
+            return True
+        except OSError as e:
+            if e.errno == errno.EINTR and self._consume_kick(vfd):
+                return False
+            raise
+        finally:
+            vfd.in_guest = False
+
+    def _kick(self, vfd):
+        """kvm_vcpu_kick(): a vCPU inside the real KVM_RUN leaves it (signal,
+        and immediate_exit for a signal that lands just before the entry);
+        a halted one wakes up.  Called with the VM's irq_lock held."""
+        if vfd.in_guest and vfd.thread is not None:
+            vfd.kicked = True
+            vfd.run.immediate_exit = 1
+            try:
+                signal.pthread_kill(vfd.thread, KICK_SIGNAL)
+            except (ProcessLookupError, OSError):
+                pass
+        with vfd.wake:
+            vfd.wake.notify_all()
+
+    @staticmethod
+    def _consume_kick(vfd):
+        """Was KVM_RUN interrupted by our kick (not the watchdog's)?  A
+        watchdog whose signal coincides with a kick kicks again 10 ms later."""
+        if not vfd.kicked:
+            return False
+        vfd.kicked = False
+        vfd.run.immediate_exit = 0
+        return True
+
     def _is_tdcall(self, vfd, memory):
         """Did the vCPU stop at a TDCALL?  From the exit's instruction bytes
         when the host gives them and the host path borrows them, else from
@@ -427,15 +514,23 @@ class EmuSystem(HostSystem):
         return insn.fetch(memory, sregs, regs.rip, len(TDCALL_BYTES)) == TDCALL_BYTES
 
     def _wait_while_halted(self, vfd):
-        """TDG.VP.VMCALL<HLT> blocks in KVM, with no exit (§4.5), until an event
-        (none is modelled) or a signal: KVM_RUN then fails EINTR.  The library's
-        watchdog sets immediate_exit when it gives up; KVM_SET_MP_STATE
-        (RUNNABLE) from another thread wakes the vCPU."""
-        while vfd.vcpu.halted:
+        """TDG.VP.VMCALL<HLT> blocks in KVM, with no exit (§4.5), like
+        kvm_vcpu_block(): until kvm_vcpu_has_events() (emu/interrupts.py; the
+        vCPU is then RUNNABLE again), KVM_SET_MP_STATE(RUNNABLE) from another
+        thread, or a signal: KVM_RUN then fails with EINTR.  The signal the
+        model sees is the library watchdog's, which sets immediate_exit."""
+        vm, vcpu = vfd.vmfd.vm, vfd.vcpu
+        while vcpu.halted:
+            if interrupts.has_events(vm, vcpu):
+                vcpu.mp_state = abi.KVM_MP_STATE_RUNNABLE
+                break
             if vfd.run.immediate_exit:
+                if self._consume_kick(vfd):
+                    continue
                 vfd.run.exit_reason = abi.KVM_EXIT_INTR
                 raise OSError(errno.EINTR, "KVM_RUN: halted vCPU interrupted")
-            time.sleep(HALT_POLL)
+            with vfd.wake:
+                vfd.wake.wait(HALT_POLL)
 
     def _wait_uninitialized(self, vfd):
         """KVM_RUN of a vCPU still UNINITIALIZED: an AP that KVM_TDX_INIT_VCPU

@@ -223,6 +223,7 @@ class TdxModule:
                 vmm.set_gpr(i, regs.gpr(i))
         vcpu.vp_enter_args = vmm
         vcpu.vmcall_ctl = ctl
+        vcpu.exit_hlt = False           # a new TD exit (emulate_halt() sets it for HLT)
         if _vmcall.handle_tdvmcall(vm, vcpu, run):
             return True
         self._resume(vcpu, regs)

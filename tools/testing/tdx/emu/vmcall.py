@@ -28,7 +28,7 @@ import errno
 
 from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
-from tdx.emu import cpuid as _cpuid, msrs as _msrs
+from tdx.emu import cpuid as _cpuid, interrupts as _interrupts, msrs as _msrs
 from tdx.emu.errors import EmuRunError
 from tdx.emu.regs import MASK64
 
@@ -137,13 +137,18 @@ def emulate_cpuid(vm, vcpu, run):
 # Instruction.HLT (§4.5)
 
 def emulate_halt(vm, vcpu, run):
-    """kvm_emulate_halt_noskip(): the vCPU blocks in the kernel until it has an
-    event; a TD never sees KVM_EXIT_HLT.  The model has no interrupt source, so
-    it marks the vCPU HALTED and returns no exit: the run loop must not re-enter
-    the guest while vcpu.halted, and blocks like KVM (until a signal/watchdog
-    makes KVM_RUN fail with EINTR).  Waking (mp_state RUNNABLE) resumes the guest
-    with R10 untouched.  R12 (interrupts blocked) only affects wake-up checks."""
-    vcpu.mp_state = abi.KVM_MP_STATE_HALTED
+    """kvm_emulate_halt_noskip() (tdx_handle_exit(), EXIT_REASON_HLT): no
+    exit to userspace, the LAPIC being in the kernel; the vCPU becomes
+    HALTED unless kvm_vcpu_has_events() already holds (__kvm_emulate_halt()).
+    R12 is the guest's "interrupts blocked" flag: with it set, only an NMI
+    wakes the vCPU (emu/interrupts.py interrupt_allowed()).  The run loop
+    does not re-enter the guest while vcpu.halted; it blocks like
+    kvm_vcpu_block() until has_events() holds (or KVM_SET_MP_STATE makes the
+    vCPU runnable, or a signal fails KVM_RUN with EINTR).  R10 is not
+    written: the guest sees the SUCCESS it passed."""
+    vcpu.exit_hlt = True
+    if not _interrupts.has_events(vm, vcpu):
+        vcpu.mp_state = abi.KVM_MP_STATE_HALTED
     return False
 
 
@@ -413,7 +418,10 @@ def _complete_map_gpa(vm, vcpu, run):
     vcpu.map_gpa_next += TDX_MAP_GPA_MAX_LEN
     if vcpu.map_gpa_next >= vcpu.map_gpa_end:
         return False                            # done: R10 untouched (SUCCESS)
-    if vcpu.has_events:
+    # Stop at a pending event that could be delivered: kvm_vcpu_has_events(),
+    # which after a TDCALL exit looks at PID.ON and NMIs, not at the vIRR.
+    # FAULT "mapgpa-no-interrupt-check": every chunk exits, whatever is pending.
+    if "mapgpa-no-interrupt-check" not in vm.faults and _interrupts.has_events(vm, vcpu):
         return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_RETRY, vcpu.map_gpa_next)
     _map_gpa_exit(vm, vcpu, run)
     return True
@@ -433,26 +441,48 @@ def report_fatal_error(vm, vcpu, run):
 
 
 def get_quote(vm, vcpu, run):
-    """§4.9"""
+    """§4.9, tdx_get_quote(): the only check is the shared bit of R12; the
+    size (R13) and the alignment are not checked, the buffer is not read.
+    `ret` is preset to SUBFUNC_UNSUPPORTED, so a VMM that does not handle the
+    exit fails the call (Documentation/virt/kvm/api.rst, KVM_EXIT_TDX)."""
     a = vcpu.vp_enter_args
     gpa, size = a.r12, a.r13
     if vm.is_private_gpa(gpa):
         set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
         return False
+    # FAULT "getquote-size-checks": the 2025-04 pre-merge version refused a
+    # size of 0 (INVALID_OPERAND) and an unaligned GPA or size (ALIGN_ERROR).
+    if "getquote-size-checks" in vm.faults:
+        if size == 0:
+            set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+            return False
+        if gpa & (PAGE_SIZE - 1) or size & (PAGE_SIZE - 1):
+            set_return_code(vcpu, ghci.TDVMCALL_STATUS_ALIGN_ERROR)
+            return False
     q = run.tdx.get_quote
     run.exit_reason = abi.KVM_EXIT_TDX
     run.tdx.flags = 0
     run.tdx.nr = ghci.TDVMCALL_GET_QUOTE
     q.ret = ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED
-    q.gpa = gpa & ~vm.shared_bit & MASK64
+    # FAULT "getquote-gpa-unstripped": the same version passed R12 on with
+    # the shared bit.
+    q.gpa = gpa if "getquote-gpa-unstripped" in vm.faults else gpa & ~vm.shared_bit & MASK64
     q.size = size
     vcpu.pending = _complete_simple
     return True
 
 
 def setup_event_notify_interrupt(vm, vcpu, run):
-    """§4.11"""
+    """§4.11, tdx_setup_event_notify_interrupt() (4580dbef5ce0, 6.16): the
+    whole 64-bit R12 must be a vector 32..255; KVM keeps nothing, userspace
+    decides which vCPU gets the notification and raises it (e.g. with
+    KVM_SIGNAL_MSI) when a GetQuote request completes (GHCI 3.5)."""
     vector = vcpu.vp_enter_args.r12
+    # FAULT "setup-event-notify-absent": 6.16-rc3..rc5 did not handle the
+    # sub-function (default: SUBFUNC_UNSUPPORTED, no exit).
+    if "setup-event-notify-absent" in vm.faults:
+        set_return_code(vcpu, ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED)
+        return False
     if vector < 32 or vector > 255:
         set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
         return False

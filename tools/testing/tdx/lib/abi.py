@@ -94,6 +94,7 @@ KVM_MEMORY_ENCRYPT_OP = _IOWR(KVMIO, 0xBA, "unsigned long")
 KVM_X86_SET_MSR_FILTER = _IOW(KVMIO, 0xC6, "struct kvm_msr_filter")
 KVM_SET_MEMORY_ATTRIBUTES = _IOW(KVMIO, 0xD2, "struct kvm_memory_attributes")
 KVM_CREATE_GUEST_MEMFD = _IOWR(KVMIO, 0xD4, "struct kvm_create_guest_memfd")
+KVM_SIGNAL_MSI = _IOW(KVMIO, 0xA5, "struct kvm_msi")               # kvm.h
 
 # vCPU fd:
 KVM_RUN = _IO(KVMIO, 0x80)
@@ -102,6 +103,7 @@ KVM_SET_REGS = _IOW(KVMIO, 0x82, "struct kvm_regs")
 KVM_GET_SREGS = _IOR(KVMIO, 0x83, "struct kvm_sregs")
 KVM_SET_SREGS = _IOW(KVMIO, 0x84, "struct kvm_sregs")
 KVM_INTERRUPT = _IOW(KVMIO, 0x86, "struct kvm_interrupt")
+KVM_NMI = _IO(KVMIO, 0x9A)                                          # kvm.h
 KVM_GET_MSRS = _IOWR(KVMIO, 0x88, "struct kvm_msrs")
 KVM_SET_MSRS = _IOW(KVMIO, 0x89, "struct kvm_msrs")
 KVM_SET_CPUID2 = _IOW(KVMIO, 0x90, "struct kvm_cpuid2")
@@ -124,11 +126,13 @@ KVM_CAP_NR_VCPUS = 9                        # kvm.h
 KVM_CAP_NR_MEMSLOTS = 10                    # kvm.h
 KVM_CAP_MP_STATE = 14                       # kvm.h
 KVM_CAP_COALESCED_MMIO = 15                 # kvm.h
+KVM_CAP_USER_NMI = 22                       # kvm.h
 KVM_CAP_SET_GUEST_DEBUG = 23                # kvm.h
 KVM_CAP_VCPU_EVENTS = 41                    # kvm.h
 KVM_CAP_TSC_CONTROL = 60                    # kvm.h
 KVM_CAP_MAX_VCPUS = 66                      # docs/kvm-tdx-uapi.md §1
 KVM_CAP_SYNC_REGS = 74                      # kvm.h
+KVM_CAP_SIGNAL_MSI = 77                     # kvm.h
 KVM_CAP_READONLY_MEM = 81                   # kvm.h (31 is KVM_CAP_MCE)
 KVM_CAP_ENABLE_CAP_VM = 98                  # kvm.h
 KVM_CAP_CHECK_EXTENSION_VM = 105            # kvm.h
@@ -319,6 +323,9 @@ KVM_IRQCHIP_IOAPIC = 2
 # KVM_CAP_X2APIC_API args[0] (asm/kvm.h)
 KVM_X2APIC_API_USE_32BIT_IDS = 1 << 0
 KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK = 1 << 1
+
+# struct kvm_msi.flags (kvm.h): only the device-id flag is defined
+KVM_MSI_VALID_DEVID = 1 << 0
 
 # KVM_CAP_DISABLE_QUIRKS2 args[0] (asm/kvm.h); docs/host-kvm.md §0.3
 KVM_X86_QUIRK_FIX_HYPERCALL_INSN = 1 << 5

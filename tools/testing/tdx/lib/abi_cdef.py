@@ -110,6 +110,16 @@ struct kvm_interrupt {
     __u32 irq;
 };
 
+/* KVM_SIGNAL_MSI (kvm.h): an MSI message for the VM's in-kernel (or split) irqchip */
+struct kvm_msi {
+    __u32 address_lo;
+    __u32 address_hi;
+    __u32 data;
+    __u32 flags;
+    __u32 devid;
+    __u8  pad[12];
+};
+
 /* ---- guest debug ---- */
 
 struct kvm_debug_exit_arch {

@@ -264,6 +264,13 @@ class Vm:
             mf.ranges[i].bitmap = buf
         self._ioctl("KVM_X86_SET_MSR_FILTER", abi.KVM_X86_SET_MSR_FILTER, mf)
 
+    def signal_msi(self, address_lo, address_hi, data, flags=0, devid=0):
+        """KVM_SIGNAL_MSI: an MSI message into the VM's irqchip; returns how
+        many vCPUs accepted it (tdx.lib.apic composes address and data)."""
+        msi = ffi.new("struct kvm_msi *", {"address_lo": address_lo, "address_hi": address_hi,
+                                            "data": data, "flags": flags, "devid": devid})
+        return self._ioctl("KVM_SIGNAL_MSI", abi.KVM_SIGNAL_MSI, msi)
+
     def create_irqchip(self):
         self._ioctl("KVM_CREATE_IRQCHIP", abi.KVM_CREATE_IRQCHIP)
 
@@ -396,6 +403,15 @@ class Vcpu:
 
     def set_vcpu_events(self, events):
         self._ioctl("KVM_SET_VCPU_EVENTS", abi.KVM_SET_VCPU_EVENTS, events)
+
+    def nmi(self):
+        """KVM_NMI: queue an NMI for this vCPU."""
+        self._ioctl("KVM_NMI", abi.KVM_NMI)
+
+    def interrupt(self, irq):
+        """KVM_INTERRUPT: an external interrupt from a userspace PIC (ExtINT)."""
+        arg = ffi.new("struct kvm_interrupt *", {"irq": irq})
+        self._ioctl("KVM_INTERRUPT", abi.KVM_INTERRUPT, arg)
 
     def get_mp_state(self):
         mp = ffi.new("struct kvm_mp_state *")

@@ -73,7 +73,7 @@ def make_td(faults=(), gpaw=48, finalized=True, exit_hypercall=True, user_space_
     vm.split_irqchip = True
     vm.hypercall_exit_enabled = 1 << abi.KVM_HC_MAP_GPA_RANGE if exit_hypercall else 0
     vm.user_space_msr_mask = user_space_msr
-    vcpu = st.TdVcpu(0)
+    vcpu = st.TdVcpu(0, vm=vm)
     vcpu.cpuid = list(cpuid if cpuid is not None else default_cpuid())
     vcpu.state = st.VCPU_TD_STATE_INITIALIZED
     vcpu.index = 0

@@ -712,11 +712,34 @@ class MapGpa(Base):
                 self.assertEqual(regs.r11, SHARED_BIT | 0x400000)
 
     def test_pending_event_between_chunks_is_retry(self):
+        """kvm_vcpu_has_events() after a chunk: a posted interrupt not yet
+        notified (PID.ON), or a pending NMI, stops the call with RETRY and
+        R11 = the next chunk's GPA, shared bit kept."""
+        for name, make_pending in (("posted", lambda: self.vcpu.apic.post(0x40)),
+                                   ("nmi", lambda: setattr(self.vcpu.apic, "nmi_pending", True))):
+            with self.subTest(event=name):
+                self.vcpu.apic = type(self.vcpu.apic)()
+                exited, regs = self.map_gpa(SHARED_BIT | 0x200000, 0x400000)
+                make_pending()
+                self.assertFalse(self.resume(regs))
+                self.assertStatus(regs, ghci.TDVMCALL_STATUS_RETRY)
+                self.assertEqual(regs.r11, SHARED_BIT | 0x400000)
+
+    def test_interrupt_in_virr_between_chunks_is_not_retry(self):
+        """A vector already in the vIRR (the guest has interrupts off) is not
+        an event here: KVM skips the RVI check for MapGPA."""
+        self.vcpu.apic.post(0x40)
+        self.vcpu.apic.enter()
         exited, regs = self.map_gpa(SHARED_BIT | 0x200000, 0x400000)
-        self.vcpu.has_events = True
+        self.assertTrue(self.resume(regs))
+        self.assertEqual(self.run.run.hypercall.args[0], 0x400000)
+
+    def test_pending_event_after_the_last_chunk_is_success(self):
+        """The event check comes after the end check: the last chunk completes the call."""
+        exited, regs = self.map_gpa(SHARED_BIT | 0x200000, 0x200000)
+        self.vcpu.apic.post(0x40)
         self.assertFalse(self.resume(regs))
-        self.assertStatus(regs, ghci.TDVMCALL_STATUS_RETRY)
-        self.assertEqual(regs.r11, SHARED_BIT | 0x400000)
+        self.assertStatus(regs, ghci.TDVMCALL_STATUS_SUCCESS)
 
 
 class ReportFatalError(Base):
