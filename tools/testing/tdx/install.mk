@@ -6,7 +6,8 @@
 #
 #   make install INSTALL_PATH=DIR   the run-time tree, no compiler needed there
 #   make emit_tests                 "tdx:<module>" lines for kselftest-list.txt
-#   make gen_tar [FORMAT=.xz]       install, then DIR/kselftest-packages/kselftest.tar.gz
+#   make gen_tar [FORMAT=.xz]       a whole kselftest tree in DIR (below), and
+#                                   DIR/kselftest-packages/kselftest.tar.gz of it
 #
 # The installed tree, as kselftest's run_kselftest.sh expects a target directory:
 #
@@ -74,7 +75,19 @@ install: tdx_install_path all
 emit_tests:
 	@for m in $(TDX_MODULES); do echo "$(COLLECTION):$$m"; done
 
-gen_tar: install
-	@mkdir -p '$(TDX_INSTALL_DIR)/kselftest-packages'
-	tar caf '$(TDX_INSTALL_DIR)/kselftest-packages/kselftest.tar$(FORMAT)' \
-		-C '$(TDX_INSTALL_DIR)' --exclude=./kselftest-packages .
+# gen_tar: a whole kselftest tree, as the kernel's top-level `make gen_tar`
+# makes one and LKFT's kselftest.sh runs it (`./run_kselftest.sh -c tdx`):
+#
+#   DIR/run_kselftest.sh         kselftest/run_kselftest.sh (same options as the kernel's)
+#   DIR/kselftest/               runner.sh, prefix.py: the runner's helpers
+#   DIR/kselftest-list.txt       emit_tests
+#   DIR/$(COLLECTION)/           `make install` of the collection
+#   DIR/kselftest-packages/kselftest.tar$(FORMAT)
+gen_tar: tdx_install_path all
+	@set -e; dest='$(TDX_INSTALL_DIR)'; \
+	$(MAKE) --no-print-directory -f '$(firstword $(MAKEFILE_LIST))' install INSTALL_PATH="$$dest/$(COLLECTION)"; \
+	mkdir -p "$$dest/kselftest" "$$dest/kselftest-packages"; \
+	install -m 0755 '$(TDX_SRC)/kselftest/run_kselftest.sh' "$$dest/run_kselftest.sh"; \
+	install -m 0644 '$(TDX_SRC)/kselftest/runner.sh' '$(TDX_SRC)/kselftest/prefix.py' "$$dest/kselftest/"; \
+	$(MAKE) --no-print-directory -s -f '$(firstword $(MAKEFILE_LIST))' emit_tests > "$$dest/kselftest-list.txt"; \
+	tar caf "$$dest/kselftest-packages/kselftest.tar$(FORMAT)" -C "$$dest" --exclude=./kselftest-packages .

@@ -16,6 +16,10 @@ import tempfile
 import unittest
 from pathlib import Path
 
+from tdx.tests.ktap_check import check
+from tdx.tests.ktap_consumers import linaro_tree
+from tdx.tests.test_driver import tappy
+
 TDX_DIR = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = TDX_DIR / "tests" / "fixtures" / "x86_64"
 MODULES = ["crash", "exit3", "failing", "garbage", "guest_noise", "hang", "importerror", "passing", "skipall"]
@@ -92,13 +96,96 @@ class Install(unittest.TestCase):
         p = self.make("emit_tests", "COLLECTION=other")
         self.assertEqual(p.stdout.splitlines()[0], "other:crash")
 
-    def test_gen_tar(self):
-        dest = Path(self.tmp.name) / "tar-install"
-        p = self.make("gen_tar", "INSTALL_PATH=%s" % dest)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with tarfile.open(dest / "kselftest-packages" / "kselftest.tar.gz") as t:
-            names = t.getnames()
-        self.assertIn("./passing", names)
-        self.assertIn("./tdx/lib/ktap.py", names)
-        self.assertIn("./settings", names)
-        self.assertFalse([n for n in names if "kselftest-packages" in n])
+
+
+@unittest.skipUnless(shutil.which("make") and shutil.which("bash") and shutil.which("timeout"),
+                     "make, bash and timeout needed")
+class GenTar(unittest.TestCase):
+    """`make gen_tar`: a tarball the kselftest flow runs as it is (LKFT's kselftest.sh:
+    unpack, `./run_kselftest.sh -c <collection>`, parse the output with tap.py)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        tmp = Path(cls.tmp.name)
+        (tmp / "Makefile").write_text(WRAPPER_MAKEFILE.format(build=tmp / "build", install_mk=TDX_DIR / "install.mk"))
+        cls.dest = tmp / "install"
+        cls.gen = subprocess.run(["make", "-s", "--no-print-directory", "-f", str(tmp / "Makefile"),
+                                  "TDX_MODULES_DIR=%s" % FIXTURES_DIR, "gen_tar", "INSTALL_PATH=%s" % cls.dest],
+                                 cwd=cls.tmp.name, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 universal_newlines=True, timeout=120)
+        cls.root = tmp / "unpacked"
+        cls.root.mkdir()
+        with tarfile.open(cls.dest / "kselftest-packages" / "kselftest.tar.gz") as t:
+            cls.names = t.getnames()
+            t.extractall(cls.root)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def run_kselftest(self, *args):
+        env = dict(os.environ, PATH=os.pathsep.join((os.path.dirname(sys.executable), os.environ.get("PATH", ""))))
+        for var in ("PYTHONPATH", "TDX_PLATFORM", "TDX_OUTPUT"):
+            env.pop(var, None)
+        p = subprocess.run(["./run_kselftest.sh", *args], cwd=str(self.root), env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120, stdin=subprocess.DEVNULL)
+        return p.returncode, p.stdout
+
+    def test_layout(self):
+        self.assertEqual(self.gen.returncode, 0, self.gen.stderr)
+        for name in ("./run_kselftest.sh", "./kselftest/runner.sh", "./kselftest/prefix.py", "./kselftest-list.txt",
+                     "./tdx/passing", "./tdx/settings", "./tdx/tdx/lib/ktap.py", "./tdx/tdx/runner/cli.py"):
+            self.assertIn(name, self.names)
+        self.assertFalse([n for n in self.names if "kselftest-packages" in n])
+        self.assertEqual((self.root / "kselftest-list.txt").read_text().splitlines(), ["tdx:%s" % m for m in MODULES])
+
+    def test_run_collection_as_lkft_does(self):
+        # hang under -o 3: the TIMEOUT mapping; garbage: raw bytes, no final newline.
+        rc, raw = self.run_kselftest("-c", "tdx", "-o", "3")
+        self.assertEqual(rc, 1)
+        text = raw.decode("utf-8")                  # only text, whatever the modules printed
+        self.assertFalse([l for l in text.splitlines() if any(ord(c) < 0x20 and c != "\t" for c in l)])
+        results = [l for l in text.splitlines() if l.startswith(("ok ", "not ok "))]
+        self.assertEqual(results, [
+            "not ok 1 selftests: tdx: crash # exit=139" if "exit=139" in text else results[0],
+            "not ok 2 selftests: tdx: exit3 # exit=3",
+            "not ok 3 selftests: tdx: failing # exit=1",
+            "ok 4 selftests: tdx: garbage",
+            "ok 5 selftests: tdx: guest_noise # SKIP",
+            "not ok 6 selftests: tdx: hang # TIMEOUT 3 seconds",
+            "not ok 7 selftests: tdx: importerror # exit=1",
+            "ok 8 selftests: tdx: passing",
+            "ok 9 selftests: tdx: skipall # SKIP",
+        ])
+        self.assertTrue(results[0].startswith("not ok 1 selftests: tdx: crash # exit="))
+        self.assertIn("# partial line without newline", text.splitlines())      # ended by the runner
+        self.assertIn("# \\x00\\xff\\xfe binary \\x1b[31mred", text.splitlines())
+        tests, plans = tappy(text)
+        self.assertEqual([p.expected_tests for p in plans], [9])
+        self.assertEqual([t.number for t in tests], list(range(1, 10)))
+
+    def test_well_formed(self):
+        # The modules that end their KTAP normally: the whole document passes the strict checker
+        # (a crash's or an import error's raw stderr are unknown lines to it, as KTAP allows).
+        rc, raw = self.run_kselftest(*[a for m in ("failing", "guest_noise", "passing", "skipall")
+                                       for a in ("-t", "tdx:" + m)])
+        self.assertEqual(rc, 1)
+        text = raw.decode("utf-8")
+        self.assertEqual(check(text, nesting="hash"), [])
+        flat = dict(linaro_tree(text).flat())
+        self.assertEqual(flat["tdx_passing"], "pass")
+        self.assertEqual(flat["tdx_passing_passing_test_one"], "pass")
+        self.assertEqual(flat["tdx_failing_failing_test_fail"], "fail")
+
+    def test_options(self):
+        self.assertEqual(self.run_kselftest("-l")[1].decode().splitlines(), ["tdx:%s" % m for m in MODULES])
+        self.assertEqual(self.run_kselftest("-d", "-t", "tdx:passing", "-t", "tdx:skipall", "-S", "tdx:skipall")[1],
+                         b"tdx:passing\n")
+        rc, raw = self.run_kselftest("-s", "-t", "tdx:passing")
+        self.assertEqual((rc, raw.decode().splitlines()), (0, [
+            "TAP version 13", "1..1", "ok 1 selftests: tdx: passing",
+            "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0"]))
+        self.assertIn("# ok 1 passing.test_one", (self.root / "output.log").read_text().splitlines())
+        self.assertEqual(self.run_kselftest("-f", "-t", "tdx:failing")[0], 0)
+        self.assertEqual(self.run_kselftest("--bogus")[0], 1)
