@@ -76,12 +76,12 @@ uint32_t irq_nth(uint32_t n)
 	return rec && n < IRQ_LOG_LEN ? rec->log[n] : 0;
 }
 
-uint32_t irq_enable_until(uint32_t total)
+uint32_t irq_wait(uint32_t total, uint32_t spins)
 {
 	uint32_t i;
 
 	local_irq_enable();
-	for (i = 0; i < IRQ_WAIT_SPINS && irq_total() < total; i++)
+	for (i = 0; i < spins && irq_total() < total; i++)
 		cpu_relax();
 	local_irq_disable();
 	return irq_total();

@@ -9,6 +9,8 @@ the expected one into an AssertionError that describes both.  It never reads
 guest registers: on TDX they are protected (docs/kvm-tdx-uapi.md §2.8).
 """
 
+import threading
+
 from tdx.lib import abi, ktap, ucall as _ucall
 from tdx.lib.kvm import Vcpu
 
@@ -184,3 +186,31 @@ class GuestVcpu(Vcpu):
             got = "guest %s at %s" % (uc.name, uc.where) if uc else describe(self.kvm_run)
             raise UnexpectedExit("expected GUEST_DONE, got %s" % got)
         return uc.value
+
+
+class VcpuThread(threading.Thread):
+    """Runs fn(vcpu) on a thread of its own, for cases where a vCPU must be
+    inside KVM_RUN while the test does something else (another vCPU runs,
+    an interrupt is sent).  join_result() returns fn's result or re-raises
+    its exception in the test's thread."""
+
+    def __init__(self, fn, vcpu):
+        super().__init__(name="vcpu-%d" % vcpu.id, daemon=True)
+        self.fn, self.vcpu = fn, vcpu
+        self.result = self.error = None
+
+    def run(self):
+        try:
+            self.result = self.fn(self.vcpu)
+        except BaseException as e:      # handed to join_result()
+            self.error = e
+
+    def join_result(self, timeout=None):
+        """Wait (at most `timeout` s beyond the vCPU's own watchdog) and
+        return fn's result."""
+        self.join(timeout)
+        if self.is_alive():
+            raise UnexpectedExit("vCPU %d: still running after %s s" % (self.vcpu.id, timeout))
+        if self.error is not None:
+            raise self.error
+        return self.result

@@ -81,6 +81,15 @@ TDVMCALL_STATUS_GPA_INUSE = 0x8000000000000001        # QEMU's name space; not u
 TDVMCALL_STATUS_ALIGN_ERROR = 0x8000000000000002
 TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED = 0x8000000000000003
 
+# GetQuote's shared buffer (the Linux guest's struct tdx_quote_buf,
+# drivers/virt/coco/tdx-guest/tdx-guest.c): version, status, in_len, out_len, data.
+TDX_QUOTE_VERSION = 1
+TDX_QUOTE_HDR_SIZE = 24
+TDX_REPORT_LEN = 1024
+TDX_QUOTE_STATUS_SUCCESS = 0x0000000000000000
+TDX_QUOTE_STATUS_IN_FLIGHT = 0xFFFFFFFFFFFFFFFF
+TDX_QUOTE_STATUS_ERROR = 0x8000000000000000
+
 # GetTdVmCallInfo leaf 1, R11 bit for SetupEventNotifyInterrupt (docs/kvm-tdx-uapi.md §2.2, §4.10)
 TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT = 1 << 1
 

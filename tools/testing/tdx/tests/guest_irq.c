@@ -90,15 +90,9 @@ void guest_self_ipi(void)
 /* Interrupts on, spinning: an interrupt must reach a vCPU that never exits. */
 void guest_spin_for_one(void)
 {
-	uint32_t i;
-
 	setup();
 	ready(1);
-	local_irq_enable();
-	for (i = 0; i < 50 * IRQ_WAIT_SPINS && !irq_total(); i++)
-		cpu_relax();
-	local_irq_disable();
-	GUEST_ASSERT_EQ(irq_total(), 1);
+	GUEST_ASSERT_EQ(irq_wait(1, IRQ_WAIT_FOREVER), 1);
 	GUEST_DONE();
 }
 

@@ -9,12 +9,12 @@ out of KVM_RUN, and TDVMCALL<HLT> must wake exactly as KVM's rules say.
 Every test runs on both TDCALL paths and both host paths.
 """
 
-import threading
 import time
 import unittest
 
 from tdx.emu import EmuSystem
 from tdx.lib import abi, apic, td
+from tdx.lib.exits import VcpuThread
 from tdx.lib.guest import GuestImage, find_image
 from tdx.lib.kvm import Kvm, KvmUnavailable, VcpuTimeout
 
@@ -22,28 +22,6 @@ V_LOW, V_MID, V_HIGH = 0x41, 0x65, 0x81         # tests/guest_irq.c
 READY_OFFSET = 0x1000
 RUN_TIMEOUT = 5
 HLT_WAIT = 0.3                                  # a halted vCPU stays in KVM_RUN this long
-
-
-class VcpuThread(threading.Thread):
-    """Runs `fn(vcpu)` on its own thread; join_result() re-raises its failure."""
-
-    def __init__(self, fn, vcpu):
-        super().__init__(daemon=True)
-        self.fn, self.vcpu, self.error, self.result = fn, vcpu, None, None
-
-    def run(self):
-        try:
-            self.result = self.fn(self.vcpu)
-        except BaseException as e:          # reported by join_result()
-            self.error = e
-
-    def join_result(self, timeout=RUN_TIMEOUT * 2):
-        self.join(timeout)
-        if self.is_alive():
-            raise AssertionError("vCPU thread still running")
-        if self.error is not None:
-            raise self.error
-        return self.result
 
 
 class DeliveryTest(unittest.TestCase):
@@ -129,7 +107,7 @@ class DeliveryTest(unittest.TestCase):
         self.wait_ready(gvm, 0)
         time.sleep(0.05)                    # well inside the spin loop
         self.assertEqual(self.msi(gvm, 0, V_HIGH), 1)
-        t.join_result()
+        t.join_result(RUN_TIMEOUT * 2)
 
     # -- TDVMCALL<HLT> --
 
@@ -151,7 +129,7 @@ class DeliveryTest(unittest.TestCase):
         self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_HALTED)
         self.assertEqual(self.msi(gvm, 0, V_MID), 1)
         # Nothing before STI (IF was 0), V_MID once interrupts are on.
-        self.assertEqual(t.join_result(), [0, 1])
+        self.assertEqual(t.join_result(RUN_TIMEOUT * 2), [0, 1])
 
     def test_hlt_woken_by_a_vector_already_in_virr(self):
         """An interrupt that reached the vIRR while IF was 0: TDVMCALL<HLT>

@@ -90,10 +90,18 @@ uint32_t irq_nth(uint32_t n);
 
 /*
  * Let interrupts in (STI) until the calling vCPU has handled `total`
- * interrupts in all, or IRQ_WAIT_SPINS spins passed; then CLI.  Returns the
- * total.  On TDX the interrupt is taken right after STI's shadow.
+ * interrupts in all, or `spins` spins passed; then CLI.  Returns the total.
+ * On TDX an interrupt already pending is taken right after STI's shadow;
+ * one the host has yet to send needs a bound the host cannot outrun
+ * (IRQ_WAIT_FOREVER: the host's watchdog ends a guest that waits in vain).
  */
-uint32_t irq_enable_until(uint32_t total);
+#define IRQ_WAIT_FOREVER	0xFFFFFFFFU
+uint32_t irq_wait(uint32_t total, uint32_t spins);
+
+static inline uint32_t irq_enable_until(uint32_t total)
+{
+	return irq_wait(total, IRQ_WAIT_SPINS);
+}
 #endif /* __ASSEMBLER__ */
 
 #endif /* TDX_GUEST_APIC_H */

@@ -54,9 +54,18 @@
 #define TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED	0x8000000000000003ULL
 #define TDVMCALL_SUCCESS			TDVMCALL_STATUS_SUCCESS	/* short form used by the guest sources */
 
-/* GetQuote buffer status */
+/*
+ * GetQuote buffer (shared memory; the Linux guest's struct tdx_quote_buf,
+ * drivers/virt/coco/tdx-guest/tdx-guest.c): a 24-byte header, then the
+ * TDREPORT going in and the quote coming back.  The TD writes version,
+ * in_len and the report with status 0; the VMM sets IN_FLIGHT while it
+ * works, then out_len, the quote, and the final status.
+ */
+#define TDX_QUOTE_VERSION			1
+#define TDX_REPORT_LEN				1024
 #define TDX_QUOTE_STATUS_SUCCESS		0x0000000000000000ULL
 #define TDX_QUOTE_STATUS_IN_FLIGHT		0xFFFFFFFFFFFFFFFFULL
+#define TDX_QUOTE_STATUS_ERROR			0x8000000000000000ULL
 
 /* ReportFatalError: bit 63 of the error code says R13 holds a GPA */
 #define TDX_REPORT_FATAL_ERROR_GPA_VALID	(1ULL << 63)
@@ -100,6 +109,14 @@
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
+
+struct tdx_quote_hdr {
+	uint64_t version;
+	uint64_t status;
+	uint32_t in_len;
+	uint32_t out_len;
+	uint8_t data[];
+};
 
 /* Every GPR in x86 encoding order, so that index i is RCX mask bit i; rsp is ignored. */
 struct tdx_regs {
