@@ -123,12 +123,48 @@ def missing_dependencies():
     return missing
 
 
+def project_venv_python():
+    """The interpreter of the virtualenv `make` bootstraps (scripts/python.sh):
+    $TDX_VENV, else <repository>/.venv; None when there is none."""
+    venv = os.environ.get("TDX_VENV")
+    if not venv:
+        venv = os.path.join(os.path.dirname(_LIB_DIR.rstrip(os.sep)), os.pardir, os.pardir, os.pardir, ".venv")
+    python = os.path.join(venv, "bin", "python3")
+    return python if os.access(python, os.X_OK) else None
+
+
+def _reexec_in_project_venv():
+    """`cd tools/testing && python3 -m tdx.x86_64.<module>` after `make`: the
+    packages are in the project's virtualenv, not in this python3; run the
+    same command line again under that interpreter (once)."""
+    python = project_venv_python()
+    if python is None or os.environ.get("TDX_REEXEC"):
+        return
+    if os.path.abspath(os.path.dirname(os.path.dirname(python))) == os.path.abspath(sys.prefix):
+        return                                  # already it
+    argv = getattr(sys, "orig_argv", None)
+    if not argv:
+        try:
+            with open("/proc/self/cmdline", "rb") as f:
+                argv = [a.decode() for a in f.read().split(b"\0")[:-1]]
+        except OSError:
+            return
+    os.environ["TDX_REEXEC"] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(python, [python] + list(argv[1:]))
+    except OSError:
+        pass                                    # then skip as below
+
+
 def skip_if_missing_dependencies(prog):
     """Exit 4 with a one-line reason, as kselftest reports a missing dependency
     (drivers/net's lib/py does the same), instead of an import traceback."""
     missing = missing_dependencies()
     if not missing:
         return
+    _reexec_in_project_venv()
     reason = "missing Python package%s %s" % ("s" if len(missing) > 1 else "", ", ".join(missing))
     sys.stdout.write("%s\n%s\n" % (VERSION_LINE, plan_line(0, reason)))
     sys.stdout.flush()

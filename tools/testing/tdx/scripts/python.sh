@@ -37,12 +37,21 @@ if "$sys_py" -c "$probe" 2>/dev/null; then
 fi
 
 echo "tdx-selftests: creating $venv for: $deps" >&2
-if ! "$sys_py" -m venv "$venv" >&2; then
-	echo "tdx-selftests: 'python3 -m venv' failed; install python3-venv or: pip install $deps" >&2
+# The real cause, in one line: venv's own last line of error output (a
+# permission problem, a read-only file system, ensurepip missing...).
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! "$sys_py" -m venv "$venv" >"$log" 2>&1; then
+	cause=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1)
+	case $cause in
+	*ensurepip*) cause="$cause (Debian/Ubuntu: apt install python3-venv)" ;;
+	esac
+	echo "tdx-selftests: cannot create $venv: ${cause:-python3 -m venv failed}; or install: $deps" >&2
 	exit 1
 fi
-if ! "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check $deps >&2; then
-	echo "tdx-selftests: could not install $deps into $venv (no network?)" >&2
+if ! "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check $deps >"$log" 2>&1; then
+	cause=$(grep -E 'ERROR|Error' "$log" | tail -n 1)
+	echo "tdx-selftests: cannot install $deps into $venv: ${cause:-pip install failed}" >&2
 	exit 1
 fi
 echo "$venv/bin/python3"

@@ -115,10 +115,30 @@ class MissingDependencies(unittest.TestCase):
                         "        if name.split('.')[0] == 'elftools':\n"
                         "            raise ModuleNotFoundError(name, name=name)\n"
                         "sys.meta_path.insert(0, Hide())\n")
-            p = module("td_lifecycle", PYTHONPATH=os.pathsep.join((tmp, str(ROOT))))
+            p = module("td_lifecycle", PYTHONPATH=os.pathsep.join((tmp, str(ROOT))), TDX_VENV="/nonexistent")
         self.assertEqual(p.returncode, 4)
         self.assertEqual(p.stdout, "KTAP version 1\n1..0 # SKIP missing Python package pyelftools\n")
         self.assertEqual(p.stderr, "tdx.x86_64: missing Python package pyelftools (pip install pyelftools)\n")
+
+
+    def test_module_reruns_under_the_project_venv(self):
+        # `python3 -m tdx.x86_64.<module>` with a python3 that lacks the packages, after
+        # `make` made the virtualenv: the module runs again under the virtualenv's python3.
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "sitecustomize.py"), "w") as f:
+                f.write("import os, sys\n"
+                        "class Hide:\n"
+                        "    def find_spec(self, name, path=None, target=None):\n"
+                        "        if name.split('.')[0] == 'elftools':\n"
+                        "            raise ModuleNotFoundError(name, name=name)\n"
+                        "if not os.environ.get('TDX_REEXEC'):\n"
+                        "    sys.meta_path.insert(0, Hide())\n")
+            venv = os.path.join(tmp, "venv")            # this interpreter's environment, under another name
+            os.symlink(os.path.dirname(os.path.dirname(sys.executable)), venv)
+            p = module("td_lifecycle", "-t", "test_boot_image_only", PYTHONPATH=os.pathsep.join((tmp, str(ROOT))),
+                       TDX_VENV=venv, TDX_PLATFORM="none")
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertEqual(p.stdout.splitlines()[:3], ["KTAP version 1", "1..1", "# platform: none"])
 
 
 class BadValues(unittest.TestCase):
@@ -333,6 +353,29 @@ class MakeRunTests(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertEqual(wait_dead(pids), [], "left alive: %s" % pids)
         self.assertIn("not ok 1 hang # ERROR interrupted by SIGTERM", out.splitlines())
+
+    def test_failed_bootstrap_stops_make_with_the_cause(self):
+        # A python3 without the packages (no site-packages: -S) and a virtualenv that cannot
+        # be created: make stops, saying why, before running anything.
+        with tempfile.TemporaryDirectory() as tmp:
+            real = getattr(sys, "_base_executable", None) or os.path.realpath(sys.executable)
+            with open(os.path.join(tmp, "python3"), "w") as f:
+                f.write('#!/bin/sh\nexec "%s" -S "$@"\n' % real)
+            os.chmod(os.path.join(tmp, "python3"), 0o755)
+            e = env(TDX_VENV="/proc/no-venv-here", PATH=os.pathsep.join((tmp, os.environ.get("PATH", ""))))
+            for var in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PYTHON"):
+                e.pop(var, None)
+            argv = ["make", "run_tests"]
+            if os.environ.get("TDX_OUTPUT"):
+                argv.append("OUTPUT=" + os.environ["TDX_OUTPUT"])
+            p = subprocess.run(argv, cwd=str(ROOT.parents[1]), env=e, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=True, timeout=120,
+                               stdin=subprocess.DEVNULL)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("tdx-selftests: cannot create /proc/no-venv-here: ", p.stderr)
+        self.assertIn("No such file or directory", p.stderr)
+        self.assertIn("scripts/python.sh failed", p.stderr)
 
     def test_usage_error_is(self):
         p = self.make("-t no_such_module")
