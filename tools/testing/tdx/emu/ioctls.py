@@ -525,7 +525,8 @@ def td_check_extension(cap, real, vm=None):
 
 
 # KVM_ENABLE_CAP on a TD VM fd: these the model keeps; others go to the real VM.
-TD_MODELLED_CAPS = (abi.KVM_CAP_SPLIT_IRQCHIP, abi.KVM_CAP_EXIT_HYPERCALL, abi.KVM_CAP_X86_USER_SPACE_MSR)
+TD_MODELLED_CAPS = (abi.KVM_CAP_SPLIT_IRQCHIP, abi.KVM_CAP_EXIT_HYPERCALL, abi.KVM_CAP_X86_USER_SPACE_MSR,
+                    abi.KVM_CAP_MAX_VCPUS)
 
 
 def td_set_tsc_khz(vm, khz):
@@ -561,6 +562,11 @@ def td_enable_cap(vm, cap):
         if arg0 & ~abi.KVM_MSR_EXIT_REASON_VALID_MASK:
             _err(errno.EINVAL, "KVM_CAP_X86_USER_SPACE_MSR: %#x" % arg0)
         vm.user_space_msr_mask = arg0
+    elif cap.cap == abi.KVM_CAP_MAX_VCPUS:
+        # x86's kvm_vm_ioctl_enable_cap() has no case for it (default -EINVAL;
+        # kvm-x86/linux @09c6f74ecb86 x86.c): the maximum of a TD is
+        # min(KVM_MAX_VCPUS, num_present_cpus()) from tdx_vm_init(), read only.
+        _err(errno.EINVAL, "KVM_ENABLE_CAP(KVM_CAP_MAX_VCPUS): not an x86 VM capability")
     return 0
 
 

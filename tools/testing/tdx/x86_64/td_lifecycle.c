@@ -29,13 +29,52 @@ void guest_report_fatal_error(uint64_t gpa)
 	GUEST_DONE();
 }
 
-/* TDG.VP.INFO's outputs, stored in the shared area for the host to check. */
+/*
+ * ReportFatalError twice, with a value in every register that can reach KVM
+ * (each register its own, so that a swap shows in system_event.data): first
+ * exposing RDX, RBX, RSI, RDI and R8-R15 (what Linux exposes), then R10-R15
+ * only, with the same values loaded, which KVM must see as 0.
+ */
+static void report_fatal_error_regs(uint64_t mask)
+{
+	struct tdx_regs regs = {
+		.rdx = 0x0202020202020202ULL, .rbx = 0x0303030303030303ULL,
+		.rsi = 0x0606060606060606ULL, .rdi = 0x0707070707070707ULL,
+		.r8 = 0x0808080808080808ULL, .r9 = 0x0909090909090909ULL,
+		.r10 = TDX_HYPERCALL_STANDARD, .r11 = TDVMCALL_REPORT_FATAL_ERROR,
+		.r12 = FATAL_ERROR_CODE, .r13 = 0x0D0D0D0D0D0D0D0DULL,
+		.r14 = 0x0E0E0E0E0E0E0E0EULL, .r15 = 0x0F0F0F0F0F0F0F0FULL,
+	};
+
+	tdg_vp_vmcall(mask, &regs);
+}
+
+void guest_report_fatal_error_regs(void)
+{
+	report_fatal_error_regs(TDVMCALL_EXPOSE_REGS_MASK);
+	report_fatal_error_regs(TDVMCALL_EXPOSE_R10_R15_MASK);
+	GUEST_DONE();
+}
+
+/*
+ * TDG.VP.INFO's outputs, stored in the shared area for the host to check;
+ * a second call must give the same answer (nothing in it is consumed).
+ */
 void guest_vp_info(void)
 {
 	volatile uint64_t *out = (volatile uint64_t *)(td_boot_params.shared_gva + VP_INFO_OFFSET +
 							guest_vcpu_index() * 64);
 	uint64_t rcx, rdx, r8, r9, r10, r11;
+	uint64_t rcx2, rdx2, r82, r92, r102, r112;
 	uint64_t ret = tdg_vp_info(&rcx, &rdx, &r8, &r9, &r10, &r11);
+
+	GUEST_ASSERT_EQ(tdg_vp_info(&rcx2, &rdx2, &r82, &r92, &r102, &r112), ret);
+	GUEST_ASSERT_EQ(rcx2, rcx);
+	GUEST_ASSERT_EQ(rdx2, rdx);
+	GUEST_ASSERT_EQ(r82, r8);
+	GUEST_ASSERT_EQ(r92, r9);
+	GUEST_ASSERT_EQ(r102, r10);
+	GUEST_ASSERT_EQ(r112, r11);
 
 	out[0] = ret;
 	out[1] = rcx;

@@ -26,6 +26,8 @@ BOOT_ONLY_MAGIC = 0x600DB007
 FATAL_ERROR_CODE = 0x0BAAAAAD00000000
 GPA_VALID = 1 << 63
 VP_INFO_OFFSET = 0x1000
+EXPOSE_REGS_MASK = 0xFFCC           # RDX, RBX, RSI, RDI, R8-R15 (guest/include/tdx.h)
+EXPOSE_R10_R15_MASK = 0xFC00
 EXIT_REASON_TDCALL = 77             # data[0] of the fatal-error exit: TDH.VP.ENTER's exit reason
 TDX_NO_VCPUS = 0xC000060900000000   # TDH.MR.FINALIZE of a TD without vCPUs (arch/x86/kvm/vmx/tdx_errno.h)
 MP_STATE_SUSPENDED = 10             # a state of another architecture: x86 refuses it
@@ -62,26 +64,131 @@ class TdLifecycle(TdxTestCase):
         # No completion: re-entering resumes the guest.
         vcpu.run_until_done()
 
-    def test_vp_info_two_vcpus(self):
-        """TDG.VP.INFO on a 2-vCPU TD: GPAW, attributes, num/max vCPUs, index (§6, anchor row 15)."""
-        attrs = abi.TDX_TD_ATTR_SEPT_VE_DISABLE
-        gvm, _ = self.create_td("guest_vp_info", nr_vcpus=2, attributes=attrs)
+    def test_report_fatal_error_without_gpa(self):
+        """ReportFatalError with R13 = 0 and bit 63 of the code clear (no data
+        GPA, docs/c-selftests.md §1 row 2): the same exit, data[12] the code as
+        passed, data[13] 0; KVM does not look at the GPA at all (§4.8)."""
+        gvm, vcpu = self.create_td("guest_report_fatal_error", args=0)
+        run = vcpu.run_expect(abi.KVM_EXIT_SYSTEM_EVENT)
+        ev = run.system_event
+        self.assertEqual(ev.type, abi.KVM_SYSTEM_EVENT_TDX_FATAL)
+        self.assertEqual(ev.ndata, 16)
+        self.assertEqual(ev.data[0], EXIT_REASON_TDCALL)
+        self.assertEqual(ev.data[11], 0x10003, "R11 (the sub-function)")
+        self.assertEqual(ev.data[12], FATAL_ERROR_CODE, "R12: bit 63 clear, as passed")
+        self.assertEqual(ev.data[13], 0, "R13: no data GPA")
+        vcpu.run_until_done()
+
+    def test_report_fatal_error_every_register(self):
+        """system_event.data holds the 16 GPRs in KVM's order (tdx_report_fatal_error()):
+        RAX = the TD exit reason, RCX = the exposure mask the guest passed, every
+        exposed register its own value, RSP and RBP 0; registers the guest did not
+        expose reach KVM as 0 although the guest loaded values into them."""
+        gvm, vcpu = self.create_td("guest_report_fatal_error_regs")
+        loaded = {2: 0x0202020202020202, 3: 0x0303030303030303, 6: 0x0606060606060606,
+                  7: 0x0707070707070707, 8: 0x0808080808080808, 9: 0x0909090909090909,
+                  10: 0, 11: 0x10003, 12: FATAL_ERROR_CODE, 13: 0x0D0D0D0D0D0D0D0D,
+                  14: 0x0E0E0E0E0E0E0E0E, 15: 0x0F0F0F0F0F0F0F0F}
+        for mask in (EXPOSE_REGS_MASK, EXPOSE_R10_R15_MASK):
+            with self.subTest(mask=hex(mask)):
+                run = vcpu.run_expect(abi.KVM_EXIT_SYSTEM_EVENT)
+                ev = run.system_event
+                self.assertEqual((ev.type, ev.ndata), (abi.KVM_SYSTEM_EVENT_TDX_FATAL, 16))
+                want = [EXIT_REASON_TDCALL, mask] + [loaded[i] if mask >> i & 1 else 0 for i in range(2, 16)]
+                got = [ev.data[i] for i in range(16)]
+                self.assertEqual(["%#x" % v for v in got], ["%#x" % v for v in want])
+        vcpu.run_until_done()
+
+    def vp_info(self, gvm, index):
+        """(status, RCX, RDX, R8, R9, R10, R11) vCPU `index` stored (guest_vp_info)."""
+        raw = gvm.read(gvm.layout.shared_gpa + VP_INFO_OFFSET + 64 * index, 56)
+        return tuple(int.from_bytes(raw[i:i + 8], "little") for i in range(0, 56, 8))
+
+    def check_vp_info(self, gvm, attrs, gpaw=td.GPAW):
+        """Every vCPU's TDG.VP.INFO: GPAW, attributes, NUM_VCPUS / MAX_VCPUS, its index (§6)."""
+        nr = len(gvm.vcpus)
         max_vcpus = gvm.vm.check_extension(abi.KVM_CAP_MAX_VCPUS)
-        for vcpu in gvm.vcpus:
-            vcpu.run_until_done()
-        for index in range(2):
-            raw = gvm.read(gvm.layout.shared_gpa + VP_INFO_OFFSET + 64 * index, 56)
-            ret, rcx, rdx, r8, r9, r10, r11 = (int.from_bytes(raw[i:i + 8], "little") for i in range(0, 56, 8))
+        for index in range(nr):
+            ret, rcx, rdx, r8, r9, r10, r11 = self.vp_info(gvm, index)
             with self.subTest(vcpu=index):
                 self.assertEqual(ret, 0, "TDG.VP.INFO status")
-                self.assertEqual(rcx & 0x3F, td.GPAW)
+                self.assertEqual(rcx & 0x3F, gpaw, "RCX[5:0]: GPAW")
                 self.assertEqual(rcx >> 6, 0, "RCX bits 63:6 are reserved")
-                self.assertEqual(rdx, attrs)
-                self.assertEqual(r8 & 0xFFFFFFFF, 2, "NUM_VCPUS")
-                self.assertEqual(r8 >> 32, max_vcpus, "MAX_VCPUS")
-                self.assertEqual(r9, index, "VCPU_INDEX")
+                self.assertEqual(rdx, attrs, "RDX: the TD's attributes")
+                self.assertEqual(r8 & 0xFFFFFFFF, nr, "R8[31:0]: NUM_VCPUS")
+                self.assertEqual(r8 >> 32, max_vcpus, "R8[63:32]: MAX_VCPUS = per-VM KVM_CAP_MAX_VCPUS")
+                self.assertEqual(r9, index, "R9: VCPU_INDEX")
                 self.assertEqual(r10 & ~1, 0)
                 self.assertEqual(r11, 0)
+
+    def test_vp_info_two_vcpus(self):
+        """TDG.VP.INFO on a 2-vCPU TD with every attribute KVM offers
+        (KVM_TDX_CAPABILITIES.supported_attrs: SEPT_VE_DISABLE, and PKS where
+        offered): GPAW, attributes, num/max vCPUs, index (§6, anchor row 15)."""
+        attrs = td.capabilities(self.kvm).supported_attrs
+        gvm, _ = self.create_td("guest_vp_info", nr_vcpus=2, attributes=attrs)
+        for vcpu in gvm.vcpus:
+            vcpu.run_until_done()
+        self.check_vp_info(gvm, attrs)
+
+    def test_vp_info_one_vcpu(self):
+        """The 1-vCPU form, attributes 0: NUM_VCPUS 1 (not a constant 2), RDX 0."""
+        gvm, vcpu = self.create_td("guest_vp_info")
+        vcpu.run_until_done()
+        self.check_vp_info(gvm, 0)
+
+    def test_vp_info_gpaw_from_tdx_get_cpuid(self):
+        """The GPAW, as KVM_TDX_GET_CPUID reports it (CPUID.0x80000008:EAX[23:16],
+        §2.7) for each vCPU, is what TDG.VP.INFO's RCX[5:0] says, and its shared
+        bit 1 << (GPAW - 1) is the one the guest's page tables use (§3.2)."""
+        b = self.td_builder("guest_vp_info", nr_vcpus=2)
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        widths = []
+        for vcpu in b.gvm.vcpus:
+            leaf = [e for e in tdx_cmd.get_cpuid(vcpu) if e[0] == 0x80000008]
+            self.assertEqual(len(leaf), 1, "KVM_TDX_GET_CPUID: one 0x80000008 entry")
+            widths.append(leaf[0][3] >> 16 & 0xFF)
+        self.assertEqual(widths[0], widths[1], "both vCPUs report the same GPAW")
+        self.assertEqual(1 << (widths[0] - 1), b.gvm.shared_bit, "shared bit = 1 << (GPAW - 1)")
+        b.add_memory()
+        b.finalize()
+        for vcpu in b.gvm.vcpus:
+            vcpu.run_until_done()
+        self.check_vp_info(b.gvm, 0, gpaw=widths[0])
+
+    def test_max_vcpus_cannot_be_enabled(self):
+        """KVM_ENABLE_CAP(KVM_CAP_MAX_VCPUS): EINVAL for any count on a TD, below,
+        at and above the per-VM maximum (kvm_vm_ioctl_enable_cap() has no such
+        capability on x86; the C series' 512 went through a pre-merge API).  The
+        maximum is the per-VM KVM_CHECK_EXTENSION value, unchanged by the attempts."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        max_vcpus = vm.check_extension(abi.KVM_CAP_MAX_VCPUS)
+        self.assertGreaterEqual(max_vcpus, 1)
+        for n in (1, max_vcpus, max_vcpus + 1, 512):
+            with self.subTest(n=n):
+                self.assertErrno(errno.EINVAL, vm.enable_cap, abi.KVM_CAP_MAX_VCPUS, n)
+        self.assertEqual(vm.check_extension(abi.KVM_CAP_MAX_VCPUS), max_vcpus)
+        b.init_vm()
+        self.assertErrno(errno.EINVAL, vm.enable_cap, abi.KVM_CAP_MAX_VCPUS, max_vcpus)
+        self.assertEqual(vm.check_extension(abi.KVM_CAP_MAX_VCPUS), max_vcpus)
+
+    def test_vcpu_count_limit(self):
+        """KVM_CREATE_VCPU counts vCPUs against the per-VM KVM_CAP_MAX_VCPUS
+        (min(KVM_MAX_VCPUS, present CPUs) for a TD, tdx_vm_init()): the last one
+        is accepted, the next fails EINVAL with everything else in order (TD
+        initialised, split irqchip).  It is a count, not an id: ids at or above
+        the maximum are accepted while the count is below it."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        max_vcpus = vm.check_extension(abi.KVM_CAP_MAX_VCPUS)
+        for i in range(max_vcpus):
+            vm.create_vcpu(max_vcpus + i)
+        self.assertErrno(errno.EINVAL, vm.create_vcpu, 2 * max_vcpus)
+        self.assertErrno(errno.EINVAL, vm.create_vcpu, 0)
 
     def test_boot_image_only(self):
         """A TD whose memory is exactly its boot image reaches the host through port I/O."""
