@@ -18,6 +18,13 @@ from tdx.lib.kvm import Kvm, try_call
 from tdx.lib.ktap import main  # noqa: F401  (x86_64 modules: `if __name__ == "__main__": main()`)
 
 
+# The only skips a run on the emulated platform may show (tests/test_suite.py):
+# checks of the TDX hardware itself, and uAPI the kernel under test lacks.
+NEEDS_PLATFORM_TDX = "needs platform tdx:"
+KERNEL_LACKS = "kernel lacks:"
+EXPECTED_SKIPS = (NEEDS_PLATFORM_TDX, KERNEL_LACKS)
+
+
 class TdxTestCase(unittest.TestCase):
     guest = None        # x86_64/<guest>.c -> <guest>.elf
     shape = "tdx"
@@ -60,6 +67,19 @@ class TdxTestCase(unittest.TestCase):
     def require(self, condition, reason):
         if not condition:
             self.skipTest(reason)
+
+    def require_platform_tdx(self, why):
+        """Skip unless the TDs are real: checks of what the TDX module and the
+        CPU do themselves, which the emulated platform's host answers instead
+        (docs/host-kvm.md).  The reason says why (EXPECTED_SKIPS)."""
+        if self.platform.name != "tdx":
+            self.skipTest("%s %s" % (NEEDS_PLATFORM_TDX, why))
+
+    def require_kernel_offers(self, condition, what):
+        """Skip unless the kernel under test offers a uAPI no released kernel
+        has for a TD yet (`what` names the capability looked for)."""
+        if not condition:
+            self.skipTest("%s %s" % (KERNEL_LACKS, what))
 
     def assertErrno(self, expected, fn, *args, **kwargs):
         """fn(*args) must fail with `expected` (an errno number)."""

@@ -17,8 +17,12 @@
 #include "tdx.h"
 #include "test.h"
 
-/* In the shared area (page 0 is the ucall page): a u64 count, then the ops. */
+/*
+ * In the shared area (page 0 is the ucall page): per vCPU a page with a u64
+ * count, then the ops, so that vCPUs running at once do not share results.
+ */
 #define OPS_OFFSET		0x1000
+#define OPS_STRIDE		0x1000
 
 /* What the host answers GetTdVmCallInfo leaf 1 with (ghci_cpuid.py). */
 #define INFO1_R11		(1ULL << 1)	/* SetupEventNotifyInterrupt */
@@ -36,7 +40,8 @@ struct vmcall_op {
 
 static volatile struct vmcall_op *shared_ops(uint64_t *n)
 {
-	volatile uint64_t *count = (volatile uint64_t *)(td_boot_params.shared_gva + OPS_OFFSET);
+	volatile uint64_t *count = (volatile uint64_t *)(td_boot_params.shared_gva + OPS_OFFSET +
+							  guest_vcpu_index() * OPS_STRIDE);
 
 	*n = *count;
 	return (volatile struct vmcall_op *)(count + 1);

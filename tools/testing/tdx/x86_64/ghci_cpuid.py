@@ -43,6 +43,7 @@ from tdx.lib.testcase import TdxTestCase, main
 
 # guest: ghci_cpuid.c
 OPS_OFFSET = 0x1000
+OPS_STRIDE = 0x1000                              # one page of ops per vCPU
 OP = struct.Struct("<12Q")                       # R10..R15 in, R10..R15 out
 UNTOUCHED = 0x5A5A5A5A5A5A5A5A
 INFO1 = ((1 << 1), 0x1212121212121212, 0x1313131313131313, 0x1414141414141414)  # R11..R14
@@ -79,6 +80,11 @@ MAX_SUB0 = (0xD0D0D0D0, 0xD1D1D1D1, 0xD2D2D2D2, 0xD3D3D3D3)     # max basic leaf
 MAX_SUB1 = (0xE0E0E0E0, 0xE1E1E1E1, 0xE2E2E2E2, 0xE3E3E3E3)     # max basic leaf, index 1
 ZEROS = (0, 0, 0, 0)
 IN_RANGE_MISSING = (0x8, 0x80000007)             # removed from the table
+
+
+# Why native leaf 1 is checked on TDX only (docs/host-kvm.md §3).
+NATIVE_LEAF1 = ("the emulated platform's host answers native CPUID leaf 1, and kvm_pvm "
+                "rewrites its ECX and EDX")
 
 
 def vmcall(r10=ghci.TDX_HYPERCALL_STANDARD, r11=0, r12=0, r13=0, r14=UNTOUCHED, r15=UNTOUCHED):
@@ -146,14 +152,14 @@ class GhciCpuid(TdxTestCase):
 
     # -- helpers --
 
-    def set_ops(self, gvm, ops):
+    def set_ops(self, gvm, ops, vcpu=0):
         self.nr_ops = len(ops)
-        gvm.write(gvm.layout.shared_gpa + OPS_OFFSET, struct.pack("<Q", len(ops)) +
+        gvm.write(gvm.layout.shared_gpa + OPS_OFFSET + vcpu * OPS_STRIDE, struct.pack("<Q", len(ops)) +
                   b"".join(OP.pack(*(tuple(op) + (UNTOUCHED,) * 6)) for op in ops))
 
-    def results(self, gvm):
+    def results(self, gvm, vcpu=0):
         """[(R10, R11, R12, R13, R14, R15)] after each op (EAX..EDX first for native CPUID)."""
-        raw = gvm.read(gvm.layout.shared_gpa + OPS_OFFSET + 8, OP.size * self.nr_ops)
+        raw = gvm.read(gvm.layout.shared_gpa + OPS_OFFSET + vcpu * OPS_STRIDE + 8, OP.size * self.nr_ops)
         return [OP.unpack_from(raw, i * OP.size)[6:] for i in range(self.nr_ops)]
 
     def cpuid_td(self, edit, entry="guest_vmcall_ops"):
@@ -264,7 +270,85 @@ class GhciCpuid(TdxTestCase):
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
         self.check_cpuid(gvm, queries)
 
+    def test_cpuid_vmcall_leaf1_matches_kvm_get_cpuid2(self):
+        """Leaf 1 through TDG.VP.VMCALL<Instruction.CPUID> (R12 = 1, R13 = 0): SUCCESS
+        and EAX..EDX in R12..R15 as KVM_GET_CPUID2 of the vCPU reports them, read
+        after the run (KVM's runtime updates land in the table it answers from).
+        The C series masks EBX[31:24] because it compares with
+        KVM_GET_SUPPORTED_CPUID; against the vCPU's own table every bit counts."""
+        gvm, vcpu, _ = self.cpuid_td(lambda table: table)
+        self.set_ops(gvm, [cpuid_vmcall(1, 0)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.check_cpuid(gvm, [((1, 0), find(vcpu.get_cpuid2(), 1)[3:])])
+
+    def test_cpuid_vmcall_leaf1_each_vcpu_its_own_table(self):
+        """Two vCPUs whose leaf 1 differ (initial APIC ID EBX[31:24] = 0x51 and
+        0x52, the vCPU index): each gets its own vCPU's KVM_GET_CPUID2 entry, so an
+        answer from the wrong vCPU's table shows."""
+        b = self.td_builder("guest_vmcall_ops", nr_vcpus=2)
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        for i, vcpu in enumerate(b.gvm.vcpus):
+            vcpu.set_cpuid2([(f, x, fl, a, (bx & 0x00FFFFFF) | (0x51 + i) << 24, c, d) if f == 1
+                             else (f, x, fl, a, bx, c, d) for f, x, fl, a, bx, c, d in vcpu.get_cpuid2()])
+        b.add_memory()
+        b.finalize()
+        gvm = b.gvm
+        for i, vcpu in enumerate(gvm.vcpus):
+            self.set_ops(gvm, [cpuid_vmcall(1, 0)], vcpu=i)
+        for vcpu in gvm.vcpus:
+            vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        answers = []
+        for i, vcpu in enumerate(gvm.vcpus):
+            want = find(vcpu.get_cpuid2(), 1)[3:]
+            got = self.results(gvm, vcpu=i)[0]
+            with self.subTest(vcpu=i):
+                self.assertEqual(got[0], SUCCESS, ghci.status_name(got[0]))
+                self.assertEqual(tuple("%08x" % v for v in got[2:]), tuple("%08x" % v for v in want))
+                self.assertEqual(got[3] >> 24, 0x51 + i, "EBX[31:24] of this vCPU's table")
+            answers.append(got)
+        self.assertNotEqual(answers[0], answers[1])
+
     # -- native CPUID (§7, anchor row 4) --
+
+    def native_leaf1(self):
+        """(EAX, EBX, ECX, EDX) of the CPUID instruction for leaf 1 in a TD, and
+        the TD's KVM_TDX_GET_CPUID table."""
+        b = self.td_builder("guest_cpuid_native_ops")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        vcpu = b.gvm.vcpus[0]
+        table = tdx_cmd.get_cpuid(vcpu)
+        b.add_memory()
+        b.finalize()
+        self.set_ops(b.gvm, [(1, 0, 0, 0, 0, 0)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        return self.results(b.gvm)[0][:4], table
+
+    def test_cpuid_native_leaf1_sse3(self):
+        """CPUID.1:ECX[0] (SSE3) in a TD is 1: the TDX module fixes it (anchor row 4)."""
+        self.require_platform_tdx(NATIVE_LEAF1)
+        (eax, ebx, ecx, edx), _ = self.native_leaf1()
+        self.assertEqual(ecx & 1, 1, "CPUID.1:ECX[0] SSE3")
+
+    def test_cpuid_native_leaf1_clflush_line_size(self):
+        """CPUID.1:EBX[15:8] (CLFLUSH line size, in 8-byte units) is 8 in a TD: the
+        fixed value, not only what KVM_TDX_GET_CPUID says (anchor row 4)."""
+        self.require_platform_tdx(NATIVE_LEAF1)
+        (eax, ebx, ecx, edx), _ = self.native_leaf1()
+        self.assertEqual(ebx >> 8 & 0xFF, 8, "CPUID.1:EBX[15:8] CLFLUSH line size")
+
+    def test_cpuid_native_leaf1_fma_as_configured(self):
+        """CPUID.1:ECX[12] (FMA) in a TD is what KVM_TDX_GET_CPUID reports (the v5/v8
+        form; 1 only where the host has FMA and the TD's XFAM enables AVX)."""
+        self.require_platform_tdx(NATIVE_LEAF1)
+        (eax, ebx, ecx, edx), table = self.native_leaf1()
+        entry = find(table, 1)
+        self.assertIsNotNone(entry, "KVM_TDX_GET_CPUID has no leaf 1")
+        self.assertEqual(ecx >> 12 & 1, entry[5] >> 12 & 1, "CPUID.1:ECX[12] FMA vs KVM_TDX_GET_CPUID")
+
 
     def test_cpuid_native_matches_tdx_get_cpuid(self):
         """The CPUID instruction in the TD agrees with KVM_TDX_GET_CPUID (fields not compared:
