@@ -250,17 +250,21 @@ class Vm:
             "address": gpa, "size": size, "attributes": attributes, "flags": flags})
         self._ioctl("KVM_SET_MEMORY_ATTRIBUTES", abi.KVM_SET_MEMORY_ATTRIBUTES, attrs)
 
-    def set_msr_filter(self, ranges, default_deny=False):
-        """ranges: [(flags, base, bitmap bytes)]; a set bit allows the access."""
+    def set_msr_filter(self, ranges, default_deny=False, flags=None):
+        """ranges: [(flags, base, bitmap bytes[, nmsrs])]; a set bit allows the
+        access; nmsrs defaults to the bitmap's bits.  `flags` (raw
+        kvm_msr_filter.flags) overrides default_deny, for negative tests."""
         mf = ffi.new("struct kvm_msr_filter *")
-        mf.flags = abi.KVM_MSR_FILTER_DEFAULT_DENY if default_deny else abi.KVM_MSR_FILTER_DEFAULT_ALLOW
+        if flags is None:
+            flags = abi.KVM_MSR_FILTER_DEFAULT_DENY if default_deny else abi.KVM_MSR_FILTER_DEFAULT_ALLOW
+        mf.flags = flags
         keep = []
-        for i, (flags, base, bitmap) in enumerate(ranges):
-            buf = ffi.new("__u8[]", bytes(bitmap))
+        for i, (range_flags, base, bitmap, *nmsrs) in enumerate(ranges):
+            buf = ffi.new("__u8[]", bytes(bitmap) or b"\0")
             keep.append(buf)
-            mf.ranges[i].flags = flags
+            mf.ranges[i].flags = range_flags
             mf.ranges[i].base = base
-            mf.ranges[i].nmsrs = len(bitmap) * 8
+            mf.ranges[i].nmsrs = nmsrs[0] if nmsrs else len(bitmap) * 8
             mf.ranges[i].bitmap = buf
         self._ioctl("KVM_X86_SET_MSR_FILTER", abi.KVM_X86_SET_MSR_FILTER, mf)
 

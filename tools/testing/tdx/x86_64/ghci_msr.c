@@ -21,6 +21,7 @@
 
 #define MSR_OP_RDMSR		0
 #define MSR_OP_WRMSR		1
+#define MSR_OP_SYNC		2	/* GUEST_SYNC(index of the op): the host changes something */
 
 #define MSR_IA32_MISC_ENABLE	0x1A0
 #define MSR_IA32_POWER_CTL	0x1FC
@@ -49,6 +50,13 @@ void guest_msr_ops(void)
 
 	for (i = 0; i < n; i++) {
 		int write = ops[i].op == MSR_OP_WRMSR;
+
+		if (ops[i].op == MSR_OP_SYNC) {
+			GUEST_SYNC(i);
+			ops[i].r10 = ops[i].r11 = 0;
+			continue;
+		}
+
 		struct tdx_regs regs = {
 			.r10 = TDX_HYPERCALL_STANDARD,
 			.r11 = write ? EXIT_REASON_MSR_WRITE : EXIT_REASON_MSR_READ,

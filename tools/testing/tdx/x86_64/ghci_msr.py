@@ -34,15 +34,17 @@ x2APIC registers the CPU virtualises for a TD (TPR, PPR, EOI, ISR, TMR, IRR)
 are not emulated by KVM (tdx_has_emulated_msr()).
 """
 
+import errno
 import struct
 
 from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
+from tdx.lib.exits import describe
 from tdx.lib.testcase import TdxTestCase, main
 
 # guest: ghci_msr.c
 MSR_OPS_OFFSET = 0x1000
-RDMSR, WRMSR = 0, 1
+RDMSR, WRMSR, SYNC = 0, 1, 2
 OP = struct.Struct("<5Q")                    # op, index, value, r10, r11
 POISON = 0x5A5A5A5A5A5A5A5A                  # r10/r11 before the guest stores them
 ANCHOR_ICR, ANCHOR_MISC_ENABLE, ANCHOR_POWER_CTL = 4, 5, 6
@@ -61,6 +63,7 @@ MSR_MTRRcap = 0xFE
 MSR_IA32_MCG_CAP = 0x179
 MSR_IA32_MCG_STATUS = 0x17A
 MSR_IA32_MISC_ENABLE = 0x1A0
+MSR_MISC_FEATURES_ENABLES = 0x140
 MSR_IA32_POWER_CTL = 0x1FC
 MSR_MTRRphysBase0 = 0x200
 MSR_MTRRphysMask0 = 0x201
@@ -100,6 +103,11 @@ EFER_LME, EFER_LMA = 1 << 8, 1 << 10
 FEAT_CTL_LOCKED = 1 << 0
 MISC_ENABLE_FAST_STRING = 1 << 0
 MISC_ENABLE_BTS_UNAVAIL = 1 << 11             # read-only for the guest (PMU RO mask)
+MISC_ENABLE_PEBS_UNAVAIL = 1 << 12
+PLATFORM_INFO_CPUID_FAULT = 1 << 31
+EFER_SCE, EFER_NX = 1 << 0, 1 << 11
+CR_PAT_DEFAULT = 0x0007040600070406
+KVM_MAX_MCE_BANKS = 32
 
 READ, WRITE = abi.KVM_MSR_FILTER_READ, abi.KVM_MSR_FILTER_WRITE
 REASON_INVAL = abi.KVM_MSR_EXIT_REASON_INVAL
@@ -113,6 +121,11 @@ def rdmsr(index):
 
 def wrmsr(index, value):
     return (WRMSR, index, value)
+
+
+def sync():
+    """GUEST_SYNC(index of this op): the host changes the filter or the capability there."""
+    return (SYNC, 0, 0)
 
 
 def deny(index, flags):
@@ -330,6 +343,220 @@ class GhciMsr(TdxTestCase):
         else:
             self.assertEqual(self.results(gvm), [(SUCCESS, 0)] * len(regs))
             self.assertEqual(vcpu.get_msrs(list(regs)), dict.fromkeys(regs, 0), "host KVM_GET_MSRS")
+
+    # -- reset values (kvm_arch_vcpu_create(), kvm_vcpu_reset(), tdx_vcpu_create()) --
+
+    def test_msr_reset_values_each_vcpu(self):
+        """A fresh TD vCPU, before its first KVM_RUN, has KVM's reset values:
+        MISC_ENABLE = PEBS_UNAVAIL | BTS_UNAVAIL (0x1800) and PAT, MISC_FEATURES_ENABLES
+        from kvm_vcpu_reset(), PLATFORM_INFO = CPUID_FAULT and MCG_CAP = KVM_MAX_MCE_BANKS
+        from kvm_arch_vcpu_create(), POLL_CONTROL 1 (kvm_arch_vcpu_postcreate()),
+        EFER = SCE|LME|LMA|NX (tdx_vcpu_create()).  Per vCPU (2 vCPUs): APICBASE has
+        BSP on vCPU 0 only, the x2APIC ID and LDR follow the vCPU id."""
+        gvm, _ = self.create_td("guest_msr_ops", nr_vcpus=2)
+        common = {MSR_IA32_MISC_ENABLE: MISC_ENABLE_PEBS_UNAVAIL | MISC_ENABLE_BTS_UNAVAIL,
+                  MSR_IA32_CR_PAT: CR_PAT_DEFAULT, MSR_MISC_FEATURES_ENABLES: 0,
+                  MSR_PLATFORM_INFO: PLATFORM_INFO_CPUID_FAULT, MSR_IA32_MCG_CAP: KVM_MAX_MCE_BANKS,
+                  MSR_IA32_MCG_STATUS: 0, MSR_IA32_POWER_CTL: 0, MSR_MTRRdefType: 0,
+                  MSR_KVM_POLL_CONTROL: 1, MSR_EFER: EFER_SCE | EFER_LME | EFER_LMA | EFER_NX}
+        for i, vcpu in enumerate(gvm.vcpus):
+            want = dict(common)
+            want[MSR_IA32_APICBASE] = (APIC_DEFAULT_PHYS_BASE | X2APIC_ENABLE | APICBASE_ENABLE |
+                                       (APICBASE_BSP if i == 0 else 0))
+            want[X2APIC_ID] = i
+            want[X2APIC_LDR] = 1 << i
+            with self.subTest(vcpu=i):
+                got = vcpu.get_msrs(list(want))
+                self.assertEqual({k: "%#x" % v for k, v in got.items()}, {k: "%#x" % v for k, v in want.items()})
+
+    def test_misc_enable_after_refused_writes(self):
+        """MISC_ENABLE stays 0x1800 after a write the filter refuses and one KVM
+        refuses (a read-only PMU bit flipped): the guest reads it twice, KVM_GET_MSRS
+        twice, all 0x1800."""
+        reset = MISC_ENABLE_PEBS_UNAVAIL | MISC_ENABLE_BTS_UNAVAIL
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_MISC_ENABLE),
+                                 wrmsr(MSR_IA32_MISC_ENABLE, reset ^ MISC_ENABLE_FAST_STRING),
+                                 wrmsr(MSR_IA32_MISC_ENABLE, reset ^ MISC_ENABLE_BTS_UNAVAIL),
+                                 rdmsr(MSR_IA32_MISC_ENABLE), rdmsr(MSR_IA32_MISC_ENABLE)],
+                                msr_filter=[allow(MSR_IA32_MISC_ENABLE, READ), deny(MSR_IA32_MISC_ENABLE, WRITE)])
+        self.assertEqual(self.msr(vcpu, MSR_IA32_MISC_ENABLE), reset, "before the first KVM_RUN")
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0], (SUCCESS, reset))
+        self.assertEqual([r[0] for r in results[1:3]], [INVALID_OPERAND, INVALID_OPERAND])
+        self.assertEqual(results[3:], [(SUCCESS, reset), (SUCCESS, reset)])
+        for _ in range(2):
+            self.assertEqual(self.msr(vcpu, MSR_IA32_MISC_ENABLE), reset)
+
+    # -- the filter and the exits changed while the TD runs --
+
+    def run_to_sync(self, vcpu):
+        uc = vcpu.run_exit(timeout=RUN_TIMEOUT)
+        if uc is None or uc.name != "SYNC":
+            self.fail("expected GUEST_SYNC, got %s" % (uc.name if uc else describe(vcpu.kvm_run)))
+
+    def test_msr_filter_removed_at_run_time(self):
+        """A read denied by the filter exits; after the host sets a default-allow
+        filter with no ranges, the same RDMSR is KVM's: no exit, SUCCESS, R11 =
+        what KVM_GET_MSRS reports."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_POWER_CTL), sync(), rdmsr(MSR_IA32_POWER_CTL)],
+                                exits=REASON_FILTER, msr_filter=[deny(MSR_IA32_POWER_CTL, READ)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+        m.data = 0x5555AAAA5555AAAA
+        self.run_to_sync(vcpu)
+        gvm.vm.set_msr_filter([])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0], (SUCCESS, 0x5555AAAA5555AAAA), "answered by userspace")
+        self.assertEqual(results[2], (SUCCESS, self.msr(vcpu, MSR_IA32_POWER_CTL)), "answered by KVM")
+
+    def test_msr_filter_replaced_at_run_time(self):
+        """Filter A denies reads of POWER_CTL, filter B of CR_PAT, then default-allow:
+        each RDMSR exits exactly while the filter in force denies it (3 phases, 6
+        reads, 2 exits)."""
+        ops = [rdmsr(MSR_IA32_POWER_CTL), rdmsr(MSR_IA32_CR_PAT), sync(),
+               rdmsr(MSR_IA32_POWER_CTL), rdmsr(MSR_IA32_CR_PAT), sync(),
+               rdmsr(MSR_IA32_POWER_CTL), rdmsr(MSR_IA32_CR_PAT)]
+        gvm, vcpu = self.msr_td(ops, exits=REASON_FILTER, msr_filter=[deny(MSR_IA32_POWER_CTL, READ)])
+        vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D})
+        kvm = vcpu.get_msrs([MSR_IA32_POWER_CTL, MSR_IA32_CR_PAT])
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+        m.data = 0xA1
+        self.run_to_sync(vcpu)
+        gvm.vm.set_msr_filter([deny(MSR_IA32_CR_PAT, READ)])
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_CR_PAT, 0)
+        m.data = 0xB2
+        self.run_to_sync(vcpu)
+        gvm.vm.set_msr_filter([])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        got = [r for i, r in enumerate(self.results(gvm)) if ops[i][0] == RDMSR]
+        self.assertEqual(got, [(SUCCESS, 0xA1), (SUCCESS, kvm[MSR_IA32_CR_PAT]),
+                               (SUCCESS, kvm[MSR_IA32_POWER_CTL]), (SUCCESS, 0xB2),
+                               (SUCCESS, kvm[MSR_IA32_POWER_CTL]), (SUCCESS, kvm[MSR_IA32_CR_PAT])])
+
+    def test_user_space_msr_exits_changed_at_run_time(self):
+        """KVM_CAP_X86_USER_SPACE_MSR may change while the TD runs: a denied read
+        exits with FILTER enabled, gets INVALID_OPERAND without an exit once the
+        host enables no reason (0), and exits again when FILTER is back."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_POWER_CTL), sync(), rdmsr(MSR_IA32_POWER_CTL), sync(),
+                                 rdmsr(MSR_IA32_POWER_CTL)],
+                                exits=REASON_FILTER, msr_filter=[deny(MSR_IA32_POWER_CTL, READ)])
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+        m.data = 0xC3
+        self.run_to_sync(vcpu)
+        gvm.vm.enable_cap(abi.KVM_CAP_X86_USER_SPACE_MSR, 0)
+        self.run_to_sync(vcpu)
+        gvm.vm.enable_cap(abi.KVM_CAP_X86_USER_SPACE_MSR, REASON_FILTER)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+        m.data = 0xD4
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0], (SUCCESS, 0xC3))
+        self.assertEqual(results[2][0], INVALID_OPERAND, "no exit while no reason is enabled")
+        self.assertEqual(results[4], (SUCCESS, 0xD4))
+
+    def test_msr_filter_range_edges(self):
+        """A range [base, base + nmsrs) that denies every read (variable MTRRs
+        0x201..0x20E): the first and last MSR of it exit, the MSR before and the
+        one after it are KVM's under the default-allow filter."""
+        base, nmsrs = MSR_MTRRphysMask0, 14
+        ops = [rdmsr(base - 1), rdmsr(base), rdmsr(base + nmsrs - 1), rdmsr(base + nmsrs)]
+        gvm, vcpu = self.msr_td(ops, exits=REASON_FILTER, msr_filter=[(READ, base, bytes(2), nmsrs)])
+        kvm = vcpu.get_msrs([base - 1, base + nmsrs])
+        self.assertEqual(len(kvm), 2, "KVM emulates the MSRs around the range")
+        for index, data in ((base, 0xE1), (base + nmsrs - 1, 0xE2)):
+            m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, index, 0)
+            m.data = data
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(self.results(gvm), [(SUCCESS, kvm[base - 1]), (SUCCESS, 0xE1), (SUCCESS, 0xE2),
+                                             (SUCCESS, kvm[base + nmsrs])])
+
+    def test_msr_filter_exit_counts(self):
+        """userspace_msr_exit_test's deny form on a TD: default-deny, reads of
+        0..0x2FFF allowed but POWER_CTL and MTRRdefType, writes allowed but POWER_CTL,
+        plus an unknown MSR: 3 reads and 2 writes reach userspace (FILTER for the
+        denied ones and for the unknown MSR the filter covers by default); with the
+        filter gone only the unknown MSR exits, with reason INVAL (a TD's
+        unknown MSRs are never UNKNOWN)."""
+        read_bits = bytearray(b"\xff" * 0x600)
+        write_bits = bytearray(b"\xff" * 0x600)
+        for bits, index in ((read_bits, MSR_IA32_POWER_CTL), (read_bits, MSR_MTRRdefType),
+                            (write_bits, MSR_IA32_POWER_CTL)):
+            bits[index >> 3] &= ~(1 << (index & 7))
+        phase = [wrmsr(MSR_IA32_CR_PAT, CR_PAT_DEFAULT), rdmsr(MSR_IA32_POWER_CTL), rdmsr(MSR_MTRRdefType),
+                 wrmsr(MSR_IA32_POWER_CTL, 0x1234), rdmsr(UNKNOWN_MSR), wrmsr(UNKNOWN_MSR, 0x1234)]
+        gvm, vcpu = self.msr_td(phase + [sync()] + phase, exits=REASON_FILTER | REASON_INVAL | REASON_UNKNOWN,
+                                msr_filter=[(READ, 0, bytes(read_bits)), (WRITE, 0, bytes(write_bits))],
+                                default_deny=True)
+        exits = {"before": [], "after": []}
+        when = "before"
+        while True:
+            uc = vcpu.run_exit(timeout=RUN_TIMEOUT)
+            if uc is not None and uc.name == "SYNC":
+                gvm.vm.set_msr_filter([])
+                when = "after"
+                continue
+            if uc is not None:
+                break
+            run = vcpu.kvm_run
+            self.assertIn(run.exit_reason, (abi.KVM_EXIT_X86_RDMSR, abi.KVM_EXIT_X86_WRMSR), describe(run))
+            exits[when].append((run.exit_reason == abi.KVM_EXIT_X86_WRMSR, run.msr.index, run.msr.reason))
+            run.msr.data = run.msr.index if run.exit_reason == abi.KVM_EXIT_X86_RDMSR else run.msr.data
+        self.assertEqual(uc.name, "DONE")
+        self.assertEqual(exits["before"], [(False, MSR_IA32_POWER_CTL, REASON_FILTER),
+                                           (False, MSR_MTRRdefType, REASON_FILTER),
+                                           (True, MSR_IA32_POWER_CTL, REASON_FILTER),
+                                           (False, UNKNOWN_MSR, REASON_FILTER),
+                                           (True, UNKNOWN_MSR, REASON_FILTER)])
+        self.assertEqual(exits["after"], [(False, UNKNOWN_MSR, REASON_INVAL), (True, UNKNOWN_MSR, REASON_INVAL)])
+        self.assertEqual(sum(not w for w, _, _ in exits["before"]), 3)
+        self.assertEqual(sum(w for w, _, _ in exits["before"]), 2)
+
+    # -- flag validation, every bit (userspace_msr_exit_test's user_exit_msr_flags) --
+
+    def test_user_space_msr_cap_every_bit(self):
+        """KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR, 1 << i) on a TD VM, i = 0..63
+        (args[0] is a u64): accepted iff the bit is INVAL, UNKNOWN or FILTER, else EINVAL."""
+        vm = self.td_builder("guest_done").create_vm()
+        for i in range(64):
+            with self.subTest(bit=i):
+                want = 0 if 1 << i & abi.KVM_MSR_EXIT_REASON_VALID_MASK else errno.EINVAL
+                self.assertErrno(want, vm.enable_cap, abi.KVM_CAP_X86_USER_SPACE_MSR, 1 << i)
+
+    def test_msr_filter_flags_every_bit(self):
+        """KVM_X86_SET_MSR_FILTER with .flags = 1 << i, i = 0..31 (the field is a
+        u32), one valid range: accepted iff the bit is DEFAULT_DENY, else EINVAL."""
+        vm = self.td_builder("guest_done").create_vm()
+        for i in range(32):
+            with self.subTest(bit=i):
+                want = 0 if 1 << i == abi.KVM_MSR_FILTER_DEFAULT_DENY else errno.EINVAL
+                self.assertErrno(want, vm.set_msr_filter, [(READ, 0, bytes(1), 1)], flags=1 << i)
+
+    def test_msr_filter_range_flags_every_bit(self):
+        """A range's .flags = 1 << i, i = 0..31, the filter's flags valid: accepted
+        iff the bit is READ or WRITE, else EINVAL; a range with no access type is
+        EINVAL too, and an empty range (nmsrs 0) is ignored whatever its flags."""
+        vm = self.td_builder("guest_done").create_vm()
+        for i in range(32):
+            with self.subTest(bit=i):
+                want = 0 if 1 << i & (READ | WRITE) else errno.EINVAL
+                self.assertErrno(want, vm.set_msr_filter, [(1 << i, 0, bytes(1), 1)])
+        self.assertErrno(errno.EINVAL, vm.set_msr_filter, [(0, 0, bytes(1), 1)])
+        vm.set_msr_filter([(1 << 31, 0, bytes(1), 0)])
+
+    def test_msr_filter_bitmap_size_edges(self):
+        """A range's bitmap may hold KVM_MSR_FILTER_MAX_BITMAP_SIZE bytes: nmsrs =
+        0x3000 is accepted, 0x3001 (one more long) EINVAL; default-deny needs a
+        non-empty range (EINVAL without one, accepted with one of 1 MSR)."""
+        vm = self.td_builder("guest_done").create_vm()
+        bits = abi.KVM_MSR_FILTER_MAX_BITMAP_SIZE * 8
+        vm.set_msr_filter([(READ, 0, bytes(abi.KVM_MSR_FILTER_MAX_BITMAP_SIZE), bits)])
+        self.assertErrno(errno.EINVAL, vm.set_msr_filter,
+                         [(READ, 0, bytes(abi.KVM_MSR_FILTER_MAX_BITMAP_SIZE + 8), bits + 1)])
+        self.assertErrno(errno.EINVAL, vm.set_msr_filter, [], default_deny=True)
+        self.assertErrno(errno.EINVAL, vm.set_msr_filter, [(READ, 0, bytes(1), 0)], default_deny=True)
+        vm.set_msr_filter([(READ, 0, bytes(1), 1)], default_deny=True)
 
     # -- MSRs KVM does not know --
 
