@@ -67,7 +67,8 @@ class TdLifecycle(TdxTestCase):
     def test_report_fatal_error_without_gpa(self):
         """ReportFatalError with R13 = 0 and bit 63 of the code clear (no data
         GPA, docs/c-selftests.md §1 row 2): the same exit, data[12] the code as
-        passed, data[13] 0; KVM does not look at the GPA at all (§4.8)."""
+        passed, data[13] 0; KVM does not look at the GPA at all
+        (docs/kvm-tdx-uapi.md §4.8)."""
         gvm, vcpu = self.create_td("guest_report_fatal_error", args=0)
         run = vcpu.run_expect(abi.KVM_EXIT_SYSTEM_EVENT)
         ev = run.system_event
