@@ -21,9 +21,9 @@ endif
 SUBMAKE := $(MAKE) --no-print-directory -C $(TDX_DIR) $(if $(OUTPUT),OUTPUT=$(OUTPUT)) \
 	$(if $(INSTALL_PATH),INSTALL_PATH=$(abspath $(INSTALL_PATH)))
 
-.PHONY: all run_tests check install emit_tests gen_tar clean bench
+.PHONY: all run_tests check install emit_tests gen_tar clean bench mutate
 
-all run_tests check install gen_tar clean bench:
+all run_tests check install gen_tar clean bench mutate:
 	@$(SUBMAKE) $@
 
 emit_tests:

@@ -8,6 +8,9 @@
 # TDX_VENV=DIR) and the dependencies are installed into it, so that a fresh
 # clone needs no manual pip step.  Progress goes to stderr; stdout carries
 # only the interpreter path, for `PYTHON := $(shell scripts/python.sh)`.
+#
+# `python.sh --mutate` (for `make mutate` only) also wants cosmic-ray, the
+# mutation-testing library (docs/mutation.md); `make check` never asks for it.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +20,11 @@ venv=${TDX_VENV:-$top/.venv}
 # for the project's own tests.
 deps="cffi pyelftools tabulate argcomplete tap.py junitparser"
 probe='import cffi, elftools, tabulate, argcomplete, tap, junitparser'
+if [ "${1:-}" = "--mutate" ]; then
+	# tdx/mutate uses cosmic-ray 8's session and mutation API.
+	deps="$deps cosmic-ray>=8.7,<9"
+	probe="$probe, cosmic_ray"
+fi
 
 if [ -n "${PYTHON:-}" ] && "$PYTHON" -c "$probe" 2>/dev/null; then
 	echo "$PYTHON"

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Mutation testing of the emulated platform: python3 -m tdx.mutate [--all] [options]
+
+Applies kernel-style one-line mistakes (tdx/mutate/operators.py) to the
+model, tools/testing/tdx/emu/, one at a time in copies of the tree, runs the
+suite on each (tdx/mutate/suite.py) and reports the score and every
+survivor against the triage file.  Default: a fixed sample of the mutants
+(minutes); --all: every mutant (hours).  `make mutate [MUTATE=all]`.
+
+Exit status: 0 done and every survivor triaged; 1 a survivor the triage file
+does not list, or the suite fails without any mutation; 2 usage error;
+128+N stopped by signal N (the copies are removed either way).
+"""
+
+import argparse
+import fnmatch
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = os.path.dirname(HERE)
+DEFAULT_SAMPLE = 100
+DEFAULT_TRIAGE = os.path.join(HERE, "triage.json")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python3 -m tdx.mutate", description=__doc__.splitlines()[0])
+    p.add_argument("--all", action="store_true", help="every mutant, not a sample (a long run)")
+    p.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, metavar="N",
+                   help="mutants in the default run (default %d)" % DEFAULT_SAMPLE)
+    p.add_argument("--files", action="append", metavar="GLOB",
+                   help="only files whose name matches (repeatable), e.g. 'vmcall.py'")
+    p.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+                   help="mutants tested at once, each in its own copy of the tree (default 2)")
+    p.add_argument("--kernels", default="ends", metavar="SPEC",
+                   help="releases the x86_64 modules run under: ends (newest and the first release: "
+                        "both sides of every release-dependent rule; default), newest, all, or a list")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="per mutant (default: 10x the unmutated run, at least 60 s)")
+    p.add_argument("--triage", default=DEFAULT_TRIAGE, metavar="FILE", help="triage file (JSON)")
+    p.add_argument("--update-triage", action="store_true",
+                   help="record this run's score and survivors in the triage file")
+    p.add_argument("--session", metavar="FILE",
+                   help="cosmic-ray session database to write (default $TDX_OUTPUT/mutate-results/<run>.sqlite)")
+    p.add_argument("--list", action="store_true", help="list the mutants that would run, run nothing")
+    # For the tool's own tests: another package tree, target directory and test command.
+    p.add_argument("--package", default=PACKAGE, help=argparse.SUPPRESS)
+    p.add_argument("--target", default="emu", help=argparse.SUPPRESS)
+    p.add_argument("--test-module", default="tdx.mutate.suite", help=argparse.SUPPRESS)
+    p.add_argument("--label", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.sample < 1 or args.jobs < 1 or (args.timeout is not None and args.timeout <= 0):
+        p.error("--sample, --jobs and --timeout must be positive")
+    return args
+
+
+def kernels_spec(spec):
+    from tdx.lib.generations import FIRST, GENERATIONS, NEWEST
+    if spec == "ends":
+        return "%s,%s" % (NEWEST, FIRST)
+    if spec in ("newest", "all"):
+        return spec
+    bad = [k for k in spec.split(",") if k.strip() not in GENERATIONS]
+    if bad or not spec.strip():
+        raise SystemExit("tdx.mutate: --kernels %r: want ends, newest, all or releases among %s"
+                         % (spec, ", ".join(GENERATIONS)))
+    return spec
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        import cosmic_ray  # noqa: F401
+    except ImportError:
+        print("tdx.mutate: cosmic-ray is not installed for %s; `make mutate` installs it "
+              "(or: pip install cosmic-ray)" % sys.executable, file=sys.stderr)
+        return 2
+    from tdx.mutate import engine, report, sandbox, triage
+
+    try:
+        kernels = kernels_spec(args.kernels)
+        data = triage.load(args.triage)
+    except triage.TriageError as exc:
+        print("tdx.mutate: %s" % exc, file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    label = args.label or ("all" if args.all else "subset")
+    output = os.environ.get("TDX_OUTPUT") or args.package
+    session = args.session or os.path.join(output, "mutate-results", label + ".sqlite")
+    os.makedirs(os.path.dirname(os.path.abspath(session)), exist_ok=True)
+
+    start = time.monotonic()
+    workers = []
+    try:
+        with sandbox.Scratch(args.package) as scratch:
+            base = scratch.snapshot()
+            files = engine.discover(os.path.join(base, "tdx"), args.target)
+            if args.files:
+                files = [f for f in files if any(fnmatch.fnmatch(os.path.basename(f), g) for g in args.files)]
+            if not files:
+                print("tdx.mutate: no file to mutate in %s/%s" % (args.package, args.target), file=sys.stderr)
+                return 2
+            mutants = engine.enumerate_mutants(base, files, session)
+            picked = mutants if args.all else engine.pick(mutants, args.sample)
+            skipped = [m for m in mutants if m not in set(picked)] if len(picked) < len(mutants) else []
+            print("tdx.mutate: %d mutants in %d files (%s), running %d%s; kernels %s; %d jobs"
+                  % (len(mutants), len(files), ", ".join(os.path.basename(f) for f in files), len(picked),
+                     "" if args.all else " (sample)", kernels, args.jobs), file=sys.stderr, flush=True)
+            if args.list:
+                for m in picked:
+                    print("%s:%d  %s  %s" % (m.file, m.line, m.operator, m.source_line.strip()))
+                return 0
+
+            env = engine.worker_env(None, os.environ.get("TDX_OUTPUT") or args.package)
+            for i in range(args.jobs):
+                root = scratch.copy("w%d" % i)
+                workers.append(engine.Worker(root, dict(env, PYTHONPATH=root)))
+            ok, seconds, out = engine.baseline(workers[0], kernels, 600, args.test_module)
+            if not ok:
+                print("tdx.mutate: the suite fails without any mutation; fix that first:\n%s"
+                      % out.strip()[-3000:], file=sys.stderr)
+                return 1
+            timeout = args.timeout or max(60.0, 10 * seconds)
+            print("tdx.mutate: unmutated run %.1f s; timeout per mutant %.0f s" % (seconds, timeout),
+                  file=sys.stderr, flush=True)
+
+            def progress(m, done, total):
+                print("[%*d/%d] %-8s %s:%d %s (%.1f s)" % (len(str(total)), done, total, m.outcome,
+                                                       m.file, m.line, m.operator, m.seconds),
+                      file=sys.stderr, flush=True)
+
+            engine.execute(workers, picked, kernels, timeout, progress, args.test_module)
+            for w in workers:
+                w.stop()
+            engine.record(session, picked, skipped)
+    except KeyboardInterrupt:
+        print("tdx.mutate: interrupted; copies removed, the tree was never mutated", file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        if isinstance(exc.code, int) and exc.code > 128:
+            print("tdx.mutate: stopped by signal %d; copies removed" % (exc.code - 128), file=sys.stderr)
+        raise
+    finally:
+        for w in workers:
+            w.stop()
+
+    elapsed = time.monotonic() - start
+    summary, state = report.summarize(picked, data)
+    summary.update({"seconds": round(elapsed), "jobs": args.jobs, "kernels": kernels,
+                    "files": len(files), "population": len(mutants)})
+    text = report.format_report(picked, data, summary, state, label, elapsed)
+    print(text)
+    with open(os.path.splitext(session)[0] + ".txt", "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    print("tdx.mutate: session %s (cr-report reads it)" % session, file=sys.stderr)
+    if args.update_triage:
+        triage.save(args.triage, triage.update(data, picked, label, summary))
+        print("tdx.mutate: recorded in %s" % args.triage, file=sys.stderr)
+        return 0
+    return 1 if summary["untriaged"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""One mutation run: enumerate (cosmic-ray), pick, execute in parallel, record.
+
+The session is a cosmic-ray work database (`cosmic-ray init` semantics:
+every position of every operator in every target file), so its results can
+also be read with cosmic-ray's own tools (`cr-report SESSION`).  Mutants not
+picked for a subset run are recorded as skipped.  Each worker process
+(tdx.mutate.worker) owns one copy of the snapshot; jobs go to whichever is
+free, and results are written by this process only.
+"""
+
+import glob
+import hashlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tdx.mutate import operators
+
+
+class Mutant:
+    """A work item of the session: where, which operator, and what happened."""
+
+    __slots__ = ("job_id", "path", "operator", "occurrence", "line", "col", "function", "source_line",
+                 "outcome", "diff", "output", "seconds")
+
+    def __init__(self, job_id, path, operator, occurrence, line, col, function, source_line):
+        self.job_id, self.path, self.operator, self.occurrence = job_id, path, operator, occurrence
+        self.line, self.col, self.function, self.source_line = line, col, function, source_line
+        self.outcome = self.diff = self.output = None
+        self.seconds = 0.0
+
+    @property
+    def file(self):
+        """'emu/ioctls.py': the path inside the package."""
+        return self.path.split("/", 1)[1] if self.path.startswith("tdx/") else self.path
+
+    def sample_key(self):
+        """Stable across edits elsewhere in the file: no line number, no occurrence."""
+        text = "\0".join((self.file, self.function or "", self.operator, self.source_line.strip(),
+                          str(self.col)))
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def changed_lines(self):
+        """('-' lines, '+' lines) of the mutation's diff, stripped."""
+        before, after = [], []
+        for line in (self.diff or "").splitlines():
+            if line.startswith("---") or line.startswith("+++"):
+                continue
+            if line.startswith("-"):
+                before.append(line[1:].strip())
+            elif line.startswith("+"):
+                after.append(line[1:].strip())
+        return " ".join(before), " ".join(after)
+
+
+def discover(package_root, target):
+    """The Python files of `target` (a directory of the package, e.g. 'emu'),
+    as paths relative to package_root's parent: ['tdx/emu/cpuid.py', ...]."""
+    files = sorted(glob.glob(os.path.join(package_root, target, "*.py")))
+    return ["tdx/%s/%s" % (target, os.path.basename(f)) for f in files]
+
+
+def enumerate_mutants(root, files, session_path):
+    """Create the cosmic-ray session for `files` (relative to `root`); returns Mutants."""
+    from cosmic_ray.commands.init import init
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    operators.install()
+    if os.path.exists(session_path):
+        os.unlink(session_path)
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        with use_db(session_path, WorkDB.Mode.create) as db:
+            init([Path(f) for f in files], db, {})
+            items = list(db.work_items)
+    finally:
+        os.chdir(cwd)
+    lines = {}
+    mutants = []
+    for item in items:
+        spec = item.mutations[0]
+        path = str(spec.module_path)
+        if path not in lines:
+            with open(os.path.join(root, path), encoding="utf-8") as f:
+                lines[path] = f.read().splitlines()
+        line, col = spec.start_pos
+        text = lines[path][line - 1] if 0 < line <= len(lines[path]) else ""
+        mutants.append(Mutant(item.job_id, path, spec.operator_name, spec.occurrence, line, col,
+                              spec.definition_name, text))
+    mutants.sort(key=lambda m: (m.path, m.line, m.col, m.operator, m.occurrence))
+    return mutants
+
+
+def pick(mutants, count):
+    """A deterministic sample of `count` mutants, spread over every file:
+    the first by a hash of what each mutant is (not where), so that the
+    same mutants stay picked while the files change around them."""
+    if count is None or count >= len(mutants):
+        return list(mutants)
+    chosen = sorted(mutants, key=Mutant.sample_key)[:count]
+    order = {id(m): i for i, m in enumerate(mutants)}
+    return sorted(chosen, key=lambda m: order[id(m)])
+
+
+def record(session_path, mutants, skipped):
+    """Write results (and the skipped) into the cosmic-ray session."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    test_outcome = {"killed": TestOutcome.KILLED, "timeout": TestOutcome.KILLED,
+                    "survived": TestOutcome.SURVIVED, "error": TestOutcome.INCOMPETENT}
+    with use_db(session_path, WorkDB.Mode.open) as db:
+        if skipped:
+            db.set_multiple_results([m.job_id for m in skipped],
+                                    WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        for m in mutants:
+            if m.outcome is None:
+                continue
+            if m.outcome == "no-mutation":
+                result = WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
+            else:
+                result = WorkResult(worker_outcome=WorkerOutcome.NORMAL if m.outcome != "error"
+                                    else WorkerOutcome.EXCEPTION,
+                                    test_outcome=test_outcome[m.outcome],
+                                    output=m.output, diff=m.diff)
+            db.set_result(m.job_id, result)
+
+
+class Worker:
+    """A tdx.mutate.worker process in its own copy of the tree."""
+
+    def __init__(self, root, env):
+        self.root = root
+        self.proc = subprocess.Popen([sys.executable, "-m", "tdx.mutate.worker"], cwd=root, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     universal_newlines=True, start_new_session=True)
+
+    def ask(self, job):
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("mutation worker in %s exited (%s)" % (self.root, self.proc.poll()))
+        return json.loads(line)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def worker_env(root, output_dir):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root
+    env["PYTHONDONTWRITEBYTECODE"] = "1"       # a mutant's bytecode must never be reused
+    env["TDX_PLATFORM"] = "emulated"
+    if output_dir:
+        env["TDX_OUTPUT"] = output_dir
+    for name in ("TDX_EMU_FAULTS", "TDX_EMU_KERNEL", "TDX_KVM_GENERATION"):
+        env.pop(name, None)
+    return env
+
+
+def test_command(mutant_path, kernels, test_module="tdx.mutate.suite"):
+    cmd = [sys.executable, "-m", test_module, "--kernels", kernels]
+    if mutant_path:
+        cmd += ["--mutated", mutant_path]
+    return cmd
+
+
+def execute(workers, mutants, kernels, timeout, progress, test_module="tdx.mutate.suite"):
+    """Run every mutant on the first free worker; progress(mutant, done, total)."""
+    jobs = queue.Queue()
+    for m in mutants:
+        jobs.put(m)
+    done = queue.Queue()
+    failure = []
+
+    def serve(worker):
+        while not failure:
+            try:
+                m = jobs.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                answer = worker.ask({"id": m.job_id, "module_path": m.path, "operator": m.operator,
+                                     "occurrence": m.occurrence, "timeout": timeout,
+                                     "command": test_command(m.path, kernels, test_module)})
+            except Exception as exc:             # the worker died: stop the run
+                failure.append(exc)
+                done.put(None)
+                return
+            m.outcome, m.diff, m.output = answer["outcome"], answer["diff"], answer["output"]
+            m.seconds = answer["seconds"]
+            done.put(m)
+
+    threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    for i in range(len(mutants)):
+        m = done.get()
+        if m is None:
+            break
+        progress(m, i + 1, len(mutants))
+    for t in threads:
+        t.join(timeout=0 if failure else None)
+    if failure:
+        raise failure[0]
+
+
+def baseline(worker, kernels, timeout, test_module="tdx.mutate.suite"):
+    """The test command on the unmutated copy: (passed, seconds, output)."""
+    start = time.monotonic()
+    answer = worker.ask({"id": "baseline", "operator": None, "timeout": timeout,
+                         "command": test_command(None, kernels, test_module)})
+    return answer["outcome"] == "survived", time.monotonic() - start, answer["output"]

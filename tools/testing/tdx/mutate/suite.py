@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The test command a mutant must fail: python3 -m tdx.mutate.suite [--mutated FILE] [--kernels ...]
+
+Exit 0 when every test passed (the mutant survived), 1 at the first failure.
+The tests are the x86_64 suite on the emulated platform and the model's unit
+tests (tests/test_emu_*.py), run in one process with unittest's failfast so
+that a killed mutant costs only the tests up to the first failure.  Order, for
+speed: first the unit-test files that name the mutated file (`emu.<stem>` or
+`test_emu_<stem>`), then the x86_64 modules, then the other unit-test files,
+then the x86_64 modules again under each other kernel release the model plays
+(TDX_EMU_KERNEL, each in its own process: a release is read when a VM is
+created, and a case's expected answers follow the release; docs/generations.md).
+
+The package under test is the one this module was imported from, so running
+it from a copy of the tree tests that copy.
+"""
+
+import argparse
+import fnmatch
+import glob
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # .../tdx
+UNIT_TESTS = "test_emu_*.py"
+# Slow cases that rarely decide a mutant (1000 TD lifecycles for a leak) run
+# last, after the other releases, so that a killed mutant seldom waits for them.
+LAST = ("*.test_td_lifecycles_do_not_leak",)
+
+
+def x86_64_modules():
+    """The suite's modules, as the driver discovers them (x86_64/*.py but _*)."""
+    return sorted("tdx.x86_64." + os.path.basename(f)[:-3]
+                  for f in glob.glob(os.path.join(PACKAGE, "x86_64", "*.py"))
+                  if not os.path.basename(f).startswith("_"))
+
+
+def unit_test_modules(mutated=None):
+    """tests/test_emu_*.py, those that exercise `mutated` (emu/<stem>.py) first."""
+    files = sorted(glob.glob(os.path.join(PACKAGE, "tests", UNIT_TESTS)))
+    stem = os.path.basename(mutated)[:-3] if mutated else None
+
+    def names_it(path):
+        if stem is None:
+            return False
+        if os.path.basename(path) == "test_emu_%s.py" % stem:
+            return True
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        return re.search(r"\bemu\.%s\b|\bfrom tdx\.emu import [^\n]*\b%s\b" % (stem, stem), text) is not None
+
+    first = [f for f in files if names_it(f)]
+    rest = [f for f in files if f not in first]
+    to_name = lambda f: "tdx.tests." + os.path.basename(f)[:-3]
+    return [to_name(f) for f in first], [to_name(f) for f in rest]
+
+
+def _flat(suite):
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from _flat(test)
+        else:
+            yield test
+
+
+def load(module_names, last=False):
+    """The cases of these modules, without (last=False) or only (True) those matching LAST."""
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for name in module_names:
+        for test in _flat(loader.loadTestsFromName(name)):
+            if any(fnmatch.fnmatch(test.id(), p) for p in LAST) == last:
+                suite.addTest(test)
+    return suite
+
+
+def run_in_process(module_names, verbose=False, last=False):
+    """Run these test modules with failfast; True when all passed."""
+    suite = load(module_names, last)
+    stream = sys.stderr if verbose else open(os.devnull, "w")
+    result = unittest.TextTestRunner(stream=stream, verbosity=2 if verbose else 0, failfast=True).run(suite)
+    if not result.wasSuccessful():
+        bad = (result.failures + result.errors)[:1]
+        for test, trace in bad:
+            print("killed by %s\n%s" % (test.id(), trace.strip().splitlines()[-1]), flush=True)
+        if result.unexpectedSuccesses:
+            print("killed by an unexpected success: %s" % result.unexpectedSuccesses[0].id(), flush=True)
+    return result.wasSuccessful()
+
+
+def run_under_kernel(release, module_names, verbose=False):
+    """The x86_64 modules under one release, in a process of their own."""
+    env = dict(os.environ, TDX_EMU_KERNEL=release)
+    cmd = [sys.executable, "-m", "tdx.mutate.suite", "--only-x86-64", "--kernels", release]
+    p = subprocess.run(cmd, env=env, cwd=os.path.dirname(PACKAGE), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    if p.returncode != 0:
+        print("under TDX_EMU_KERNEL=%s: %s" % (release, p.stdout.strip()[-2000:]), flush=True)
+    return p.returncode == 0
+
+
+def releases(spec):
+    """'newest', 'all' or a comma-separated list -> release names, newest first."""
+    from tdx.lib.generations import GENERATIONS, NEWEST
+    if spec == "all":
+        names = [NEWEST] + [g for g in reversed(list(GENERATIONS)) if g != NEWEST]
+    else:
+        names = [s.strip() for s in spec.split(",") if s.strip()]
+    for name in names:
+        if name not in GENERATIONS and name != NEWEST:
+            raise SystemExit("tdx.mutate.suite: unknown kernel release %r" % name)
+    return names
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python3 -m tdx.mutate.suite", description=__doc__.splitlines()[0])
+    parser.add_argument("--mutated", help="the mutated file (emu/<name>.py): its unit tests run first")
+    parser.add_argument("--kernels", default="newest",
+                        help="releases to run the x86_64 modules under: newest (default), all, or a list")
+    parser.add_argument("--only-x86-64", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TDX_PLATFORM", "emulated")
+    kernels = releases(args.kernels)
+    modules = x86_64_modules()
+    if args.only_x86_64:
+        return 0 if run_in_process(modules, args.verbose) else 1
+
+    first, rest = unit_test_modules(args.mutated)
+    os.environ["TDX_EMU_KERNEL"] = kernels[0]
+    if not run_in_process(first + modules + rest, args.verbose):
+        return 1
+    for release in kernels[1:]:
+        if not run_under_kernel(release, modules, args.verbose):
+            return 1
+    os.environ["TDX_EMU_KERNEL"] = kernels[0]
+    return 0 if run_in_process(first + modules + rest, args.verbose, last=True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
