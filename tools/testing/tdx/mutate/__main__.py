@@ -68,6 +68,59 @@ def kernels_spec(spec):
     return spec
 
 
+def run(args, scratch, workers, kernels, session):
+    """Enumerate, pick and test the mutants in `scratch`; returns an exit status
+    or (files, mutants, picked mutants with their outcomes)."""
+    from tdx.mutate import engine
+
+    base = scratch.snapshot()
+    files = engine.discover(os.path.join(base, "tdx"), args.target)
+    if args.files:
+        files = [f for f in files if any(fnmatch.fnmatch(os.path.basename(f), g) for g in args.files)]
+    if not files:
+        print("tdx.mutate: no file to mutate in %s/%s" % (args.package, args.target), file=sys.stderr)
+        return 2
+    mutants = engine.enumerate_mutants(base, files, session)
+    picked = mutants if args.all else engine.pick(mutants, args.sample)
+    chosen = set(id(m) for m in picked)
+    skipped = [m for m in mutants if id(m) not in chosen]
+    print("tdx.mutate: %d mutants in %d files (%s), running %d%s; kernels %s; %d jobs"
+          % (len(mutants), len(files), ", ".join(os.path.basename(f) for f in files), len(picked),
+             "" if args.all else " (sample)", kernels, args.jobs), file=sys.stderr, flush=True)
+    if args.list:
+        for m in picked:
+            print("%s:%d  %s  %s" % (m.file, m.line, m.operator, m.source_line.strip()))
+        return 0
+
+    env = engine.worker_env(None, os.environ.get("TDX_OUTPUT") or args.package)
+    for i in range(args.jobs):
+        root = scratch.copy("w%d" % i)
+        workers.append(engine.Worker(root, dict(env, PYTHONPATH=root)))
+    ok, seconds, out = engine.baseline(workers[0], kernels, 600, args.test_module)
+    if not ok:
+        print("tdx.mutate: the suite fails without any mutation; fix that first:\n%s"
+              % out.strip()[-3000:], file=sys.stderr)
+        return 1
+    timeout = args.timeout or max(60.0, 10 * seconds)
+    print("tdx.mutate: unmutated run %.1f s; timeout per mutant %.0f s" % (seconds, timeout),
+          file=sys.stderr, flush=True)
+
+    recorder = engine.Recorder(session)
+
+    def progress(m, done, total):
+        recorder.result(m)
+        print("[%*d/%d] %-8s %s:%d %s (%.1f s)" % (len(str(total)), done, total, m.outcome,
+                                               m.file, m.line, m.operator, m.seconds),
+              file=sys.stderr, flush=True)
+
+    try:
+        recorder.skipped(skipped)
+        engine.execute(workers, picked, kernels, timeout, progress, args.test_module)
+    finally:
+        recorder.close()
+    return files, mutants, picked
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -76,7 +129,7 @@ def main(argv=None):
         print("tdx.mutate: cosmic-ray is not installed for %s; `make mutate` installs it "
               "(or: pip install cosmic-ray)" % sys.executable, file=sys.stderr)
         return 2
-    from tdx.mutate import engine, report, sandbox, triage
+    from tdx.mutate import report, sandbox, triage
 
     try:
         kernels = kernels_spec(args.kernels)
@@ -96,46 +149,12 @@ def main(argv=None):
     workers = []
     try:
         with sandbox.Scratch(args.package) as scratch:
-            base = scratch.snapshot()
-            files = engine.discover(os.path.join(base, "tdx"), args.target)
-            if args.files:
-                files = [f for f in files if any(fnmatch.fnmatch(os.path.basename(f), g) for g in args.files)]
-            if not files:
-                print("tdx.mutate: no file to mutate in %s/%s" % (args.package, args.target), file=sys.stderr)
-                return 2
-            mutants = engine.enumerate_mutants(base, files, session)
-            picked = mutants if args.all else engine.pick(mutants, args.sample)
-            skipped = [m for m in mutants if m not in set(picked)] if len(picked) < len(mutants) else []
-            print("tdx.mutate: %d mutants in %d files (%s), running %d%s; kernels %s; %d jobs"
-                  % (len(mutants), len(files), ", ".join(os.path.basename(f) for f in files), len(picked),
-                     "" if args.all else " (sample)", kernels, args.jobs), file=sys.stderr, flush=True)
-            if args.list:
-                for m in picked:
-                    print("%s:%d  %s  %s" % (m.file, m.line, m.operator, m.source_line.strip()))
-                return 0
-
-            env = engine.worker_env(None, os.environ.get("TDX_OUTPUT") or args.package)
-            for i in range(args.jobs):
-                root = scratch.copy("w%d" % i)
-                workers.append(engine.Worker(root, dict(env, PYTHONPATH=root)))
-            ok, seconds, out = engine.baseline(workers[0], kernels, 600, args.test_module)
-            if not ok:
-                print("tdx.mutate: the suite fails without any mutation; fix that first:\n%s"
-                      % out.strip()[-3000:], file=sys.stderr)
-                return 1
-            timeout = args.timeout or max(60.0, 10 * seconds)
-            print("tdx.mutate: unmutated run %.1f s; timeout per mutant %.0f s" % (seconds, timeout),
-                  file=sys.stderr, flush=True)
-
-            def progress(m, done, total):
-                print("[%*d/%d] %-8s %s:%d %s (%.1f s)" % (len(str(total)), done, total, m.outcome,
-                                                       m.file, m.line, m.operator, m.seconds),
-                      file=sys.stderr, flush=True)
-
-            engine.execute(workers, picked, kernels, timeout, progress, args.test_module)
-            for w in workers:
-                w.stop()
-            engine.record(session, picked, skipped)
+            try:
+                result = run(args, scratch, workers, kernels, session)
+            finally:
+                # Workers first: their copies go when the scratch directory does.
+                for w in workers:
+                    w.stop()
     except KeyboardInterrupt:
         print("tdx.mutate: interrupted; copies removed, the tree was never mutated", file=sys.stderr)
         return 130
@@ -143,9 +162,9 @@ def main(argv=None):
         if isinstance(exc.code, int) and exc.code > 128:
             print("tdx.mutate: stopped by signal %d; copies removed" % (exc.code - 128), file=sys.stderr)
         raise
-    finally:
-        for w in workers:
-            w.stop()
+    if isinstance(result, int):
+        return result
+    files, mutants, picked = result
 
     elapsed = time.monotonic() - start
     summary, state = report.summarize(picked, data)

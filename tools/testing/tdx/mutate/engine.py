@@ -21,8 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-from tdx.mutate import operators
-
 
 class Mutant:
     """A work item of the session: where, which operator, and what happened."""
@@ -71,6 +69,7 @@ def enumerate_mutants(root, files, session_path):
     """Create the cosmic-ray session for `files` (relative to `root`); returns Mutants."""
     from cosmic_ray.commands.init import init
     from cosmic_ray.work_db import WorkDB, use_db
+    from tdx.mutate import operators
 
     operators.install()
     if os.path.exists(session_path):
@@ -110,28 +109,35 @@ def pick(mutants, count):
     return sorted(chosen, key=lambda m: order[id(m)])
 
 
-def record(session_path, mutants, skipped):
-    """Write results (and the skipped) into the cosmic-ray session."""
-    from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+class Recorder:
+    """Writes results into the cosmic-ray session as they come, so that an
+    interrupted long run keeps what it measured (`cr-report SESSION`)."""
 
-    test_outcome = {"killed": TestOutcome.KILLED, "timeout": TestOutcome.KILLED,
-                    "survived": TestOutcome.SURVIVED, "error": TestOutcome.INCOMPETENT}
-    with use_db(session_path, WorkDB.Mode.open) as db:
-        if skipped:
-            db.set_multiple_results([m.job_id for m in skipped],
-                                    WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
-        for m in mutants:
-            if m.outcome is None:
-                continue
-            if m.outcome == "no-mutation":
-                result = WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
-            else:
-                result = WorkResult(worker_outcome=WorkerOutcome.NORMAL if m.outcome != "error"
-                                    else WorkerOutcome.EXCEPTION,
-                                    test_outcome=test_outcome[m.outcome],
-                                    output=m.output, diff=m.diff)
-            db.set_result(m.job_id, result)
+    def __init__(self, session_path):
+        from cosmic_ray.work_db import WorkDB
+        self.db = WorkDB(session_path, WorkDB.Mode.open)
+
+    def skipped(self, mutants):
+        from cosmic_ray.work_item import WorkerOutcome, WorkResult
+        if mutants:
+            self.db.set_multiple_results([m.job_id for m in mutants],
+                                         WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+
+    def result(self, m):
+        from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+        if m.outcome == "no-mutation":
+            result = WorkResult(worker_outcome=WorkerOutcome.NO_TEST)
+        elif m.outcome == "error":
+            result = WorkResult(worker_outcome=WorkerOutcome.EXCEPTION, test_outcome=TestOutcome.INCOMPETENT,
+                                output=m.output, diff=m.diff)
+        else:
+            outcome = TestOutcome.SURVIVED if m.outcome == "survived" else TestOutcome.KILLED
+            result = WorkResult(worker_outcome=WorkerOutcome.NORMAL, test_outcome=outcome,
+                                output=m.output, diff=m.diff)
+        self.db.set_result(m.job_id, result)
+
+    def close(self):
+        self.db.close()
 
 
 class Worker:
@@ -152,6 +158,10 @@ class Worker:
         return json.loads(line)
 
     def stop(self):
+        try:
+            self.proc.stdin.close()             # an idle worker ends at EOF
+        except OSError:
+            pass
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -162,11 +172,10 @@ class Worker:
                 except OSError:
                     pass
                 self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+        try:
+            self.proc.stdout.close()
+        except OSError:
+            pass
 
 
 def worker_env(root, output_dir):

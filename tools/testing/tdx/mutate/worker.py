@@ -26,6 +26,7 @@ from tdx.mutate import operators
 
 OUTPUT_LIMIT = 4000
 _child = None
+_stopping = []
 
 
 def _kill_child():
@@ -37,6 +38,7 @@ def _kill_child():
 
 
 def _stop(signum, frame):
+    _stopping.append(signum)
     _kill_child()
     raise SystemExit(128 + signum)
 
@@ -88,6 +90,8 @@ def main():
         try:
             answer = do_job(job)
         except Exception:               # a broken mutation must not stop the run
+            if _stopping:               # ... but a stop request must, whatever it interrupted
+                raise SystemExit(128 + _stopping[0])
             answer = {"outcome": "error", "output": traceback.format_exc()[-OUTPUT_LIMIT:],
                       "diff": "", "seconds": 0.0}
         answer["id"] = job.get("id")
