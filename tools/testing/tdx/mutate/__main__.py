@@ -44,6 +44,9 @@ def parse_args(argv):
     p.add_argument("--session", metavar="FILE",
                    help="cosmic-ray session database to write (default $TDX_OUTPUT/mutate-results/<run>.sqlite)")
     p.add_argument("--list", action="store_true", help="list the mutants that would run, run nothing")
+    p.add_argument("--from-session", metavar="FILE",
+                   help="run nothing: report (and --update-triage) from a session's results so far, "
+                        "e.g. an interrupted --all run")
     # For the tool's own tests: another package tree, target directory and test command.
     p.add_argument("--package", default=PACKAGE, help=argparse.SUPPRESS)
     p.add_argument("--target", default="emu", help=argparse.SUPPRESS)
@@ -115,7 +118,10 @@ def run(args, scratch, workers, kernels, session):
 
     try:
         recorder.skipped(skipped)
-        engine.execute(workers, picked, kernels, timeout, progress, args.test_module)
+        # In sample order: the first N mutants of a run are the sample of size N,
+        # so an --all run stopped early is still an unbiased sample (--from-session).
+        engine.execute(workers, sorted(picked, key=engine.Mutant.sample_key), kernels, timeout, progress,
+                       args.test_module)
     finally:
         recorder.close()
     return files, mutants, picked
@@ -129,7 +135,7 @@ def main(argv=None):
         print("tdx.mutate: cosmic-ray is not installed for %s; `make mutate` installs it "
               "(or: pip install cosmic-ray)" % sys.executable, file=sys.stderr)
         return 2
-    from tdx.mutate import report, sandbox, triage
+    from tdx.mutate import sandbox, triage
 
     try:
         kernels = kernels_spec(args.kernels)
@@ -141,6 +147,8 @@ def main(argv=None):
         print(exc, file=sys.stderr)
         return 2
     label = args.label or ("all" if args.all else "subset")
+    if args.from_session:
+        return from_session(args, data, args.label or os.path.splitext(os.path.basename(args.from_session))[0])
     output = os.environ.get("TDX_OUTPUT") or args.package
     session = args.session or os.path.join(output, "mutate-results", label + ".sqlite")
     os.makedirs(os.path.dirname(os.path.abspath(session)), exist_ok=True)
@@ -166,20 +174,61 @@ def main(argv=None):
         return result
     files, mutants, picked = result
 
-    elapsed = time.monotonic() - start
-    summary, state = report.summarize(picked, data)
-    summary.update({"seconds": round(elapsed), "jobs": args.jobs, "kernels": kernels,
-                    "files": len(files), "population": len(mutants)})
-    text = report.format_report(picked, data, summary, state, label, elapsed)
-    print(text)
-    with open(os.path.splitext(session)[0] + ".txt", "w", encoding="utf-8") as f:
-        f.write(text + "\n")
+    extra = {"seconds": round(time.monotonic() - start), "jobs": args.jobs, "kernels": kernels,
+             "files": len(files), "population": len(mutants)}
     print("tdx.mutate: session %s (cr-report reads it)" % session, file=sys.stderr)
+    return conclude(args, data, picked, label, extra, os.path.splitext(session)[0] + ".txt")
+
+
+def conclude(args, data, ran, label, extra, text_path):
+    """Print the report (also into text_path); record it with --update-triage."""
+    from tdx.mutate import report, triage
+
     if args.update_triage:
-        triage.save(args.triage, triage.update(data, picked, label, summary))
+        summary, _ = report.summarize(ran, data)
+        data = triage.update(data, ran, label, summary)
+    summary, state = report.summarize(ran, data)
+    summary.update(extra)
+    summary.update(measured_at(args.package))
+    text = report.format_report(ran, data, summary, state, label, extra.get("seconds", 0))
+    print(text)
+    with open(text_path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    if args.update_triage:
+        data["runs"][label] = summary
+        triage.save(args.triage, data)
         print("tdx.mutate: recorded in %s" % args.triage, file=sys.stderr)
         return 0
     return 1 if summary["untriaged"] else 0
+
+
+def measured_at(package):
+    """When, and on which commit of the tree, a run was made."""
+    import subprocess
+    out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    try:
+        commit = subprocess.run(["git", "-C", package, "rev-parse", "--short=12", "HEAD"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+        if commit.returncode == 0:
+            out["commit"] = commit.stdout.strip()
+    except OSError:
+        pass
+    return out
+
+
+def from_session(args, data, label):
+    from tdx.mutate import engine
+    try:
+        mutants = engine.load_session(args.from_session)
+    except FileNotFoundError:
+        print("tdx.mutate: no session %s" % args.from_session, file=sys.stderr)
+        return 2
+    ran = [m for m in mutants if m.outcome is not None]
+    print("tdx.mutate: session %s: %d of %d mutants have a result"
+          % (args.from_session, len(ran), len(mutants)), file=sys.stderr)
+    files = {m.path for m in mutants}
+    extra = {"files": len(files), "population": len(mutants), "complete": len(ran) == len(mutants)}
+    return conclude(args, data, ran, label, extra, os.path.splitext(args.from_session)[0] + ".txt")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,38 @@ def pick(mutants, count):
     return sorted(chosen, key=lambda m: order[id(m)])
 
 
+TIMEOUT_OUTPUT = "no result after"       # worker.py's output for a timeout
+
+
+def load_session(session_path):
+    """The mutants of a session with the results recorded so far (a run may
+    have been interrupted): [Mutant], outcome None for those never run."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+    with use_db(session_path, WorkDB.Mode.open) as db:
+        results = dict(db.results)
+        mutants = []
+        for item in db.work_items:
+            spec = item.mutations[0]
+            m = Mutant(item.job_id, str(spec.module_path), spec.operator_name, spec.occurrence,
+                       spec.start_pos[0], spec.start_pos[1], spec.definition_name, "")
+            r = results.get(item.job_id)
+            if r is not None and r.worker_outcome in (WorkerOutcome.NORMAL, WorkerOutcome.EXCEPTION):
+                m.diff, m.output = r.diff, r.output
+                if r.worker_outcome == WorkerOutcome.EXCEPTION:
+                    m.outcome = "error"
+                elif r.test_outcome == TestOutcome.SURVIVED:
+                    m.outcome = "survived"
+                elif (r.output or "").startswith(TIMEOUT_OUTPUT):
+                    m.outcome = "timeout"
+                else:
+                    m.outcome = "killed"
+            mutants.append(m)
+    mutants.sort(key=lambda m: (m.path, m.line, m.col, m.operator, m.occurrence))
+    return mutants
+
+
 class Recorder:
     """Writes results into the cosmic-ray session as they come, so that an
     interrupted long run keeps what it measured (`cr-report SESSION`)."""

@@ -53,7 +53,7 @@ def run_command(command, timeout):
     except subprocess.TimeoutExpired:
         _kill_child()
         _child.communicate()
-        return "timeout", "no result after %s s" % timeout
+        return "timeout", "no result after %s s" % timeout     # engine.TIMEOUT_OUTPUT
     finally:
         _kill_child()
     text = out.decode("utf-8", "replace")
