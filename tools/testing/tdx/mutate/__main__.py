@@ -188,8 +188,8 @@ def conclude(args, data, ran, label, extra, text_path):
         summary, _ = report.summarize(ran, data)
         data = triage.update(data, ran, label, summary)
     summary, state = report.summarize(ran, data)
-    summary.update(extra)
     summary.update(measured_at(args.package))
+    summary.update(extra)
     text = report.format_report(ran, data, summary, state, label, extra.get("seconds", 0))
     print(text)
     with open(text_path, "w", encoding="utf-8") as f:
@@ -223,11 +223,14 @@ def from_session(args, data, label):
     except FileNotFoundError:
         print("tdx.mutate: no session %s" % args.from_session, file=sys.stderr)
         return 2
-    ran = [m for m in mutants if m.outcome is not None]
-    print("tdx.mutate: session %s: %d of %d mutants have a result"
-          % (args.from_session, len(ran), len(mutants)), file=sys.stderr)
-    files = {m.path for m in mutants}
-    extra = {"files": len(files), "population": len(mutants), "complete": len(ran) == len(mutants)}
+    ran = [m for m in mutants if m.outcome not in (None, "skipped")]
+    pending = sum(1 for m in mutants if m.outcome is None)
+    print("tdx.mutate: session %s: %d mutants with a result, %d not run yet, %d not picked"
+          % (args.from_session, len(ran), pending, len(mutants) - len(ran) - pending), file=sys.stderr)
+    extra = {"population": len(mutants), "complete": pending == 0}
+    # A re-report keeps when, where and how the run was measured.
+    old = data["runs"].get(label, {})
+    extra.update({k: old[k] for k in ("seconds", "jobs", "kernels", "date", "commit", "files") if k in old})
     return conclude(args, data, ran, label, extra, os.path.splitext(args.from_session)[0] + ".txt")
 
 

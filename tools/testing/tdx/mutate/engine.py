@@ -114,7 +114,8 @@ TIMEOUT_OUTPUT = "no result after"       # worker.py's output for a timeout
 
 def load_session(session_path):
     """The mutants of a session with the results recorded so far (a run may
-    have been interrupted): [Mutant], outcome None for those never run."""
+    have been interrupted): [Mutant], outcome None for those not run yet,
+    "skipped" for those the run did not pick."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
@@ -126,7 +127,9 @@ def load_session(session_path):
             m = Mutant(item.job_id, str(spec.module_path), spec.operator_name, spec.occurrence,
                        spec.start_pos[0], spec.start_pos[1], spec.definition_name, "")
             r = results.get(item.job_id)
-            if r is not None and r.worker_outcome in (WorkerOutcome.NORMAL, WorkerOutcome.EXCEPTION):
+            if r is not None and r.worker_outcome in (WorkerOutcome.SKIPPED, WorkerOutcome.NO_TEST):
+                m.outcome = "skipped"               # not picked for this run, or no mutation
+            elif r is not None and r.worker_outcome in (WorkerOutcome.NORMAL, WorkerOutcome.EXCEPTION):
                 m.diff, m.output = r.diff, r.output
                 if r.worker_outcome == WorkerOutcome.EXCEPTION:
                     m.outcome = "error"

@@ -34,8 +34,12 @@ def mutant_key(mutant):
     return (mutant.file, mutant.function or "", mutant.operator, before, after)
 
 
+# The file's licence, as a key: JSON has no comments.
+LICENSE = ("SPDX-License-Identifier", "GPL-2.0-only")
+
+
 def empty():
-    return {"runs": {}, "survivors": []}
+    return {LICENSE[0]: LICENSE[1], "runs": {}, "survivors": []}
 
 
 def load(path):
@@ -48,6 +52,7 @@ def load(path):
         raise TriageError("%s: %s" % (path, exc))
     if not isinstance(data, dict) or not isinstance(data.get("survivors", []), list):
         raise TriageError("%s: not a triage file (want an object with a 'survivors' list)" % path)
+    data.setdefault(LICENSE[0], LICENSE[1])
     data.setdefault("runs", {})
     data.setdefault("survivors", [])
     for i, entry in enumerate(data["survivors"]):

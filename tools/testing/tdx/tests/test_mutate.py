@@ -119,6 +119,15 @@ class FixtureRun(unittest.TestCase):
         self.assertEqual(os.listdir(self.scratch), [])
         self.assertEqual(processes_in(self.scratch), [])
 
+    def test_report_from_session(self):
+        cmd, env = tool(["--from-session", os.path.join(self.tmp, "s.sqlite"),
+                         "--triage", os.path.join(self.tmp, "triage.json")], self.scratch)
+        p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        self.assertIn("mutation score (s): 8 killed / 16 (16 run, 0 equivalent) = 50.0%", p.stdout, p.stderr)
+        self.assertIn("(of which timeouts 1)", p.stdout)
+        self.assertEqual(p.returncode, 1)
+
     def test_session_readable_by_cosmic_ray(self):
         from cosmic_ray.work_db import WorkDB, use_db
         with use_db(os.path.join(self.tmp, "s.sqlite"), WorkDB.Mode.open) as db:
