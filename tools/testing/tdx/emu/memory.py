@@ -28,6 +28,8 @@ TDX (emu/README, "stores to pending pages").
 """
 
 import errno
+import functools
+import threading
 import threading
 
 from tdx.lib import abi
@@ -51,6 +53,18 @@ ACCEPT_SIZE = "size-mismatch"   # 2M accept of a range mapped with 4K pages
 
 KVM_USER_MEM_SLOTS = 32764      # docs/host-kvm.md §5: KVM_CAP_NR_MEMSLOTS
 KVM_MEM_MAX_NR_PAGES = (1 << 31) - 1    # include/linux/kvm_host.h
+
+
+def _locked(method):
+    """Hold the TD's memory lock: KVM serialises memslot, attribute and
+    guest_memfd changes against faults (slots_lock, mmu_lock, the invalidation
+    sequence), and vCPU threads and the host's threads reach the model at once
+    (memslot deletion under a running vCPU, conversions from several vCPUs)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 class Slot:
@@ -92,11 +106,13 @@ class TdMemory:
         self._free_real = []
         self._next_real = 0
         self.dirty = True
+        self.lock = threading.RLock()
         # vCPU threads of one TD sync before each entry (emu/system.py).
         self._sync_lock = threading.Lock()
 
     # -- guest_memfd and memslots (KVM_CREATE_GUEST_MEMFD, KVM_SET_USER_MEMORY_REGION2) --
 
+    @_locked
     def add_gmem(self, gmem):
         """A guest_memfd this VM created (emu/gmem.py); the file pins the VM."""
         gmem.memory = self
@@ -123,6 +139,7 @@ class TdMemory:
             raise OSError(err, "guest_memfd range already bound")
         return gmem
 
+    @_locked
     def set_region(self, slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset):
         """Validate like kvm_set_memory_region(); raise OSError(errno) on refusal."""
         valid = abi.KVM_MEM_LOG_DIRTY_PAGES | abi.KVM_MEM_GUEST_MEMFD
@@ -191,6 +208,7 @@ class TdMemory:
 
     # -- attributes (KVM_SET_MEMORY_ATTRIBUTES) and conversions --
 
+    @_locked
     def set_attributes(self, gpa, size, attributes, flags):
         # kvm_vm_ioctl_set_mem_attributes(): flags must be 0, only PRIVATE is
         # supported, range page aligned, non-empty and not wrapping.
@@ -231,6 +249,7 @@ class TdMemory:
 
     # -- TD build and run time --
 
+    @_locked
     def populate(self, gpa, read_source, kernel):
         """One page of KVM_TDX_INIT_MEM_REGION: kvm_gmem_populate() and
         tdx_gmem_post_populate(), checks in the order of the release played
@@ -273,6 +292,7 @@ class TdMemory:
         self.dirty = True
         return 0, data
 
+    @_locked
     def accept(self, gpa, level):
         """TDG.MEM.PAGE.ACCEPT of a 4K (level 0) or 2M (level 1) page."""
         size = PAGE_SIZE << (9 * level)
@@ -311,6 +331,7 @@ class TdMemory:
             for off in range(first, end, PAGE_SIZE):
                 yield slot, (slot.gpa + off - slot.gmem_offset) >> PAGE_SHIFT
 
+    @_locked
     def punch_hole(self, gmem, offset, length):
         """fallocate(PUNCH_HOLE) (kvm_gmem_punch_hole()): the private pages of
         the range leave the TD (S-EPT zapped) and their folios are freed; a
@@ -322,6 +343,7 @@ class TdMemory:
                 self._private_buf(slot, gfn << PAGE_SHIFT, PAGE_SIZE)[:] = bytes(PAGE_SIZE)
         self.dirty = True
 
+    @_locked
     def gmem_closed(self, gmem):
         """The guest_memfd's last close (kvm_gmem_release()): every private
         mapping of its bindings is zapped; the memslots stay, but private
@@ -331,6 +353,7 @@ class TdMemory:
             self.held_stores.pop(gfn, None)
         self.dirty = True
 
+    @_locked
     def hold_store(self, gpa, data):
         """A store to pending private page `gpa` (no shared bit) that retired in
         the real vCPU; it lands when the page is accepted (module docstring)."""
@@ -345,6 +368,7 @@ class TdMemory:
         slot = self.slot_of(gpa)
         return buffer(slot.uaddr + gpa - slot.gpa, length)
 
+    @_locked
     def guest_bytes(self, real_gpa, length):
         """What a guest load at `real_gpa` (with or without the shared bit)
         would read, within one page; None where it would fault."""
@@ -362,6 +386,7 @@ class TdMemory:
             return None
         return bytes(self.shared_bytes(gpa, length))
 
+    @_locked
     def classify(self, real_gpa):
         """What KVM-TDX does for a guest access that found no real mapping.
 
@@ -395,6 +420,7 @@ class TdMemory:
 
     # -- real memslots --
 
+    @_locked
     def sync(self):
         """Make the real VM's memslots match the two views."""
         if not self.dirty:
@@ -456,6 +482,7 @@ class TdMemory:
         region = _region(real, gpa, size, addr)
         self.host.ioctl(self.fd, abi.KVM_SET_USER_MEMORY_REGION, region)
 
+    @_locked
     def close(self):
         """The VM is gone: its private memory with it.  guest_memfd fds may
         outlive it; they keep their size and flags but bind nothing."""

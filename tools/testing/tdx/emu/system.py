@@ -573,7 +573,13 @@ class EmuSystem(HostSystem):
     # -- accesses that found no real mapping --
 
     def _unmapped_access(self, vfd, memory):
-        """A real MMIO exit: what would KVM-TDX have done?  True = exit to userspace."""
+        """A real MMIO exit: what would KVM-TDX have done?  True = exit to userspace.
+        Decided and completed under the memory lock: another thread may be
+        changing the memslots or attributes (emu/memory.py _locked)."""
+        with memory.lock:
+            return self._unmapped_access_locked(vfd, memory)
+
+    def _unmapped_access_locked(self, vfd, memory):
         run = vfd.run
         mmio = run.mmio
         real_gpa, length, write = mmio.phys_addr, mmio.len, bool(mmio.is_write)
@@ -622,6 +628,10 @@ class EmuSystem(HostSystem):
     def _replay_held(self, vfd, memory):
         """Re-execute an access held across KVM_EXIT_MEMORY_FAULT, as the guest
         does on TDX when KVM_RUN resumes it; False if it faults again."""
+        with memory.lock:
+            return self._replay_held_locked(vfd, memory)
+
+    def _replay_held_locked(self, vfd, memory):
         real_gpa, length, write, data = vfd.held
         memory.sync()
         kind, gpa, private = memory.classify(real_gpa)

@@ -37,6 +37,10 @@ SHARED_GVA = 0x40000000
 MMIO_GVA = 0xC0000000
 MMIO_GPA = 0xC0000000
 MMIO_SIZE = 0x200000
+# The same GPAs through the private alias (no shared bit): for memslots the
+# host adds at MMIO_GPA that the guest uses privately (guest_memfd memslots,
+# a non-guest_memfd memslot with the PRIVATE attribute).
+MMIO_PRIVATE_GVA = 0xC0200000
 RESETVEC_GPA = 0xFFFFF000
 RESET_RIP = 0xFFFFFFF0
 MEM_SIZE = 0x400000
@@ -226,6 +230,7 @@ def _page_tables(image, mem_size, shared_gpa, shared_size, shared_bit):
         if shared_size:
             pt.map(SHARED_GVA, shared_gpa, shared_size, nx=True, shared_bit=shared_bit)
         pt.map(MMIO_GVA, MMIO_GPA, MMIO_SIZE, nx=True, shared_bit=shared_bit, uncached=True)
+        pt.map(MMIO_PRIVATE_GVA, MMIO_GPA, MMIO_SIZE, nx=True)
         for seg in high:
             size = (seg.memsz + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
             pt.map(seg.vaddr, seg.vaddr, size, writable=seg.writable, nx=not seg.executable, large=False)

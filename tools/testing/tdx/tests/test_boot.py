@@ -41,7 +41,8 @@ class HeaderAgreementTest(unittest.TestCase):
             "TD_BOOT_PARAMS_GPA": boot.BOOT_PARAMS_GPA, "TD_STACKS_GPA": boot.STACKS_GPA,
             "TD_STACK_SIZE": boot.STACK_SIZE, "TD_MAX_VCPUS": boot.MAX_VCPUS, "TD_ELF_GPA": boot.ELF_GPA,
             "TD_SHARED_GVA": boot.SHARED_GVA, "TD_MMIO_GVA": boot.MMIO_GVA, "TD_MMIO_GPA": boot.MMIO_GPA,
-            "TD_MMIO_SIZE": boot.MMIO_SIZE, "TD_RESETVEC_GPA": boot.RESETVEC_GPA,
+            "TD_MMIO_SIZE": boot.MMIO_SIZE, "TD_MMIO_PRIVATE_GVA": boot.MMIO_PRIVATE_GVA,
+            "TD_RESETVEC_GPA": boot.RESETVEC_GPA,
             "TD_BOOT_FLAVOUR_VM": boot.FLAVOUR_VM, "TD_BOOT_FLAVOUR_TD": boot.FLAVOUR_TD,
             "GDT_CODE64": paging.GDT_CODE64, "GDT_DATA": paging.GDT_DATA, "GDT_TSS": paging.GDT_TSS,
             "GDT_USER_CODE64": paging.GDT_USER_CODE64, "GDT_USER_DATA": paging.GDT_USER_DATA,
@@ -196,6 +197,8 @@ class BuildImageTest(unittest.TestCase):
         t = self.walk(b, boot.SHARED_GVA, SHARED_BIT)
         self.assertTrue(t.shared and t.gpa == boot.SHARED_GPA)
         self.assertTrue(self.walk(b, boot.MMIO_GVA, SHARED_BIT).shared)
+        private = self.walk(b, boot.MMIO_PRIVATE_GVA + 0x1008, SHARED_BIT)      # the same GPAs, private
+        self.assertTrue(not private.shared and private.gpa == boot.MMIO_GPA + 0x1008)
         self.assertFalse(self.walk(b, boot.SHARED_GPA, SHARED_BIT).shared)      # private identity alias
         self.assertFalse(self.walk(b, 0x100000, SHARED_BIT).shared)
 

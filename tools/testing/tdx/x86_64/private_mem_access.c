@@ -14,6 +14,7 @@
 
 #include "boot.h"
 #include "exceptions.h"
+#include "private_mem.h"
 #include "tdx.h"
 #include "test.h"
 
@@ -24,77 +25,10 @@
 #define GUEST_VALUE	0xCAFECAFEULL
 #define HOST_VALUE	0xABCDABCDULL
 
-#define PAGE_SIZE	4096ULL
-#define QWORDS		(PAGE_SIZE / 8)
-#define SIZE_2M		(2ULL << 20)
-
 /* TDX module statuses of TDG.MEM.PAGE.ACCEPT (operand id = S-EPT level in bits 31:0). */
 #define TDX_PAGE_ALREADY_ACCEPTED	0x00000B0A00000000ULL
 #define TDX_PAGE_SIZE_MISMATCH		0xC0000B0B00000000ULL
 #define TDX_OPERAND_ID_RCX		1
-
-static volatile uint64_t *private_va(uint64_t gpa)
-{
-	return (volatile uint64_t *)gpa;
-}
-
-/* The shared alias of a page of the shared area. */
-static volatile uint64_t *shared_va(uint64_t gpa)
-{
-	return (volatile uint64_t *)(td_boot_params.shared_gva + gpa - td_boot_params.shared_gpa);
-}
-
-static uint64_t shared_gpa(uint64_t gpa)
-{
-	return gpa | td_boot_params.shared_bit;
-}
-
-/* Macros rather than functions, so that a failed assertion names the caller's line. */
-#define assert_page(p, value)							\
-	do {									\
-		volatile uint64_t *__p = (p);					\
-		for (uint64_t __i = 0; __i < QWORDS; __i++)			\
-			GUEST_ASSERT_EQ(__p[__i], (value));			\
-	} while (0)
-
-static void fill_page(volatile uint64_t *p, uint64_t value)
-{
-	for (uint64_t i = 0; i < QWORDS; i++)
-		p[i] = value;
-}
-
-/*
- * #VE: record what TDG.VP.VEINFO.GET says and accept the page of an EPT
- * violation, as a TD's handler for a pending page does (docs/c-selftests.md §5,
- * implicit test).  The test code asserts on the record afterwards.
- */
-static volatile struct {	/* written by the handler behind the compiler's back */
-	uint64_t count, status, exit_reason, qualification, gpa, accept;
-} ve;
-
-static void ve_handler(struct ex_regs *regs)
-{
-	uint64_t reason, qual, gla, gpa;
-
-	ve.count++;
-	ve.status = tdg_vp_veinfo_get(&reason, &qual, &gla, &gpa, NULL, NULL);
-	ve.exit_reason = reason;
-	ve.qualification = qual;
-	ve.gpa = gpa;
-	if (ve.status == TDX_SUCCESS && (uint32_t)reason == EXIT_REASON_EPT_VIOLATION)
-		ve.accept = tdg_mem_page_accept(gpa & ~(PAGE_SIZE - 1), TDX_PS_4K);
-}
-
-/* One EPT-violation #VE for `gpa`, a read (qualification bit 0) or write (bit 1), accepted. */
-#define assert_one_ve(want_gpa, write)						\
-	do {									\
-		GUEST_ASSERT_EQ(ve.count, 1);					\
-		GUEST_ASSERT_EQ(ve.status, TDX_SUCCESS);			\
-		GUEST_ASSERT_EQ((uint32_t)ve.exit_reason, EXIT_REASON_EPT_VIOLATION); \
-		GUEST_ASSERT_EQ(ve.gpa, (want_gpa));				\
-		GUEST_ASSERT_EQ(ve.qualification & 3, (write) ? 2 : 1);	\
-		GUEST_ASSERT_EQ(ve.accept, TDX_SUCCESS);			\
-	} while (0)
 
 void guest_done(void)
 {
@@ -114,24 +48,25 @@ void guest_private_secret(uint64_t gpa)
 	GUEST_DONE();
 }
 
+/*
+ * A page the host added with INIT_QWORD: the guest sees it, then writes two
+ * values in turn; the host looks at its own memory after each (it must never
+ * see them), and the guest reads back the last.
+ */
+void guest_host_view_of_added_page(uint64_t gpa)
+{
+	volatile uint64_t *p = private_va(gpa);
+
+	assert_page(p, INIT_QWORD);
+	fill_page(p, SECRET);
+	GUEST_SYNC(1);
+	fill_page(p, ~SECRET);
+	GUEST_SYNC(2);
+	assert_page(p, ~SECRET);
+	GUEST_DONE();
+}
+
 /* -- MapGPA -- */
-
-/* KVM writes R11 only on errors: on success the guest gets its own R11 (the leaf) back. */
-#define map_gpa_ok(gpa, size)							\
-	do {									\
-		uint64_t __r11 = 0;						\
-		GUEST_ASSERT_EQ(tdg_vp_vmcall_map_gpa((gpa), (size), &__r11),	\
-				TDVMCALL_STATUS_SUCCESS);			\
-		GUEST_ASSERT_EQ(__r11, TDVMCALL_MAP_GPA);			\
-	} while (0)
-
-/* An error leaves no exit; R11 = the GPA the guest passed (R12) or where KVM stopped. */
-#define map_gpa_fails(gpa, size, status, r11_want)				\
-	do {									\
-		uint64_t __r11 = 0;						\
-		GUEST_ASSERT_EQ(tdg_vp_vmcall_map_gpa((gpa), (size), &__r11), (status)); \
-		GUEST_ASSERT_EQ(__r11, (r11_want));				\
-	} while (0)
 
 /*
  * `gpa`: a page of the shared area the host made private and added with
@@ -283,7 +218,7 @@ static void store_through_ve(uint64_t gpa)
 {
 	volatile uint64_t *p = private_va(gpa);
 
-	guest_install_handler(VE_VECTOR, ve_handler);
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
 	p[1] = GUEST_VALUE;
 	assert_one_ve(gpa + 8, 1);
 	GUEST_ASSERT_EQ(p[0], 0);
@@ -308,7 +243,7 @@ void guest_implicit_private_load(uint64_t gpa)
 	volatile uint64_t *priv = private_va(gpa);
 	uint64_t value;
 
-	guest_install_handler(VE_VECTOR, ve_handler);
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
 	value = priv[1];
 	assert_one_ve(gpa + 8, 0);
 	GUEST_ASSERT_EQ(value, 0);
@@ -345,7 +280,7 @@ void guest_load_before_accept(uint64_t gpa)
 {
 	uint64_t value;
 
-	guest_install_handler(VE_VECTOR, ve_handler);
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
 	value = private_va(gpa)[1];
 	assert_one_ve(gpa + 8, 0);
 	GUEST_ASSERT_EQ(value, 0);
@@ -361,16 +296,71 @@ void guest_store_before_accept(uint64_t gpa)
 /* With SEPT_VE_DISABLE KVM kills the TD at the first touch: nothing after it runs. */
 void guest_load_pending(uint64_t gpa)
 {
-	guest_install_handler(VE_VECTOR, ve_handler);
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
 	(void)private_va(gpa)[0];
 	GUEST_FAIL("the TD survived a load from a pending page");
 }
 
 void guest_store_pending(uint64_t gpa)
 {
-	guest_install_handler(VE_VECTOR, ve_handler);
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
 	private_va(gpa)[0] = GUEST_VALUE;
 	GUEST_FAIL("the TD survived a store to a pending page");
+}
+
+/* -- memslot problems: KVM_EXIT_MEMORY_FAULT (private_mem_kvm_exits_test's cases) -- */
+
+/*
+ * A private load at TD_MMIO_GPA + 8 (the window's private alias).  The host
+ * first lets it fault (no guest_memfd behind the page), then puts a
+ * guest_memfd memslot there: the page is pending, #VE, accepted, zero.
+ */
+#define READY_OFFSET	0x2000	/* in the shared area: the host's "guest_memfd memslot added" */
+
+static volatile uint64_t ready_at_ve;
+
+/* The #VE must come after the host's change, never for the page without guest_memfd. */
+static void ve_after_ready_handler(struct ex_regs *regs)
+{
+	ready_at_ve = *(volatile uint64_t *)(td_boot_params.shared_gva + READY_OFFSET);
+	ve_accept_handler(regs);
+}
+
+void guest_load_private_window(void)
+{
+	volatile uint64_t *p = (volatile uint64_t *)TD_MMIO_PRIVATE_GVA;
+	uint64_t value;
+
+	guest_install_handler(VE_VECTOR, ve_after_ready_handler);
+	value = p[1];
+	assert_one_ve(TD_MMIO_GPA + 8, 0);
+	GUEST_ASSERT_EQ(ready_at_ve, 1);
+	GUEST_ASSERT_EQ(value, 0);
+	GUEST_DONE();
+}
+
+/*
+ * TD_MMIO_GPA is a private page of a guest_memfd memslot: accept it, write
+ * GUEST_VALUE, GUEST_SYNC, then load it until something changes.  The host
+ * deletes the memslot (KVM_RUN fails EFAULT, KVM_EXIT_MEMORY_FAULT) and may
+ * add it again: the page is then pending (#VE, accepted, zero), not the old data.
+ * Each iteration is two loads and a compare.
+ */
+void guest_private_window_loop(void)
+{
+	volatile uint64_t *p = (volatile uint64_t *)TD_MMIO_PRIVATE_GVA;
+	uint64_t value;
+
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA, TDX_PS_4K), TDX_SUCCESS);
+	p[1] = GUEST_VALUE;
+	GUEST_SYNC(1);
+	do {
+		value = p[1];
+	} while (value == GUEST_VALUE && !ve.count);
+	assert_one_ve(TD_MMIO_GPA + 8, 0);
+	GUEST_ASSERT_EQ(value, 0);
+	GUEST_DONE();
 }
 
 /* -- a non-guest_memfd memslot with dirty logging, reached through the MMIO window's shared mapping -- */

@@ -8,12 +8,15 @@ shared bit, KVM_EXIT_MEMORY_FAULT, #VE and -EIO on access faults), §4.7
 TDG.VP.VEINFO.GET), in the shapes of docs/c-selftests.md §1 rows 14
 (host reading private memory), 16 (a non-guest_memfd memslot with dirty
 logging), 17 (shared memory), 18 and 19 (explicit and implicit conversion)
-and §5.
+and §5, and the cases of the upstream private_mem_kvm_exits_test.c on a TD
+(a private access to a memslot without guest_memfd, a memslot deleted under
+a running vCPU).
 
 The guest reaches both views of a page without changing its page tables:
 pages of the shared area are mapped identity (private alias) and at
 SHARED_GVA with the shared bit (shared alias); pages above the ELF are only
-identity mapped (private).
+identity mapped (private).  Extra memslots go at MMIO_GPA, which the guest
+reaches shared at MMIO_GVA and private at MMIO_PRIVATE_GVA.
 
 Where the answer changed between kernel releases (MapGPA's completion, a
 page added twice, a bad or missing source of KVM_TDX_INIT_MEM_REGION, two
@@ -23,6 +26,7 @@ in a diagnostic which one applied.
 """
 
 import errno
+import threading
 
 from tdx.lib import abi, boot, ghci, td, tdx_cmd
 from tdx.lib.exits import describe
@@ -47,6 +51,7 @@ UNBACKED_GPA = 0x10001000                   # no memslot: MapGPA ranges only (no
 DIRTY_LOG_SLOT = 10
 DIRTY_LOG_GPA = boot.MMIO_GPA               # mapped shared at boot.MMIO_GVA by the guest page tables
 RESULT_OFFSET = 0x1000                      # in the shared area: a MapGPA's R10, R11 (private_mem_access.c)
+READY_OFFSET = 0x2000                       # in the shared area: "the guest_memfd memslot is there now"
 UNMAPPED_SOURCE = 0x1000                    # page aligned, below vm.mmap_min_addr: nothing to pin
 BIND_SLOT = 11                              # memslots of test_guest_memfd_double_binding
 BIND_GPA = 0xD0000000                       # no other memslot there
@@ -124,7 +129,9 @@ class PrivateMemAccess(TdxTestCase):
 
     def expect_memory_fault(self, vcpu, gpa, private):
         """KVM_RUN fails EFAULT with KVM_EXIT_MEMORY_FAULT for page `gpa` (§3.3)."""
-        run = self.expect_run_error(vcpu, errno.EFAULT)
+        self.check_memory_fault(self.expect_run_error(vcpu, errno.EFAULT), gpa, private)
+
+    def check_memory_fault(self, run, gpa, private):
         self.assertEqual(run.exit_reason, abi.KVM_EXIT_MEMORY_FAULT, describe(run))
         mf = run.memory_fault
         self.assertEqual(mf.flags, abi.KVM_MEMORY_EXIT_FLAG_PRIVATE if private else 0, "memory_fault.flags")
@@ -167,6 +174,19 @@ class PrivateMemAccess(TdxTestCase):
         with self.assertRaises(OSError) as ctx:
             system.read(gvm.gmem, PAGE)
         self.assertEqual(ctx.exception.errno, errno.EINVAL, "read: no read operation")
+        vcpu.run_until_done()
+
+    def test_host_view_of_added_page(self):
+        """A page added by KVM_TDX_INIT_MEM_REGION (INIT_QWORD): the guest reads
+        INIT_QWORD; after each of its two writes the host's own memory there still
+        holds HOST_QWORD, neither what was added nor what the guest wrote (read
+        twice each time); the guest reads its last value back (docs/c-selftests.md
+        §1 row 14 on an added page)."""
+        gvm, vcpu = self.create_td_private_page("guest_host_view_of_added_page")
+        for n in (1, 2):
+            self.assertEqual(vcpu.run_expect_sync(), n)
+            for _ in range(2):
+                self.assertPage(gvm.read(AREA_PAGE, PAGE), qwords(HOST_QWORD), "host view after write %d" % n)
         vcpu.run_until_done()
 
     # -- shared memory and explicit conversion (anchor rows 17, 18) --
@@ -538,6 +558,81 @@ class PrivateMemAccess(TdxTestCase):
         vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, 0, 0)
         b.finalize()
         b.gvm.vcpus[0].run_until_done()
+
+    # -- memslot problems: KVM_EXIT_MEMORY_FAULT (private_mem_kvm_exits_test) --
+
+    def window_gmem_slot(self, b, gmem=None):
+        """A guest_memfd memslot of one page at MMIO_GPA (reached privately at
+        MMIO_PRIVATE_GVA), its page PRIVATE; returns the guest_memfd."""
+        gmem = gmem if gmem is not None else b.vm.create_guest_memfd(PAGE)
+        mem = b.vm.alloc(PAGE)
+        b.vm.set_user_memory_region2(BIND_SLOT, abi.KVM_MEM_GUEST_MEMFD, boot.MMIO_GPA, PAGE, mem.addr, gmem, 0)
+        b.vm.set_memory_attributes(boot.MMIO_GPA, PAGE, PRIVATE)
+        return gmem
+
+    def test_private_access_non_gmem_memslot(self):
+        """A private load from a PRIVATE page of a memslot without guest_memfd: KVM
+        cannot fault it in (kvm_mmu_faultin_pfn_private(): no guest_memfd), KVM_RUN
+        fails EFAULT with KVM_EXIT_MEMORY_FAULT, flags PRIVATE, the page, 4096; the
+        same again at the next KVM_RUN.  With a guest_memfd memslot there instead,
+        the load finds a pending page: #VE, accepted, zero."""
+        b = self.td_before_finalize("guest_load_private_window")
+        mem = b.vm.alloc(PAGE)
+        mem.write(0, qwords(HOST_VALUE))
+        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, boot.MMIO_GPA, PAGE, mem.addr)
+        b.vm.set_memory_attributes(boot.MMIO_GPA, PAGE, PRIVATE)
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        for _ in range(2):
+            self.expect_memory_fault(vcpu, boot.MMIO_GPA, private=True)
+        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, boot.MMIO_GPA, 0, 0)
+        self.window_gmem_slot(b)
+        b.gvm.write(b.gvm.layout.shared_gpa + READY_OFFSET, qwords(1, 1))
+        vcpu.run_until_done()
+
+    def test_private_access_memslot_deleted_under_running_vcpu(self):
+        """The guest loops loading an accepted private page of a guest_memfd
+        memslot; the host deletes the memslot from another thread while KVM_RUN
+        runs: KVM_RUN fails EFAULT with KVM_EXIT_MEMORY_FAULT, flags PRIVATE, the
+        page, 4096 (a private fault without a memslot), and again at the next run."""
+        b = self.td_before_finalize("guest_private_window_loop")
+        self.window_gmem_slot(b)
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        outcome = {}
+
+        def run():
+            try:
+                outcome["exit"] = vcpu.run_exit()
+            except BaseException as e:          # reported by the main thread
+                outcome["error"] = e
+        thread = threading.Thread(target=run)
+        thread.start()
+        try:
+            b.vm.set_user_memory_region2(BIND_SLOT, 0, boot.MMIO_GPA, 0, 0)
+        finally:
+            thread.join()
+        error = outcome.get("error")
+        self.assertIsInstance(error, KvmError, "KVM_RUN while the memslot went away: %r" % (outcome,))
+        self.assertEqual(error.errno, errno.EFAULT, str(error))
+        self.check_memory_fault(vcpu.kvm_run, boot.MMIO_GPA, private=True)
+        self.expect_memory_fault(vcpu, boot.MMIO_GPA, private=True)
+
+    def test_private_page_pending_again_after_memslot_readded(self):
+        """The memslot of an accepted, written private page is deleted (the vCPU
+        stopped): the next load faults (KVM_EXIT_MEMORY_FAULT, PRIVATE); with the
+        memslot added again over the same guest_memfd range the page is pending
+        once more, not the old data: #VE, accepted, zero."""
+        b = self.td_before_finalize("guest_private_window_loop")
+        gmem = self.window_gmem_slot(b)
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        b.vm.set_user_memory_region2(BIND_SLOT, 0, boot.MMIO_GPA, 0, 0)
+        self.expect_memory_fault(vcpu, boot.MMIO_GPA, private=True)
+        self.window_gmem_slot(b, gmem)
+        vcpu.run_until_done()
 
     # -- a plain memslot with dirty logging (anchor row 16) --
 

@@ -19,6 +19,7 @@
 #define TD_MMIO_GVA		0xC0000000	/* 2 MiB mapped to the unbacked GPA TD_MMIO_GPA | shared bit */
 #define TD_MMIO_GPA		0xC0000000
 #define TD_MMIO_SIZE		0x200000
+#define TD_MMIO_PRIVATE_GVA	0xC0200000	/* the same 2 MiB of GPAs, private alias (no shared bit) */
 #define TD_RESETVEC_GPA		0xFFFFF000
 
 #define TD_BOOT_FLAVOUR_VM	0		/* plain VM: port I/O with IN/OUT */
