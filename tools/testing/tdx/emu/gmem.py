@@ -24,6 +24,7 @@ cuts the bindings (kvm_gmem_release(): private faults then fail with
 """
 
 import errno
+import itertools
 import os
 import stat
 
@@ -31,10 +32,9 @@ from tdx.lib import abi
 from tdx.lib.abi import ffi, libc
 from tdx.lib.system import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE,
                             FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES,
-                            FALLOC_FL_ZERO_RANGE, MAP_TYPE, MAP_SHARED, MAP_SHARED_VALIDATE)
+                            FALLOC_FL_ZERO_RANGE, MAP_TYPE, MAP_SHARED, MAP_SHARED_VALIDATE, PROT_EXEC)
 
 PAGE_SIZE = 4096
-PROT_EXEC = 0x4
 # include/linux/falloc.h: the mode bits that select an operation
 FALLOC_FL_MODE_MASK = (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_ZERO_RANGE |
                        FALLOC_FL_INSERT_RANGE | FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_WRITE_ZEROES)
@@ -42,6 +42,10 @@ MAX_LFS_FILESIZE = (1 << 63) - 1        # s_maxbytes of the guest_memfd pseudo f
 LOFF_MAX = (1 << 63) - 1
 # alloc_anon_inode() gives S_IRUSR|S_IWUSR; __kvm_gmem_create() adds S_IFREG.
 GMEM_MODE = stat.S_IFREG | 0o600
+
+
+# Inode numbers of modelled guest_memfds, one per file (get_next_ino() style).
+_INODE_NUMBERS = itertools.count(0x6D656D00)
 
 
 def _fail(err, what):
@@ -79,6 +83,7 @@ class GuestMemfd:
         self.memory = None              # TdMemory of the VM (the file pins the VM: kvm_get_kvm)
         self.bindings = []              # memory.Slot objects bound to a range of this file
         self.closed = False
+        self.ino = next(_INODE_NUMBERS)
 
     # -- bindings (kvm_gmem_bind / kvm_gmem_unbind) --
 
@@ -113,7 +118,10 @@ class GuestMemfd:
         if self.borrowed:
             return st
         fields = list(st[:10])
-        fields[0], fields[6] = GMEM_MODE, self.size
+        # Every stand-in is an epoll fd, and all of those share one anonymous
+        # inode; __kvm_gmem_create() makes an inode per guest_memfd, so each
+        # file reports a number of its own.
+        fields[0], fields[1], fields[6] = GMEM_MODE, self.ino, self.size
         return os.stat_result(fields, {"st_blksize": PAGE_SIZE, "st_blocks": 0})
 
     def ftruncate(self, length):

@@ -238,11 +238,13 @@ class Vm:
             "guest_memfd": guest_memfd})
         self._ioctl("KVM_SET_USER_MEMORY_REGION2", abi.KVM_SET_USER_MEMORY_REGION2, region)
 
-    def create_guest_memfd(self, size, flags=0):
-        """KVM_CREATE_GUEST_MEMFD; the fd is closed with the VM."""
+    def create_guest_memfd(self, size, flags=0, owned=True):
+        """KVM_CREATE_GUEST_MEMFD; the fd is closed with the VM unless `owned`
+        is false (a guest_memfd outlives its VM fd: the caller closes it)."""
         gmem = ffi.new("struct kvm_create_guest_memfd *", {"size": size, "flags": flags})
         fd = self._ioctl("KVM_CREATE_GUEST_MEMFD", abi.KVM_CREATE_GUEST_MEMFD, gmem)
-        self._owned.append(_Fd(self.system, fd))
+        if owned:
+            self._owned.append(_Fd(self.system, fd))
         return fd
 
     def set_memory_attributes(self, gpa, size, attributes, flags=0):

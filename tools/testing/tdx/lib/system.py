@@ -14,6 +14,7 @@ from tdx.lib.abi import ffi, libc
 
 PROT_READ = 0x1
 PROT_WRITE = 0x2
+PROT_EXEC = 0x4
 MAP_SHARED = 0x01
 MAP_PRIVATE = 0x02
 MAP_ANONYMOUS = 0x20

@@ -14,6 +14,7 @@
 #ifndef TDX_GUEST_PRIVATE_MEM_H
 #define TDX_GUEST_PRIVATE_MEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "boot.h"
