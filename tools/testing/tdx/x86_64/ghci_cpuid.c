@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apic.h"
 #include "boot.h"
 #include "io.h"
 #include "tdx.h"
@@ -142,5 +143,79 @@ void guest_get_td_vm_call_info_other_leaves(void)
 void guest_hlt(uint64_t interrupt_blocked_flag)
 {
 	GUEST_ASSERT_EQ(tdg_vp_vmcall_hlt(interrupt_blocked_flag), TDVMCALL_STATUS_SUCCESS);
+	GUEST_DONE();
+}
+
+/*
+ * Instruction.HLT and interrupts (tdx.c tdx_interrupt_allowed(),
+ * tdx_protected_apic_has_interrupt()).  Each HLT is made with IF = 0, as
+ * the Linux guest's tdx_safe_halt() does (R12 = 0: "interrupts will be
+ * enabled right after"), and the interrupt is taken after STI.
+ */
+#define HLT_VECTOR		0x72
+#define READY_OFFSET		0x3000	/* per-vCPU u64 flags in the shared area */
+
+static void hlt_setup(int vector)
+{
+	local_irq_disable();
+	GUEST_ASSERT_EQ(x2apic_enable(), TDVMCALL_STATUS_SUCCESS);
+	irq_count_vector(vector);
+	irq_count_vector(NMI_VECTOR);
+}
+
+/* Tell the host (which cannot ask a vCPU inside KVM_RUN) that HLT comes next. */
+static void ready(void)
+{
+	*(volatile uint64_t *)(td_boot_params.shared_gva + READY_OFFSET + 8 * guest_vcpu_index()) = 1;
+}
+
+/* The IPI's target: HLT with R12 = 0 until vCPU 0's IPI wakes it. */
+void guest_hlt_ipi_target(void)
+{
+	hlt_setup(HLT_VECTOR);
+	ready();
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_hlt(0), TDVMCALL_STATUS_SUCCESS);
+	GUEST_ASSERT_EQ(irq_total(), 0);
+	GUEST_ASSERT_EQ(irq_enable_until(1), 1);
+	GUEST_ASSERT_EQ(irq_nth(0), HLT_VECTOR);
+	GUEST_DONE();
+}
+
+/* The sender: TDG.VP.VMCALL<WRMSR> of the x2APIC ICR, fixed, to `dest`. */
+void guest_hlt_ipi_sender(uint64_t dest)
+{
+	GUEST_ASSERT_EQ(x2apic_send_ipi(dest, APIC_DM_FIXED | HLT_VECTOR), TDVMCALL_STATUS_SUCCESS);
+	GUEST_DONE();
+}
+
+/*
+ * HLT with R12 = 1 (interrupts blocked): only the NMI wakes it; the
+ * maskable interrupt the host sent meanwhile comes after STI.  Reports
+ * NMIs << 8 | maskable interrupts handled when HLT returned.
+ */
+void guest_hlt_blocked(void)
+{
+	hlt_setup(HLT_VECTOR);
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_hlt(1), TDVMCALL_STATUS_SUCCESS);
+	GUEST_SYNC(irq_count(NMI_VECTOR) << 8 | irq_count(HLT_VECTOR));
+	GUEST_ASSERT_EQ(irq_enable_until(2), 2);
+	GUEST_ASSERT_EQ(irq_nth(1), HLT_VECTOR);
+	GUEST_DONE();
+}
+
+/*
+ * The vector the host sends during SYNC(1) reaches the vIRR when this vCPU
+ * resumes with IF = 0; HLT with R12 = 0 must then return at once (KVM reads
+ * TD_VCPU_STATE_DETAILS), as for an interrupt that arrived in an STI shadow.
+ */
+void guest_hlt_pending_virr(void)
+{
+	hlt_setup(HLT_VECTOR);
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(tdg_vp_vmcall_hlt(0), TDVMCALL_STATUS_SUCCESS);
+	GUEST_ASSERT_EQ(irq_total(), 0);
+	GUEST_ASSERT_EQ(irq_enable_until(1), 1);
+	GUEST_ASSERT_EQ(irq_nth(0), HLT_VECTOR);
 	GUEST_DONE();
 }

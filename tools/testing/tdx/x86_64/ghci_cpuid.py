@@ -34,10 +34,11 @@ Native CPUID fields that are not compared with KVM_TDX_GET_CPUID, and why:
 """
 
 import struct
+import time
 
-from tdx.lib import abi, ghci, tdx_cmd
+from tdx.lib import abi, apic, ghci, tdx_cmd
 from tdx.lib.abi import ffi
-from tdx.lib.exits import describe
+from tdx.lib.exits import VcpuThread, describe
 from tdx.lib.kvm import VcpuTimeout
 from tdx.lib.testcase import TdxTestCase, main
 
@@ -50,6 +51,8 @@ INFO1 = ((1 << 1), 0x1212121212121212, 0x1313131313131313, 0x1414141414141414)  
 
 RUN_TIMEOUT = 2.0
 HLT_WAIT = 0.3                                   # a halted vCPU stays in KVM_RUN this long
+HLT_VECTOR = 0x72                                # ghci_cpuid.c
+READY_OFFSET = 0x3000
 
 MASK64 = (1 << 64) - 1
 SUCCESS = ghci.TDVMCALL_STATUS_SUCCESS
@@ -421,16 +424,66 @@ class GhciCpuid(TdxTestCase):
             with self.subTest(interrupt_blocked_flag=blocked):
                 gvm, vcpu = self.create_td("guest_hlt", args=blocked)
                 self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_RUNNABLE)
-                try:
-                    uc = vcpu.run_exit(timeout=HLT_WAIT)
-                except VcpuTimeout:
-                    pass
-                else:
-                    self.fail("TDG.VP.VMCALL<HLT> came back to userspace: %s" %
-                              ("guest %s at %s" % (uc.name, uc.where) if uc else describe(vcpu.kvm_run)))
-                self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_HALTED)
+                self.expect_halted(vcpu)
                 vcpu.set_mp_state(abi.KVM_MP_STATE_RUNNABLE)
                 vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    def expect_halted(self, vcpu):
+        """KVM_RUN stays in the kernel (HLT_WAIT, then the watchdog), mp_state HALTED."""
+        try:
+            uc = vcpu.run_exit(timeout=HLT_WAIT)
+        except VcpuTimeout:
+            pass
+        else:
+            self.fail("TDG.VP.VMCALL<HLT> came back to userspace: %s" %
+                      ("guest %s at %s" % (uc.name, uc.where) if uc else describe(vcpu.kvm_run)))
+        self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_HALTED)
+
+    def wait_ready(self, gvm, index):
+        """The guest's flag in shared memory: about to halt (KVM_GET_MP_STATE
+        would wait for a vCPU inside KVM_RUN on TDX)."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while gvm.read(gvm.layout.shared_gpa + READY_OFFSET + 8 * index, 8) == bytes(8):
+            if time.monotonic() > deadline:
+                self.fail("vCPU %d never got to its HLT" % index)
+            time.sleep(0.001)
+
+    # -- Instruction.HLT and interrupts (tdx_interrupt_allowed(), tdx_protected_apic_has_interrupt()) --
+
+    def test_hlt_woken_by_ipi_from_another_vcpu(self):
+        """vCPU 1 halts (IF = 0, R12 = 0); vCPU 0 sends it a fixed IPI with
+        TDG.VP.VMCALL<WRMSR>(x2APIC ICR); the posted interrupt wakes it and
+        is taken after STI."""
+        gvm, _ = self.create_td(["guest_hlt_ipi_sender", "guest_hlt_ipi_target"], nr_vcpus=2, args=[1, 0])
+        sender, target = gvm.vcpus
+        halted = VcpuThread(lambda v: v.run_until_done(timeout=3 * RUN_TIMEOUT), target)
+        halted.start()
+        self.wait_ready(gvm, 1)
+        time.sleep(HLT_WAIT)                # into its HLT: woken by the IPI, not skipped
+        sender.run_until_done(timeout=RUN_TIMEOUT)
+        halted.join_result(3 * RUN_TIMEOUT)
+
+    def test_hlt_interrupts_blocked_not_woken_by_interrupt(self):
+        """R12 = 1: a fixed interrupt sent while halted (KVM_SIGNAL_MSI,
+        accepted) does not wake the vCPU; an NMI does, is handled at once,
+        and the interrupt follows after STI."""
+        gvm, vcpu = self.create_td("guest_hlt_blocked")
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
+        self.expect_halted(vcpu)
+        self.assertEqual(gvm.vm.signal_msi(*apic.msi(vcpu.id, HLT_VECTOR)), 1)
+        self.expect_halted(vcpu)
+        vcpu.nmi()
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1 << 8, "NMIs << 8 | interrupts at wake-up")
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    def test_hlt_woken_by_interrupt_pending_in_virr(self):
+        """An interrupt that reached the vIRR while IF was 0 (the way one
+        that arrives in an STI shadow does) makes HLT with R12 = 0 return at
+        once: KVM reads TD_VCPU_STATE_DETAILS after such a HLT."""
+        gvm, vcpu = self.create_td("guest_hlt_pending_virr")
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
+        self.assertEqual(gvm.vm.signal_msi(*apic.msi(vcpu.id, HLT_VECTOR)), 1)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
 
     # -- dispatch (§4.3) --
 

@@ -12,7 +12,9 @@
  */
 #include <stdint.h>
 
+#include "apic.h"
 #include "boot.h"
+#include "io.h"
 #include "tdx.h"
 #include "test.h"
 
@@ -104,5 +106,48 @@ void guest_msr_writes_filtered(void)
 			TDVMCALL_STATUS_INVALID_OPERAND);
 	GUEST_ASSERT_EQ(tdg_vp_vmcall_wrmsr(MSR_IA32_POWER_CTL, ANCHOR_POWER_CTL),
 			TDVMCALL_STATUS_SUCCESS);
+	GUEST_DONE();
+}
+
+/*
+ * Interrupts through the x2APIC registers KVM emulates (SPIV, ICR) and the
+ * ones the CPU virtualizes for a TD (EOI, IRR: native RDMSR/WRMSR).
+ */
+#define MSI_VECTOR		0x5C
+#define SELF_IPI_VECTOR		0x9D
+
+/*
+ * KVM_SIGNAL_MSI while SPIV leaves the APIC software-disabled (dropped),
+ * after enabling it (delivered), and once more after the handler's EOI.
+ */
+void guest_msi(void)
+{
+	local_irq_disable();
+	irq_count_vector(MSI_VECTOR);
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(rdmsr(X2APIC_MSR_IRR0 + MSI_VECTOR / 32), 0);
+	GUEST_ASSERT_EQ(x2apic_enable(), TDVMCALL_STATUS_SUCCESS);
+	GUEST_SYNC(2);
+	GUEST_ASSERT_EQ(irq_enable_until(1), 1);
+	GUEST_SYNC(3);
+	GUEST_ASSERT_EQ(irq_enable_until(2), 2);
+	GUEST_ASSERT_EQ(irq_count(MSI_VECTOR), 2);
+	GUEST_DONE();
+}
+
+/* ICR with the self shorthand; then with reserved bit 13, refused and no IPI. */
+void guest_icr_self_ipi(void)
+{
+	local_irq_disable();
+	GUEST_ASSERT_EQ(x2apic_enable(), TDVMCALL_STATUS_SUCCESS);
+	irq_count_vector(SELF_IPI_VECTOR);
+	GUEST_ASSERT_EQ(x2apic_send_ipi(0x55, APIC_DEST_SELF | SELF_IPI_VECTOR), TDVMCALL_STATUS_SUCCESS);
+	GUEST_ASSERT_EQ(irq_total(), 0);
+	GUEST_ASSERT_EQ(rdmsr(X2APIC_MSR_IRR0 + SELF_IPI_VECTOR / 32), 1ULL << (SELF_IPI_VECTOR % 32));
+	GUEST_ASSERT_EQ(irq_enable_until(1), 1);
+	GUEST_ASSERT_EQ(irq_nth(0), SELF_IPI_VECTOR);
+	GUEST_ASSERT_EQ(x2apic_send_ipi(0, 1U << 13 | APIC_DEST_SELF | SELF_IPI_VECTOR),
+			TDVMCALL_STATUS_INVALID_OPERAND);
+	GUEST_ASSERT_EQ(rdmsr(X2APIC_MSR_IRR0 + SELF_IPI_VECTOR / 32), 0);
 	GUEST_DONE();
 }

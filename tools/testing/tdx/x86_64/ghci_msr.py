@@ -37,7 +37,7 @@ are not emulated by KVM (tdx_has_emulated_msr()).
 import errno
 import struct
 
-from tdx.lib import abi, ghci
+from tdx.lib import abi, apic, ghci
 from tdx.lib.abi import ffi
 from tdx.lib.exits import describe
 from tdx.lib.testcase import TdxTestCase, main
@@ -50,6 +50,7 @@ POISON = 0x5A5A5A5A5A5A5A5A                  # r10/r11 before the guest stores t
 ANCHOR_ICR, ANCHOR_MISC_ENABLE, ANCHOR_POWER_CTL = 4, 5, 6
 
 RUN_TIMEOUT = 2.0                            # every exit here comes at once, or never
+MSI_VECTOR, SELF_IPI_VECTOR = 0x5C, 0x9D     # ghci_msr.c
 
 SUCCESS = ghci.TDVMCALL_STATUS_SUCCESS
 INVALID_OPERAND = ghci.TDVMCALL_STATUS_INVALID_OPERAND
@@ -724,6 +725,35 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(self.results(gvm)[2], (SUCCESS, 0xFD))
         self.assertEqual(self.msr(vcpu, X2APIC_ICR), 0xFD)
 
+
+    # -- interrupts: SPIV, ICR (emulated by KVM), EOI and IRR (virtualized) --
+
+    def test_signal_msi_reaches_handler(self):
+        """KVM_SIGNAL_MSI to the TD vCPU: 0 (dropped) while KVM's SPIV copy
+        leaves the APIC software-disabled (0xFF at reset), 1 once the guest
+        set SPIV bit 8 with TDG.VP.VMCALL<WRMSR>, and its handler runs; the
+        same vector again after the handler's EOI."""
+        gvm, vcpu = self.create_td("guest_msi")
+        msi = apic.msi(vcpu.id, MSI_VECTOR)
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
+        self.assertEqual(vcpu.get_msrs([X2APIC_SPIV]), {X2APIC_SPIV: 0xFF})
+        self.assertEqual(gvm.vm.signal_msi(*msi), 0, "APIC software-disabled: not accepted")
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 2)
+        self.assertEqual(vcpu.get_msrs([X2APIC_SPIV]), {X2APIC_SPIV: apic.APIC_SPIV_APIC_ENABLED | 0xFF})
+        self.assertEqual(gvm.vm.signal_msi(*msi), 1)
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 3)
+        self.assertEqual(gvm.vm.signal_msi(*msi), 1)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    def test_icr_self_ipi(self):
+        """An ICR write with the self shorthand sends the vector to the writer
+        (the destination field is ignored); one with a reserved bit (13) is
+        refused with INVALID_OPERAND and sends nothing; KVM keeps the last
+        accepted ICR value."""
+        gvm, vcpu = self.create_td("guest_icr_self_ipi")
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual(vcpu.get_msrs([X2APIC_ICR]),
+                         {X2APIC_ICR: apic.icr(0x55, SELF_IPI_VECTOR, shorthand=apic.APIC_DEST_SELF)})
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apic.h"
 #include "boot.h"
 #include "exceptions.h"
 #include "private_mem.h"
@@ -142,6 +143,30 @@ void guest_map_gpa_retry(uint64_t gpa)
 	uint64_t status = tdg_vp_vmcall_map_gpa(start, end - start, &next);
 
 	report_map_gpa(status, next);
+	map_gpa_ok(next, end - next);
+	GUEST_DONE();
+}
+
+/*
+ * An interrupt arrives while the host handles the first chunk: KVM stops
+ * with RETRY and R11 = the next chunk (tdx_complete_vmcall_map_gpa(),
+ * kvm_vcpu_has_events()); the guest takes the interrupt, then resumes.
+ */
+#define MAP_GPA_VECTOR	0x63
+
+void guest_map_gpa_interrupted(uint64_t gpa)
+{
+	uint64_t start = shared_gpa(gpa), end = start + 2 * SIZE_2M, next = 0;
+	uint64_t status;
+
+	local_irq_disable();
+	GUEST_ASSERT_EQ(x2apic_enable(), TDVMCALL_STATUS_SUCCESS);
+	irq_count_vector(MAP_GPA_VECTOR);
+	status = tdg_vp_vmcall_map_gpa(start, end - start, &next);
+	GUEST_ASSERT_EQ(irq_total(), 0);
+	report_map_gpa(status, next);
+	GUEST_ASSERT_EQ(irq_enable_until(1), 1);
+	GUEST_ASSERT_EQ(irq_nth(0), MAP_GPA_VECTOR);
 	map_gpa_ok(next, end - next);
 	GUEST_DONE();
 }

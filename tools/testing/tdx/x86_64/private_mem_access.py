@@ -28,7 +28,7 @@ in a diagnostic which one applied.
 import errno
 import threading
 
-from tdx.lib import abi, boot, ghci, td, tdx_cmd
+from tdx.lib import abi, apic, boot, ghci, td, tdx_cmd
 from tdx.lib.exits import describe
 from tdx.lib.kvm import KvmError
 from tdx.lib.system import MAP_SHARED, PROT_READ, PROT_WRITE
@@ -56,6 +56,7 @@ UNMAPPED_SOURCE = 0x1000                    # page aligned, below vm.mmap_min_ad
 BIND_SLOT = 11                              # memslots of test_guest_memfd_double_binding
 BIND_GPA = 0xD0000000                       # no other memslot there
 RETRY = ghci.TDVMCALL_STATUS_RETRY
+MAP_GPA_VECTOR = 0x63                       # private_mem_access.c
 INVALID_OPERAND = ghci.TDVMCALL_STATUS_INVALID_OPERAND
 
 
@@ -231,6 +232,20 @@ class PrivateMemAccess(TdxTestCase):
         want = RETRY if self.kernel_has("mapgpa-user-errors") else INVALID_OPERAND
         self.assertStatus(status, want, "R10 after hypercall.ret EAGAIN")
         self.assertEqual(r11, (UNBACKED_GPA + (2 << 20)) | gvm.shared_bit, "R11: the chunk to redo")
+        self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + (2 << 20), 512, private=False)
+        vcpu.run_until_done()
+
+    def test_map_gpa_retry_on_pending_interrupt(self):
+        """An interrupt sent while the host handles the first chunk stops the
+        call: RETRY with R11 = the next chunk's GPA, guest's shared bit kept
+        (tdx_complete_vmcall_map_gpa(): kvm_vcpu_has_events()); the guest
+        takes the interrupt, then goes on from R11."""
+        gvm, vcpu = self.create_td("guest_map_gpa_interrupted", args=UNBACKED_GPA)
+        self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA, 512, private=False)
+        self.assertEqual(gvm.vm.signal_msi(*apic.msi(vcpu.id, MAP_GPA_VECTOR)), 1)
+        status, r11 = self.map_gpa_result(gvm, vcpu)
+        self.assertStatus(status, RETRY, "R10 with an interrupt pending between chunks")
+        self.assertEqual(r11, (UNBACKED_GPA + (2 << 20)) | gvm.shared_bit, "R11: the next chunk")
         self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + (2 << 20), 512, private=False)
         vcpu.run_until_done()
 
