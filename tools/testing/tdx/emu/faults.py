@@ -30,6 +30,40 @@ FAULTS = {
     "mapgpa-no-align-check": (
         "emu/vmcall.py",
         "MapGPA does not return ALIGN_ERROR for an unaligned GPA or size (§4.7)"),
+    "getquote-size-checks": (
+        "emu/vmcall.py",
+        "GetQuote refuses a size of 0 (INVALID_OPERAND) and an unaligned GPA or size "
+        "(ALIGN_ERROR): the pre-merge handler of 2025-04 (Message-ID "
+        "20250402001557.173586-2-binbin.wu@linux.intel.com); merged as cf207eac06f6 without them"),
+    "getquote-gpa-unstripped": (
+        "emu/vmcall.py",
+        "GetQuote passes R12 to userspace with the shared bit still set (the same pre-merge handler)"),
+    "setup-event-notify-absent": (
+        "emu/vmcall.py",
+        "SetupEventNotifyInterrupt is not handled: SUBFUNC_UNSUPPORTED, no exit "
+        "(6.16-rc3..rc5, before 4580dbef5ce0)"),
+    "hlt-ignores-rvi": (
+        "emu/interrupts.py",
+        "TDVMCALL<HLT> with R12 = 0 does not look at a vector already in the vIRR "
+        "(TD_VCPU_STATE_DETAILS): a vCPU halts with a deliverable interrupt, e.g. one that "
+        "arrived in an STI shadow (pre-merge v9 HLT handling, 2022-09)"),
+    "hlt-ignores-blocked-flag": (
+        "emu/interrupts.py",
+        "tdx_interrupt_allowed() ignores R12: a maskable interrupt wakes a TDVMCALL<HLT> "
+        "that said interrupts are blocked"),
+    "mapgpa-no-interrupt-check": (
+        "emu/vmcall.py",
+        "MapGPA never stops between 2 MiB chunks for a pending interrupt (no RETRY)"),
+    "msi-spiv-ignored": (
+        "emu/interrupts.py",
+        "fixed interrupts reach a vCPU whose APIC is software-disabled (SPIV bit 8 clear)"),
+    "icr-no-ipi": (
+        "emu/interrupts.py",
+        "a TDVMCALL<WRMSR> of the x2APIC ICR stores the value and sends no IPI"),
+    "eoi-lost": (
+        "emu/delivery.py",
+        "the guest's EOI does not retire the in-service vector: nothing of the same or a "
+        "lower priority class is delivered again"),
     "private-visible": (
         "emu/memory.py",
         "the private view is backed by the host's own memory"),

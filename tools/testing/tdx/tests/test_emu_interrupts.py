@@ -360,5 +360,42 @@ class WakeUp(Td):
         self.assertTrue(irq.has_events(self.vm, v))
 
 
+
+class FaultSwitches(Td):
+    """Each interrupt fault switch changes exactly the rule it names."""
+
+    n = 1
+
+    def test_hlt_ignores_rvi(self):
+        v = self.vcpu(0)
+        tdvmcall(self.vm, v, Run(), ghci.EXIT_REASON_HLT, r12=0)
+        v.apic.irr.add(0x50)
+        self.assertTrue(irq.has_events(self.vm, v))
+        self.vm.faults = frozenset({"hlt-ignores-rvi"})
+        self.assertFalse(irq.has_events(self.vm, v))
+        v.apic.post(0x51)                   # PID.ON still counts
+        self.assertTrue(irq.has_events(self.vm, v))
+
+    def test_hlt_ignores_blocked_flag(self):
+        v = self.vcpu(0)
+        tdvmcall(self.vm, v, Run(), ghci.EXIT_REASON_HLT, r12=1)
+        v.apic.post(0x51)
+        self.assertFalse(irq.has_events(self.vm, v))
+        self.vm.faults = frozenset({"hlt-ignores-blocked-flag"})
+        self.assertTrue(irq.has_events(self.vm, v))
+
+    def test_msi_spiv_ignored(self):
+        self.enable(self.vcpu(0), on=False)
+        self.assertEqual(irq.signal_msi(self.vm, *msi(0, 0x5A), 0), 0)
+        self.vm.faults = frozenset({"msi-spiv-ignored"})
+        self.assertEqual(irq.signal_msi(self.vm, *msi(0, 0x5A), 0), 1)
+
+    def test_icr_no_ipi(self):
+        self.vm.faults = frozenset({"icr-no-ipi"})
+        self.assertEqual(msrs.set_msr(self.vcpu(0), ICR, irq.APIC_DEST_SELF | 0x60), 0)
+        self.assertEqual(self.vcpu(0).apic.pir, set())
+        self.assertEqual(msrs.get_msr(self.vcpu(0), ICR), (0, irq.APIC_DEST_SELF | 0x60))
+        self.assertEqual(msrs.set_msr(self.vcpu(0), ICR, 1 << 13), 1)      # still refused
+
 if __name__ == "__main__":
     unittest.main()

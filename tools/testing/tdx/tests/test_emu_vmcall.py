@@ -734,6 +734,14 @@ class MapGpa(Base):
         self.assertTrue(self.resume(regs))
         self.assertEqual(self.run.run.hypercall.args[0], 0x400000)
 
+    def test_fault_no_interrupt_check_keeps_going(self):
+        """mapgpa-no-interrupt-check: a posted interrupt does not stop the call."""
+        self.vm.faults = frozenset({"mapgpa-no-interrupt-check"})
+        exited, regs = self.map_gpa(SHARED_BIT | 0x200000, 0x400000)
+        self.vcpu.apic.post(0x40)
+        self.assertTrue(self.resume(regs))
+        self.assertEqual(self.run.run.hypercall.args[0], 0x400000)
+
     def test_pending_event_after_the_last_chunk_is_success(self):
         """The event check comes after the end check: the last chunk completes the call."""
         exited, regs = self.map_gpa(SHARED_BIT | 0x200000, 0x200000)
@@ -809,6 +817,44 @@ class GetQuote(Base):
         exited, regs = self.call(ghci.TDVMCALL_GET_QUOTE, r12=0x301000, r13=0x1000)
         self.assertNoExit(exited)
         self.assertStatus(regs, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+
+
+class GetQuoteFaults(Base):
+    """The pre-merge GetQuote of 2025-04, switched on: only what it names changes."""
+
+    faults = ("getquote-size-checks", "getquote-gpa-unstripped")
+
+    def test_size_and_alignment_refused(self):
+        for r12, r13, status in ((SHARED_BIT | 0x301000, 0, ghci.TDVMCALL_STATUS_INVALID_OPERAND),
+                                 (SHARED_BIT | 0x301001, 0x1000, ghci.TDVMCALL_STATUS_ALIGN_ERROR),
+                                 (SHARED_BIT | 0x301000, 0x1001, ghci.TDVMCALL_STATUS_ALIGN_ERROR)):
+            with self.subTest(r12=hex(r12), r13=hex(r13)):
+                exited, regs = self.call(ghci.TDVMCALL_GET_QUOTE, r12=r12, r13=r13)
+                self.assertNoExit(exited)
+                self.assertStatus(regs, status)
+
+    def test_gpa_keeps_the_shared_bit(self):
+        exited, regs = self.call(ghci.TDVMCALL_GET_QUOTE, r12=SHARED_BIT | 0x301000, r13=0x1000)
+        self.assertTrue(exited)
+        self.assertEqual(self.run.run.tdx.get_quote.gpa, SHARED_BIT | 0x301000)
+
+    def test_private_buffer_still_invalid_operand(self):
+        exited, regs = self.call(ghci.TDVMCALL_GET_QUOTE, r12=0x301000, r13=0x1000)
+        self.assertNoExit(exited)
+        self.assertStatus(regs, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+
+
+class SetupEventNotifyInterruptAbsent(Base):
+    """6.16-rc3..rc5 (fault setup-event-notify-absent): every vector is SUBFUNC_UNSUPPORTED, no exit."""
+
+    faults = ("setup-event-notify-absent",)
+
+    def test_no_exit_for_any_vector(self):
+        for vector in (31, 32, 255, 256):
+            with self.subTest(vector=vector):
+                exited, regs = self.call(ghci.TDVMCALL_SETUP_EVENT_NOTIFY_INTERRUPT, r12=vector)
+                self.assertNoExit(exited)
+                self.assertStatus(regs, ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED)
 
 
 class SetupEventNotifyInterrupt(Base):
