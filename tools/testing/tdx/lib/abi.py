@@ -8,8 +8,32 @@ cited as "kvm.h" / "asm/kvm.h". x86-64 only.
 """
 
 import importlib
+import os
 
 from tdx.lib.abi_cdef import CDEF, cdef_hash
+
+
+def generated_paths():
+    """Where `make` may have put _abi_ffi.py: beside this file, or, for
+    `make O=DIR` (which leaves the source tree untouched), $TDX_OUTPUT/lib/."""
+    paths = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "_abi_ffi.py")]
+    if os.environ.get("TDX_OUTPUT"):
+        paths.append(os.path.join(os.path.abspath(os.environ["TDX_OUTPUT"]), "lib", "_abi_ffi.py"))
+    return paths
+
+
+def _from_output(name):
+    path = generated_paths()[-1]
+    if len(generated_paths()) < 2 or not os.path.isfile(path):
+        return None
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    gen = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(gen)
+    except Exception:
+        return None
+    return gen
 
 
 def _load_ffi(module="tdx.lib._abi_ffi"):
@@ -18,6 +42,8 @@ def _load_ffi(module="tdx.lib._abi_ffi"):
         gen = importlib.import_module(module)
     except ImportError:
         gen = None
+    if gen is None or getattr(gen, "CDEF_HASH", None) != cdef_hash(CDEF):
+        gen = _from_output(module)
     if gen is not None and getattr(gen, "CDEF_HASH", None) == cdef_hash(CDEF):
         return gen.ffi, True
     # Fresh tree before `make`, or CDEF edited since: parse it here (tens of ms).

@@ -110,7 +110,9 @@ def missing_dependencies():
     """The packages a test module needs that this Python cannot import."""
     import importlib.util
     wanted = list(DEPENDENCIES)
-    if not os.path.exists(os.path.join(_LIB_DIR, "_abi_ffi.py")):
+    output = os.environ.get("TDX_OUTPUT")
+    if not os.path.exists(os.path.join(_LIB_DIR, "_abi_ffi.py")) and not (
+            output and os.path.exists(os.path.join(output, "lib", "_abi_ffi.py"))):
         wanted.append(("cffi", "cffi"))
     missing = []
     for module, package in wanted:

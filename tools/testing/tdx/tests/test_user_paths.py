@@ -381,3 +381,42 @@ class MakeRunTests(unittest.TestCase):
         p = self.make("-t no_such_module")
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("tdx-selftests: error: -t no_such_module: no module or test case matches", p.stderr)
+
+
+@unittest.skipUnless(shutil.which("make") and shutil.which("gcc") and shutil.which("git")
+                     and (ROOT.parents[1] / ".git").exists(), "make, gcc and a git checkout needed")
+class MakeOutOfTree(unittest.TestCase):
+    """`make O=DIR` on a copy of the sources: nothing in the source tree changes, not even
+    lib/_abi_ffi.py or __pycache__; the build in DIR is what the modules use."""
+
+    def test_source_tree_untouched(self):
+        top = ROOT.parents[1]
+        files = subprocess.run(["git", "ls-files", "-z"], cwd=str(top), stdout=subprocess.PIPE,
+                               timeout=60).stdout.decode().split("\0")
+        with tempfile.TemporaryDirectory() as tmp:
+            src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")
+            for f in filter(None, files):
+                if os.path.isfile(os.path.join(str(top), f)):
+                    os.makedirs(os.path.dirname(os.path.join(src, f)), exist_ok=True)
+                    shutil.copy2(os.path.join(str(top), f), os.path.join(src, f))
+
+            def snapshot():
+                return sorted((os.path.relpath(os.path.join(d, n), src), os.stat(os.path.join(d, n)).st_mtime_ns)
+                              for d, _, names in os.walk(src) for n in names)
+            before = snapshot()
+            e = env()
+            for var in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "TDX_OUTPUT", "PYTHONPYCACHEPREFIX"):
+                e.pop(var, None)
+            p = subprocess.run(["make", "O=" + out, "PYTHON=" + sys.executable], cwd=src, env=e,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(snapshot(), before)
+            self.assertTrue(os.path.isfile(os.path.join(out, "lib", "_abi_ffi.py")))
+            self.assertTrue(os.path.isfile(os.path.join(out, "x86_64", "td_lifecycle.elf")))
+            probe = subprocess.run([sys.executable, "-c", "from tdx.lib import abi; print(abi._FFI_GENERATED)"],
+                                   cwd=os.path.join(src, "tools", "testing"), stdout=subprocess.PIPE,
+                                   universal_newlines=True, timeout=60,
+                                   env=dict(e, TDX_OUTPUT=out, PYTHONPATH=os.path.join(src, "tools", "testing"),
+                                            PYTHONDONTWRITEBYTECODE="1"))
+            self.assertEqual(probe.stdout.strip(), "True")
+
