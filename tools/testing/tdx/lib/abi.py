@@ -36,13 +36,16 @@ def _from_output(name):
     return gen
 
 
-def _load_ffi(module="tdx.lib._abi_ffi"):
+_GENERATED = "tdx.lib._abi_ffi"
+
+
+def _load_ffi(module=_GENERATED):
     """The generated out-of-line ffi if it matches CDEF, else one parsed from CDEF (slow)."""
     try:
         gen = importlib.import_module(module)
     except ImportError:
         gen = None
-    if gen is None or getattr(gen, "CDEF_HASH", None) != cdef_hash(CDEF):
+    if module == _GENERATED and (gen is None or getattr(gen, "CDEF_HASH", None) != cdef_hash(CDEF)):
         gen = _from_output(module)
     if gen is not None and getattr(gen, "CDEF_HASH", None) == cdef_hash(CDEF):
         return gen.ffi, True
