@@ -30,7 +30,6 @@ TDX (emu/README, "stores to pending pages").
 import errno
 import functools
 import threading
-import threading
 
 from tdx.lib import abi
 from tdx.lib.kvm import Mapping
@@ -79,7 +78,7 @@ class Slot:
         self.gmem = gmem
         self.gmem_offset = gmem_offset
         self.private = private          # Mapping owned by the model, or None without guest_memfd
-        self.real = []                  # real memslot ids currently backing this slot
+        self.real = set()               # (gpa, size, host address) of the real memslots backing it
 
     def contains(self, gpa):
         return self.gpa <= gpa < self.gpa + self.size
@@ -105,6 +104,7 @@ class TdMemory:
         self.held_stores = {}           # gfn -> [(gpa, data)]: stores to a pending page (hold_store)
         self._free_real = []
         self._next_real = 0
+        self._real_ids = {}             # (gpa, size, host address) -> real memslot id
         self.dirty = True
         self.lock = threading.RLock()
         # vCPU threads of one TD sync before each entry (emu/system.py).
@@ -422,7 +422,11 @@ class TdMemory:
 
     @_locked
     def sync(self):
-        """Make the real VM's memslots match the two views."""
+        """Make the real VM's memslots match the two views.  Only what changed
+        is touched: real memslots whose range stays are left in place, so that
+        other vCPUs running meanwhile keep their code, stacks and page tables
+        mapped (an access to a range in flux exits as MMIO and is completed by
+        the run loop under the lock)."""
         if not self.dirty:
             return
         with self._sync_lock:
@@ -430,9 +434,16 @@ class TdMemory:
                 return
             # Cleared first: a change made meanwhile marks it dirty again.
             self.dirty = False
+            want = {slot.id: set(self._slot_ranges(slot)) for slot in self.slots.values()}
             for slot in self.slots.values():
-                self._unmap_slot(slot)
-                self._map_slot(slot)
+                for key in slot.real - want[slot.id]:
+                    self._drop_real(key)
+            for slot in self.slots.values():
+                for key in want[slot.id] - slot.real:
+                    real = self._free_real.pop() if self._free_real else self._alloc_real()
+                    self._set_real(real, *key)
+                    self._real_ids[key] = real
+                slot.real = want[slot.id]
 
     def _runs(self, slot, want):
         start = None
@@ -446,7 +457,8 @@ class TdMemory:
         if start is not None:
             yield start, (slot.size >> PAGE_SHIFT) - start
 
-    def _map_slot(self, slot):
+    def _slot_ranges(self, slot):
+        """(gpa, size, host address) of the real memslots that back `slot`."""
         def private_ok(gfn):
             return gfn in self.private_gfns and self.state.get(gfn) == MAPPED
 
@@ -456,27 +468,25 @@ class TdMemory:
         if slot.private is not None:
             base = self._private_base(slot)
             for first, count in self._runs(slot, private_ok):
-                self._real_slot(slot, slot.gpa + (first << PAGE_SHIFT), count << PAGE_SHIFT,
-                                base + (first << PAGE_SHIFT))
+                yield slot.gpa + (first << PAGE_SHIFT), count << PAGE_SHIFT, base + (first << PAGE_SHIFT)
         if self.shared_bit:
             for first, count in self._runs(slot, shared_ok):
-                self._real_slot(slot, (slot.gpa + (first << PAGE_SHIFT)) | self.shared_bit,
-                                count << PAGE_SHIFT, slot.uaddr + (first << PAGE_SHIFT))
-
-    def _real_slot(self, slot, gpa, size, addr):
-        real = self._free_real.pop() if self._free_real else self._alloc_real()
-        self._set_real(real, gpa, size, addr)
-        slot.real.append(real)
+                yield ((slot.gpa + (first << PAGE_SHIFT)) | self.shared_bit, count << PAGE_SHIFT,
+                       slot.uaddr + (first << PAGE_SHIFT))
 
     def _alloc_real(self):
         self._next_real += 1
         return self._next_real - 1
 
+    def _drop_real(self, key):
+        real = self._real_ids.pop(key)
+        self._set_real(real, 0, 0, 0)
+        self._free_real.append(real)
+
     def _unmap_slot(self, slot):
-        for real in slot.real:
-            self._set_real(real, 0, 0, 0)
-            self._free_real.append(real)
-        slot.real = []
+        for key in slot.real:
+            self._drop_real(key)
+        slot.real = set()
 
     def _set_real(self, real, gpa, size, addr):
         region = _region(real, gpa, size, addr)

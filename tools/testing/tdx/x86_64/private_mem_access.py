@@ -29,13 +29,11 @@ import errno
 import threading
 
 from tdx.lib import abi, apic, boot, ghci, td, tdx_cmd
-from tdx.lib.exits import describe
 from tdx.lib.kvm import KvmError
+from tdx.lib.private_memory import PAGE, PRIVATE, PrivateMemoryCase, qwords
 from tdx.lib.system import MAP_SHARED, PROT_READ, PROT_WRITE
-from tdx.lib.testcase import TdxTestCase, main
+from tdx.lib.testcase import main
 
-PAGE = 4096
-PRIVATE = abi.KVM_MEMORY_ATTRIBUTE_PRIVATE
 
 # Patterns; private_mem_access.c has the same values.
 SECRET = 0x5EC2E75EC2E75EC2
@@ -60,11 +58,7 @@ MAP_GPA_VECTOR = 0x63                       # private_mem_access.c
 INVALID_OPERAND = ghci.TDVMCALL_STATUS_INVALID_OPERAND
 
 
-def qwords(value, n=PAGE // 8):
-    return value.to_bytes(8, "little") * n
-
-
-class PrivateMemAccess(TdxTestCase):
+class PrivateMemAccess(PrivateMemoryCase):
     guest = "private_mem_access"
 
     # -- helpers --
@@ -72,72 +66,14 @@ class PrivateMemAccess(TdxTestCase):
     def create_td_private_page(self, entry, gpa=AREA_PAGE, **options):
         """A TD in which shared-area page `gpa` is private, added with INIT_QWORD;
         the host's own memory there holds HOST_QWORD."""
-        b = self.td_builder(entry, args=gpa, **options)
-        b.create_vm()
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
-        gvm = b.gvm
-        gvm.write(gpa, qwords(HOST_QWORD))
-        b.vm.set_memory_attributes(gpa, PAGE, PRIVATE)
-        source = b.vm.alloc(PAGE)
-        source.write(0, qwords(INIT_QWORD))
-        tdx_cmd.init_mem_region(gvm.vcpus[0], gpa, source.addr, 1)
-        b.finalize()
-        return gvm, gvm.vcpus[0]
-
-    def expect_map_gpa(self, gvm, vcpu, gpa, npages, private, ret=0, convert=True):
-        """One KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE) chunk (§4.7); converts it
-        with KVM_SET_MEMORY_ATTRIBUTES unless told not to, and completes it with `ret`."""
-        run = vcpu.run_expect(abi.KVM_EXIT_HYPERCALL)
-        hc = run.hypercall
-        self.assertEqual(hc.nr, abi.KVM_HC_MAP_GPA_RANGE)
-        self.assertEqual(hc.args[0], gpa, "args[0]: chunk GPA without the shared bit")
-        self.assertEqual(hc.args[1], npages, "args[1]: pages in the chunk")
-        self.assertEqual(hc.args[2], abi.KVM_MAP_GPA_RANGE_ENCRYPTED if private
-                         else abi.KVM_MAP_GPA_RANGE_DECRYPTED, "args[2]: attributes")
-        self.assertEqual(hc.flags, abi.KVM_EXIT_HYPERCALL_LONG_MODE)
-        self.assertEqual(hc.ret, 0, "hypercall.ret is pre-zeroed")
-        if convert:
-            gvm.vm.set_memory_attributes(gpa, npages * PAGE, PRIVATE if private else 0)
-        hc.ret = ret
+        return self.td_with_private_pages(entry, gpa, [gpa], lambda page: qwords(INIT_QWORD),
+                                          lambda page: qwords(HOST_QWORD), **options)
 
     def map_gpa_result(self, gvm, vcpu):
         """(R10, R11) of a MapGPA the guest reported with report_map_gpa()."""
         self.assertEqual(vcpu.run_expect_sync(), 1)
         raw = gvm.read(gvm.layout.shared_gpa + RESULT_OFFSET, 16)
         return int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
-
-    def assertStatus(self, got, want, what):
-        self.assertEqual(got, want, "%s: %s, expected %s" % (what, ghci.status_name(got), ghci.status_name(want)))
-
-    def assertPage(self, data, expected, what):
-        """Page contents, reported by the first differing offset."""
-        if data != expected:
-            off = next(i for i, (a, b) in enumerate(zip(data, expected)) if a != b)
-            self.fail("%s: differs at offset 0x%x: %s, expected %s" % (
-                what, off, data[off:off + 8].hex(), expected[off:off + 8].hex()))
-
-    def expect_run_error(self, vcpu, err):
-        """KVM_RUN must fail with `err`; returns kvm_run."""
-        try:
-            uc = vcpu.run_exit()
-        except KvmError as e:
-            self.assertEqual(e.errno, err, "KVM_RUN: %s, exit %s" % (e, describe(vcpu.kvm_run)))
-            return vcpu.kvm_run
-        self.fail("KVM_RUN succeeded (%s), expected %s" % (
-            "guest %s at %s" % (uc.name, uc.where) if uc else describe(vcpu.kvm_run), errno.errorcode[err]))
-
-    def expect_memory_fault(self, vcpu, gpa, private):
-        """KVM_RUN fails EFAULT with KVM_EXIT_MEMORY_FAULT for page `gpa` (§3.3)."""
-        self.check_memory_fault(self.expect_run_error(vcpu, errno.EFAULT), gpa, private)
-
-    def check_memory_fault(self, run, gpa, private):
-        self.assertEqual(run.exit_reason, abi.KVM_EXIT_MEMORY_FAULT, describe(run))
-        mf = run.memory_fault
-        self.assertEqual(mf.flags, abi.KVM_MEMORY_EXIT_FLAG_PRIVATE if private else 0, "memory_fault.flags")
-        self.assertEqual(mf.gpa, gpa, "memory_fault.gpa: page, without the shared bit")
-        self.assertEqual(mf.size, PAGE, "memory_fault.size")
 
     # -- the host cannot observe private data (anchor row 14) --
 

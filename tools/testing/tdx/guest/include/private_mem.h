@@ -26,14 +26,25 @@
 #define QWORDS		(PAGE_SIZE / 8)
 #define SIZE_2M		(2ULL << 20)
 
+/* The MMIO window, where the host adds memslots of its own: both aliases are mapped. */
+static inline int in_window(uint64_t gpa)
+{
+	return gpa >= TD_MMIO_GPA && gpa < TD_MMIO_GPA + TD_MMIO_SIZE;
+}
+
+/* The private alias of a page of low memory or of the window. */
 static inline volatile uint64_t *private_va(uint64_t gpa)
 {
+	if (in_window(gpa))
+		return (volatile uint64_t *)(TD_MMIO_PRIVATE_GVA + gpa - TD_MMIO_GPA);
 	return (volatile uint64_t *)gpa;
 }
 
-/* The shared alias of a page of the shared area. */
+/* The shared alias of a page of the shared area or of the window. */
 static inline volatile uint64_t *shared_va(uint64_t gpa)
 {
+	if (in_window(gpa))
+		return (volatile uint64_t *)(TD_MMIO_GVA + gpa - TD_MMIO_GPA);
 	return (volatile uint64_t *)(td_boot_params.shared_gva + gpa - td_boot_params.shared_gpa);
 }
 
