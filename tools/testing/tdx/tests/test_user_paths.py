@@ -29,6 +29,7 @@ from tdx.lib import ktap
 from tdx.lib.guest import GuestImage, find_image
 from tdx.lib.testcase import TdxTestCase
 from tdx.tests.ktap_check import check
+from tdx.tests.support import copy_sources, in_checkout
 from tdx.tests.test_driver import FIXTURES, ROOT, driver_argv, env, parent_of, read_pids, top_results, wait_dead
 
 NO_KVM = "no usable /dev/kvm"
@@ -383,22 +384,15 @@ class MakeRunTests(unittest.TestCase):
         self.assertIn("tdx-selftests: error: -t no_such_module: no module or test case matches", p.stderr)
 
 
-@unittest.skipUnless(shutil.which("make") and shutil.which("gcc") and shutil.which("git")
-                     and (ROOT.parents[1] / ".git").exists(), "make, gcc and a git checkout needed")
+@in_checkout
 class MakeOutOfTree(unittest.TestCase):
     """`make O=DIR` on a copy of the sources: nothing in the source tree changes, not even
     lib/_abi_ffi.py or __pycache__; the build in DIR is what the modules use."""
 
     def test_source_tree_untouched(self):
-        top = ROOT.parents[1]
-        files = subprocess.run(["git", "ls-files", "-z"], cwd=str(top), stdout=subprocess.PIPE,
-                               timeout=60).stdout.decode().split("\0")
         with tempfile.TemporaryDirectory() as tmp:
             src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")
-            for f in filter(None, files):
-                if os.path.isfile(os.path.join(str(top), f)):
-                    os.makedirs(os.path.dirname(os.path.join(src, f)), exist_ok=True)
-                    shutil.copy2(os.path.join(str(top), f), os.path.join(src, f))
+            copy_sources(src)
 
             def snapshot():
                 return sorted((os.path.relpath(os.path.join(d, n), src), os.stat(os.path.join(d, n)).st_mtime_ns)
