@@ -33,6 +33,7 @@ Native CPUID fields that are not compared with KVM_TDX_GET_CPUID, and why:
 - leaf 0xD: sizes that depend on XCR0 at the time of the CPUID.
 """
 
+import errno
 import struct
 import time
 
@@ -312,6 +313,23 @@ class GhciCpuid(TdxTestCase):
                 self.assertEqual(got[3] >> 24, 0x51 + i, "EBX[31:24] of this vCPU's table")
             answers.append(got)
         self.assertNotEqual(answers[0], answers[1])
+
+    def test_set_cpuid2_after_run_must_match(self):
+        """Once the vCPU has run, KVM_SET_CPUID2 takes only the table it has
+        (kvm_set_cpuid(): kvm_cpuid_check_equal()): the same table is accepted, one
+        with a hypervisor leaf changed is EINVAL, one entry fewer too, and
+        KVM_GET_CPUID2 still reports the first table, which the guest's
+        Instruction.CPUID answered from."""
+        gvm, vcpu, table = self.cpuid_td(distinctive)
+        self.set_ops(gvm, [cpuid_vmcall(0x40000001)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.check_cpuid(gvm, [((0x40000001, 0), HV_LEAF1)])
+        vcpu.set_cpuid2(table)
+        changed = [(f, i, fl, a ^ 1, b, c, d) if f == 0x40000001 else (f, i, fl, a, b, c, d)
+                   for f, i, fl, a, b, c, d in table]
+        self.assertErrno(errno.EINVAL, vcpu.set_cpuid2, changed)
+        self.assertErrno(errno.EINVAL, vcpu.set_cpuid2, [e for e in table if e[0] != 0x40000001])
+        self.assertEqual(vcpu.get_cpuid2(), table, "KVM_GET_CPUID2 after the refused changes")
 
     # -- native CPUID (§7, anchor row 4) --
 

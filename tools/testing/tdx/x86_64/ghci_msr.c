@@ -18,8 +18,12 @@
 #include "tdx.h"
 #include "test.h"
 
-/* In the shared area (page 0 is the ucall page): a u64 count, then the ops. */
+/*
+ * In the shared area (page 0 is the ucall page): per vCPU a page with a u64
+ * count, then the ops.
+ */
 #define MSR_OPS_OFFSET		0x1000
+#define MSR_OPS_STRIDE		0x1000
 
 #define MSR_OP_RDMSR		0
 #define MSR_OP_WRMSR		1
@@ -46,7 +50,8 @@ struct msr_op {
 
 void guest_msr_ops(void)
 {
-	volatile uint64_t *count = (volatile uint64_t *)(td_boot_params.shared_gva + MSR_OPS_OFFSET);
+	volatile uint64_t *count = (volatile uint64_t *)(td_boot_params.shared_gva + MSR_OPS_OFFSET +
+							  guest_vcpu_index() * MSR_OPS_STRIDE);
 	volatile struct msr_op *ops = (volatile struct msr_op *)(count + 1);
 	uint64_t i, n = *count;
 

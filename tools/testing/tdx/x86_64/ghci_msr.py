@@ -44,6 +44,7 @@ from tdx.lib.testcase import TdxTestCase, main
 
 # guest: ghci_msr.c
 MSR_OPS_OFFSET = 0x1000
+MSR_OPS_STRIDE = 0x1000                      # one page of ops per vCPU
 RDMSR, WRMSR, SYNC = 0, 1, 2
 OP = struct.Struct("<5Q")                    # op, index, value, r10, r11
 POISON = 0x5A5A5A5A5A5A5A5A                  # r10/r11 before the guest stores them
@@ -166,14 +167,14 @@ class GhciMsr(TdxTestCase):
             gvm.vm.set_msr_filter(msr_filter, default_deny=default_deny)
         return gvm, vcpu
 
-    def set_ops(self, gvm, ops):
+    def set_ops(self, gvm, ops, vcpu=0):
         self.nr_ops = len(ops)
-        gvm.write(gvm.layout.shared_gpa + MSR_OPS_OFFSET, struct.pack("<Q", len(ops)) +
+        gvm.write(gvm.layout.shared_gpa + MSR_OPS_OFFSET + vcpu * MSR_OPS_STRIDE, struct.pack("<Q", len(ops)) +
                   b"".join(OP.pack(op, index, value, POISON, POISON) for op, index, value in ops))
 
-    def results(self, gvm):
+    def results(self, gvm, vcpu=0):
         """[(R10, R11)] the guest got back, one per op."""
-        raw = gvm.read(gvm.layout.shared_gpa + MSR_OPS_OFFSET + 8, OP.size * self.nr_ops)
+        raw = gvm.read(gvm.layout.shared_gpa + MSR_OPS_OFFSET + vcpu * MSR_OPS_STRIDE + 8, OP.size * self.nr_ops)
         out = []
         for i in range(self.nr_ops):
             _, _, _, r10, r11 = OP.unpack_from(raw, i * OP.size)
@@ -435,6 +436,61 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(got, [(SUCCESS, 0xA1), (SUCCESS, kvm[MSR_IA32_CR_PAT]),
                                (SUCCESS, kvm[MSR_IA32_POWER_CTL]), (SUCCESS, 0xB2),
                                (SUCCESS, kvm[MSR_IA32_POWER_CTL]), (SUCCESS, kvm[MSR_IA32_CR_PAT])])
+
+    def test_msr_filter_change_seen_by_every_vcpu(self):
+        """The filter is the VM's: with two vCPUs, a denied read exits on each, and
+        after the host replaces the filter (while both wait at GUEST_SYNC) neither
+        exits; each gets its own answers."""
+        gvm, _ = self.create_td("guest_msr_ops", nr_vcpus=2)
+        ops = [rdmsr(MSR_IA32_POWER_CTL), sync(), rdmsr(MSR_IA32_POWER_CTL)]
+        for i in range(2):
+            self.set_ops(gvm, ops, vcpu=i)
+        gvm.vm.enable_cap(abi.KVM_CAP_X86_USER_SPACE_MSR, REASON_FILTER)
+        gvm.vm.set_msr_filter([deny(MSR_IA32_POWER_CTL, READ)])
+        for i, vcpu in enumerate(gvm.vcpus):
+            vcpu.set_msrs({MSR_IA32_POWER_CTL: 0x6B766D00 + i})
+            m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, MSR_IA32_POWER_CTL, 0)
+            m.data = 0xF0 + i
+            self.run_to_sync(vcpu)
+        gvm.vm.set_msr_filter([])
+        for vcpu in gvm.vcpus:
+            vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        for i in range(2):
+            with self.subTest(vcpu=i):
+                got = self.results(gvm, vcpu=i)
+                self.assertEqual((got[0], got[2]), ((SUCCESS, 0xF0 + i), (SUCCESS, 0x6B766D00 + i)))
+
+    def test_msr_filter_allow_form_userspace_emulates(self):
+        """userspace_msr_exit_test's allow form on a TD: a default-allow filter with
+        three one-MSR ranges denying IA32_XSS (not emulated for a TD), FLUSH_CMD
+        and a fabricated MSR; userspace emulates them: XSS reads 0 and takes
+        only 0, FLUSH_CMD cannot be read and takes only 1, the fabricated MSR
+        keeps what was written.  Each access exits with FILTER; userspace's
+        error reaches the guest as INVALID_OPERAND."""
+        xss, flush, fake = 0xDA0, 0x10B, 0x474F4F00
+        ops = [rdmsr(xss), wrmsr(xss, 0), wrmsr(xss, 1), rdmsr(flush), wrmsr(flush, 0), wrmsr(flush, 1),
+               wrmsr(fake, 2), rdmsr(fake)]
+        gvm, vcpu = self.msr_td(ops, exits=REASON_FILTER,
+                                msr_filter=[(READ | WRITE, m, bytes(1), 1) for m in (xss, flush, fake)])
+        stored = {}
+        for op, index, data in ops:
+            if op == RDMSR:
+                m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, index, 0)
+                if index == flush:
+                    m.error = 1
+                else:
+                    m.data = stored.get(index, 0)
+            else:
+                m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_FILTER, index, data)
+                if (index, data) in ((xss, 1), (flush, 0)):
+                    m.error = 1
+                else:
+                    stored[index] = data
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        got = self.results(gvm)
+        self.assertStatuses(gvm, [SUCCESS, SUCCESS, INVALID_OPERAND, INVALID_OPERAND, INVALID_OPERAND,
+                                  SUCCESS, SUCCESS, SUCCESS])
+        self.assertEqual((got[0][1], got[7][1]), (0, 2), "the reads userspace answered")
 
     def test_user_space_msr_exits_changed_at_run_time(self):
         """KVM_CAP_X86_USER_SPACE_MSR may change while the TD runs: a denied read

@@ -62,6 +62,34 @@ void guest_punched_page(void)
 	GUEST_DONE();
 }
 
+/*
+ * Four private pages accepted and written; the host punches the whole file:
+ * every page is pending again (#VE each, 0); written again, then the host
+ * punches page 2 only: that page alone is pending and 0.
+ */
+#define PUNCH_PAGES	4
+
+void guest_punched_file(void)
+{
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
+	for (int i = 0; i < PUNCH_PAGES; i++) {
+		GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA + i * PAGE_SIZE, TDX_PS_4K), TDX_SUCCESS);
+		window_private(i)[0] = VALUE_A + i;
+	}
+	GUEST_SYNC(1);
+	for (int i = 0; i < PUNCH_PAGES; i++) {
+		GUEST_ASSERT_EQ(window_private(i)[0], 0);
+		GUEST_ASSERT_EQ(ve.count, i + 1);
+		GUEST_ASSERT_EQ(ve.gpa, TD_MMIO_GPA + i * PAGE_SIZE);
+		window_private(i)[0] = VALUE_B + i;
+	}
+	GUEST_SYNC(2);
+	for (int i = 0; i < PUNCH_PAGES; i++)
+		GUEST_ASSERT_EQ(window_private(i)[0], i == 2 ? 0 : VALUE_B + i);
+	GUEST_ASSERT_EQ(ve.count, PUNCH_PAGES + 1);
+	GUEST_DONE();
+}
+
 /* A shared page of the window: the host's data, before and after a hole is punched. */
 void guest_shared_window_read(void)
 {

@@ -95,15 +95,13 @@ class GuestMemfd(TdxTestCase):
         """A TD running `entry` with a guest_memfd memslot of `pages` pages at
         MMIO_GPA (private at MMIO_PRIVATE_GVA, shared at MMIO_GVA); returns
         (builder, guest_memfd fd, the memslot's userspace memory).  With
-        `owned` false the guest_memfd outlives the VM (closed at cleanup)."""
+        `owned` false the guest_memfd outlives the VM: the caller closes it."""
         b = self.td_builder(entry)
         b.create_vm()
         b.init_vm()
         b.add_vcpus()
         b.add_memory()
         gmem = b.vm.create_guest_memfd(pages * PAGE, owned=owned)
-        if not owned:
-            self.addCleanup(self.kvm.system.close, gmem)
         mem = b.vm.alloc(pages * PAGE)
         b.vm.set_user_memory_region2(WINDOW_SLOT, abi.KVM_MEM_GUEST_MEMFD, boot.MMIO_GPA, pages * PAGE,
                                      mem.addr, gmem, 0)
@@ -305,6 +303,49 @@ class GuestMemfd(TdxTestCase):
         self.kvm.system.fallocate(gmem, PUNCH, 0, PAGE)
         vcpu.run_until_done()
 
+    def test_punch_hole_whole_file_then_one_page(self):
+        """private_mem_conversions_test's punch-hole form on a TD: with four
+        private pages in use, a hole over the whole file makes every page pending
+        again (four #VEs, each 0); a hole over page 2 alone afterwards, that page
+        only."""
+        b, gmem, _ = self.td_with_window("guest_punched_file", pages=4)
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.kvm.system.fallocate(gmem, PUNCH, 0, 4 * PAGE)
+        self.assertEqual(vcpu.run_expect_sync(), 2)
+        self.kvm.system.fallocate(gmem, PUNCH, 2 * PAGE, PAGE)
+        vcpu.run_until_done()
+
+    def test_private_access_after_guest_memfd_closed(self):
+        """The guest_memfd behind a memslot is closed while the TD runs (the
+        memslot holds no reference to it): its private mappings are zapped and
+        KVM can no longer fault a page in (kvm_gmem_get_pfn(): no file): the
+        guest's next load fails KVM_RUN with EFAULT, KVM_EXIT_MEMORY_FAULT,
+        flags PRIVATE, the page, 4096 -- again at the next KVM_RUN."""
+        b, gmem, _ = self.td_with_window("guest_punched_page", pages=2, owned=False)
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.kvm.system.close(gmem)
+        for _ in range(2):
+            with self.assertRaises(KvmError) as ctx:
+                vcpu.run_exit()
+            self.assertEqual(ctx.exception.errno, errno.EFAULT)
+            run = vcpu.kvm_run
+            self.assertEqual(run.exit_reason, abi.KVM_EXIT_MEMORY_FAULT)
+            mf = run.memory_fault
+            self.assertEqual((mf.flags, mf.gpa, mf.size), (abi.KVM_MEMORY_EXIT_FLAG_PRIVATE, boot.MMIO_GPA, PAGE))
+
+    def test_ftruncate_refused(self):
+        """A guest_memfd's size is fixed: ftruncate() to a larger, a smaller and the
+        same size fails EINVAL (kvm_gmem_setattr()), the size stays."""
+        vm = self.td_vm()
+        system = self.kvm.system
+        gmem = vm.create_guest_memfd(FILE_PAGES * PAGE)
+        for length in (FILE_PAGES * PAGE + PAGE, PAGE, FILE_PAGES * PAGE):
+            with self.subTest(length=length):
+                self.assertFails(errno.EINVAL, system.ftruncate, gmem, length)
+        self.assertEqual(system.fstat(gmem).st_size, FILE_PAGES * PAGE)
+
     def test_punch_hole_leaves_shared_page(self):
         """A shared page of a guest_memfd memslot lives in the memslot's
         userspace memory: a hole punched over its guest_memfd range leaves what
@@ -323,6 +364,7 @@ class GuestMemfd(TdxTestCase):
         fallocate(KEEP_SIZE) over the whole file succeed, the size stays."""
         size = 2 * PAGE
         b, gmem, _ = self.td_with_window("guest_use_window", pages=2, owned=False)
+        self.addCleanup(self.kvm.system.close, gmem)
         b.gvm.vcpus[0].run_until_done()
         b.gvm.close()
         system = self.kvm.system

@@ -469,6 +469,30 @@ class PrivateMemAccess(PrivateMemoryCase):
         b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, PAGE, mem.addr)
         vcpu.run_until_done()
 
+    def test_set_memory_attributes_rules(self):
+        """KVM_SET_MEMORY_ATTRIBUTES on a TD (kvm_vm_ioctl_set_mem_attributes()),
+        each refused input with the rest valid: flags bit 0..63 EINVAL, an
+        attribute bit other than PRIVATE (bit 3) EINVAL, size 0, an address or
+        a size off by 8 bytes, a range whose end wraps to 0 (the last page below
+        2^64): EINVAL.  The page before it is taken, and the valid request on a
+        real page too, twice."""
+        b = self.td_before_finalize()
+        vm, gpa = b.vm, DIRTY_LOG_GPA
+        for i in range(64):
+            with self.subTest(flags_bit=i):
+                self.assertErrno(errno.EINVAL, vm.set_memory_attributes, gpa, PAGE, PRIVATE, flags=1 << i)
+            with self.subTest(attribute_bit=i):
+                want = 0 if 1 << i == PRIVATE else errno.EINVAL
+                self.assertErrno(want, vm.set_memory_attributes, gpa, PAGE, 1 << i)
+        for address, size in ((gpa, 0), (gpa + 8, PAGE), (gpa, PAGE + 8), ((1 << 64) - PAGE, PAGE)):
+            with self.subTest(address=hex(address), size=hex(size)):
+                self.assertErrno(errno.EINVAL, vm.set_memory_attributes, address, size, PRIVATE)
+        vm.set_memory_attributes((1 << 64) - 2 * PAGE, PAGE, PRIVATE)
+        for _ in range(2):
+            vm.set_memory_attributes(gpa, PAGE, 0)
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
     def test_memory_attributes_capability(self):
         """KVM_CAP_MEMORY_ATTRIBUTES: PRIVATE, on /dev/kvm and on a TD VM."""
         b = self.td_builder("guest_done")

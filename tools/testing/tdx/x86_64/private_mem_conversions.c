@@ -225,3 +225,22 @@ void guest_conversion_cycle(uint64_t base)
 		assert_page(shared_va(page_gpa(base, i)), page_value(NEW_KIND, i));
 	GUEST_DONE();
 }
+
+/*
+ * MapGPA to the state a page is already in: A (private, with guest data) to
+ * private and page 1 of F (shared) to shared.  Each still exits; nothing
+ * changes: A keeps its data without a new ACCEPT (it says ALREADY_ACCEPTED),
+ * the shared page keeps the host's.
+ */
+#define TDX_PAGE_ALREADY_ACCEPTED	0x00000B0A00000000ULL
+
+void guest_map_gpa_same_state(uint64_t area)
+{
+	fill_private(area, 0, 1, GUEST_KIND);
+	map_gpa_ok(area, PAGE_SIZE);
+	assert_private(area, 0, 1, GUEST_KIND);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(area, TDX_PS_4K), TDX_PAGE_ALREADY_ACCEPTED | TDX_PS_4K);
+	map_gpa_ok(shared_gpa(page_gpa(area, 1)), PAGE_SIZE);
+	assert_page(shared_va(page_gpa(area, 1)), page_value(HOST_KIND, 1));
+	GUEST_DONE();
+}

@@ -165,6 +165,18 @@ class PrivateMemConversions(PrivateMemoryCase):
             self.assertPage(gvm.read(SINGLE, PAGE), page_of(HOST_KIND, 0), "host view of the private page")
         vcpu.run_until_done()
 
+    def test_map_gpa_to_current_state_keeps_data(self):
+        """MapGPA of a private page to private and of a shared page to shared:
+        each still exits (KVM does not look at the attributes), and setting the
+        attribute a page already has changes nothing (kvm_vm_set_mem_attributes():
+        nothing to do): the private page keeps its data and stays accepted, the
+        shared page keeps the host's data."""
+        gvm, vcpu = self.area_td("guest_map_gpa_same_state", private=(0,))
+        self.expect_map_gpa(gvm, vcpu, area_page(0), 1, private=True)
+        self.expect_map_gpa(gvm, vcpu, area_page(1), 1, private=False)
+        vcpu.run_until_done()
+        self.assertHostPages(gvm, (0, 1), HOST_KIND, "A and the shared page")
+
     # -- 2 MiB ranges --
 
     def map_gpa_2m(self, start):

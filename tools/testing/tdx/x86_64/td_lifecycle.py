@@ -100,6 +100,16 @@ class TdLifecycle(TdxTestCase):
                 self.assertEqual(["%#x" % v for v in got], ["%#x" % v for v in want])
         vcpu.run_until_done()
 
+    def test_report_fatal_error_from_second_vcpu(self):
+        """In a 2-vCPU TD, vCPU 1's ReportFatalError is an exit of vCPU 1 alone,
+        with its code; vCPU 0 runs to its end, then vCPU 1 resumes."""
+        gvm, _ = self.create_td(["guest_done", "guest_report_fatal_error"], nr_vcpus=2, args=[0, 0])
+        run = gvm.vcpus[1].run_expect(abi.KVM_EXIT_SYSTEM_EVENT)
+        self.assertEqual((run.system_event.type, run.system_event.data[12]),
+                         (abi.KVM_SYSTEM_EVENT_TDX_FATAL, FATAL_ERROR_CODE))
+        gvm.vcpus[0].run_until_done()
+        gvm.vcpus[1].run_until_done()
+
     def vp_info(self, gvm, index):
         """(status, RCX, RDX, R8, R9, R10, R11) vCPU `index` stored (guest_vp_info)."""
         raw = gvm.read(gvm.layout.shared_gpa + VP_INFO_OFFSET + 64 * index, 56)
