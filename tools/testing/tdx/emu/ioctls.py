@@ -174,10 +174,14 @@ def _get_cmd(cmd, host):
 def tdx_vm_ioctl(vm, cmd, host):
     kcmd = _get_cmd(cmd, host)
     if kcmd.id == abi.KVM_TDX_CAPABILITIES:
-        # Lockless, no copy-back (tdx_vm_ioctl()).  Before 6.19 the cmd was copied back
-        # too (f26061fe2c25); with the cmd in ordinary memory that makes no
-        # difference, so the model does not play it (emu/README).
-        return _get_capabilities(vm, kcmd, host)
+        # Lockless, no copy-back (tdx_vm_ioctl()) since f26061fe2c25 (6.19,
+        # emu/kernel.py caps-no-copyback); before, the command was written back
+        # like the others', so a command in a read-only page failed EFAULT.
+        # FAULT "caps-cmd-copied-back": the copy-back in a release that dropped it.
+        ret = _get_capabilities(vm, kcmd, host)
+        if not vm.kernel.has("caps-no-copyback") or "caps-cmd-copied-back" in vm.faults:
+            kcmd.copy_back(host)
+        return ret
     if kcmd.id == abi.KVM_TDX_INIT_VM:
         fn = _td_init
     elif kcmd.id == abi.KVM_TDX_FINALIZE_VM:
@@ -195,8 +199,10 @@ def tdx_vm_ioctl(vm, cmd, host):
     return ret
 
 
-def capabilities_bytes(vm):
-    """struct kvm_tdx_capabilities as init_kvm_tdx_caps() builds it (§2.2)."""
+def capabilities_bytes(vm, user=None):
+    """struct kvm_tdx_capabilities as init_kvm_tdx_caps() builds it (§2.2),
+    in a zeroed kernel buffer.  `user`: the caller's struct as it was (for
+    FAULT "caps-unused-fields-garbage")."""
     si = vm.sysinfo
     entries = []
     for (leaf, sub), (eax, ebx, ecx, edx) in si.cpuid_config:
@@ -207,10 +213,24 @@ def capabilities_bytes(vm):
             ebx &= ~(X86_FEATURE_HLE | X86_FEATURE_RTM)
             ecx &= ~X86_FEATURE_WAITPKG
         entries.append((leaf, index, 0, eax, ebx, ecx, edx))
-    # user_tdvmcallinfo_1_r11 = SetupEventNotifyInterrupt; the other three 0
-    head = struct.pack("<6Q", si.supported_attrs, si.supported_xfam, 0,
-                       ghci.TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT, 0, 0)
+    # user_tdvmcallinfo_1_r11 = SetupEventNotifyInterrupt; the other three 0.
+    # FAULT "caps-getquote-advertised": before ed302854d015 ("KVM: TDX: Don't
+    # report base TDVMCALLs", 6.16-rc7) bit 0 (GetQuote, a base call) was set too.
+    user_r11 = ghci.TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT
+    if "caps-getquote-advertised" in vm.faults:
+        user_r11 |= 1
+    head = struct.pack("<6Q", si.supported_attrs, si.supported_xfam, 0, user_r11, 0, 0)
     head += bytes(CAPS_CPUID_OFFSET - len(head))
+    if user is not None and "caps-unused-fields-garbage" in vm.faults:
+        # FAULT "caps-unused-fields-garbage": before b8be70ec2b47 ("KVM: VMX:
+        # Ensure unused kvm_tdx_capabilities fields are zeroed out", 6.16-rc7)
+        # KVM built the answer over a copy of the user's struct: the fields it
+        # does not set (kernel_tdvmcallinfo_1_r11/r12, user_tdvmcallinfo_1_r12,
+        # reserved) came back as userspace had left them.
+        mine = bytearray(head)
+        for lo, hi in ((16, 24), (32, 48), (48, CAPS_CPUID_OFFSET)):
+            mine[lo:hi] = user[lo:hi]
+        head = bytes(mine)
     return head + struct.pack("<II", len(entries), 0) + _entries_to_bytes(entries)
 
 
@@ -221,7 +241,8 @@ def _get_capabilities(vm, kcmd, host):
     if nent < len(vm.sysinfo.cpuid_config):
         # nent is not written back: userspace retries with a bigger guess (§2.2)
         _err(errno.E2BIG, "KVM_TDX_CAPABILITIES: cpuid.nent %d < %d" % (nent, len(vm.sysinfo.cpuid_config)))
-    _write(host, kcmd.data, capabilities_bytes(vm))
+    user = _read(host, kcmd.data, CAPS_CPUID_OFFSET) if "caps-unused-fields-garbage" in vm.faults else None
+    _write(host, kcmd.data, capabilities_bytes(vm, user))
     return 0
 
 
@@ -387,9 +408,16 @@ def _init_mem_region(vm, vcpu, kcmd, host):
     end = (gpa + ((nr_pages << 12) & MASK64)) & MASK64
     # A NULL source is refused up front only by the newest code; before, the
     # first page fails (init-mem-null-source-* rules, emu/kernel.py).
-    null_source = not source and vm.kernel.has("init-mem-null-source-einval")
+    # FAULT "init-mem-null-source-unchecked": the newest code's !source_addr
+    # check is missing, so a NULL source fails page by page (EOPNOTSUPP).
+    null_source = (not source and vm.kernel.has("init-mem-null-source-einval") and
+                   "init-mem-null-source-unchecked" not in vm.faults)
+    # The last byte is gpa + size - 1.  FAULT "init-mem-end-past-last-byte":
+    # the v15 series tested the byte after the region, refusing a region that
+    # ends exactly below the shared bit.
+    last = end if "init-mem-end-past-last-byte" in vm.faults else (end - 1) & MASK64
     if (source & (PAGE_SIZE - 1) or null_source or gpa & (PAGE_SIZE - 1) or not nr_pages or
-            end <= gpa or not vm.is_private_gpa(gpa) or not vm.is_private_gpa((end - 1) & MASK64)):
+            end <= gpa or not vm.is_private_gpa(gpa) or not vm.is_private_gpa(last)):
         _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: region")
     measure = bool(kcmd.flags & abi.KVM_TDX_MEASURE_MEMORY_REGION)
     ret = 0
@@ -461,7 +489,7 @@ def td_create_vcpu(vm, vcpu_id):
         _err(errno.EINVAL, "KVM_CREATE_VCPU: a TD needs KVM_CAP_SPLIT_IRQCHIP")
     if any(v.vcpu_id == vcpu_id for v in vm.vcpus):
         _err(errno.EEXIST, "KVM_CREATE_VCPU: id %d exists" % vcpu_id)
-    vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0, kernel=vm.kernel, vm=vm)
+    vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0, kernel=vm.kernel, vm=vm, faults=vm.faults)
     vm.vcpus.append(vcpu)
     return vcpu
 
@@ -516,7 +544,12 @@ def td_check_extension(cap, real, vm=None):
         return vm.max_vcpus if vm is not None else min(real, os.cpu_count() or 1)
     if cap == abi.KVM_CAP_READONLY_MEM:
         # kvm_vm_ioctl_check_extension(): kvm_arch_has_readonly_mem(kvm), false
-        # for VMs with protected state (x86.c; §3.1)
+        # for VMs with protected state (x86.c; §3.1).  FAULT
+        # "cap-readonly-mem-advertised": before d30d9ee94cc0 ("KVM: x86: Only
+        # advertise KVM_CAP_READONLY_MEM when supported by VM", 6.11) the VM fd
+        # answered 1 like /dev/kvm.
+        if vm is not None and "cap-readonly-mem-advertised" in vm.faults:
+            return 1
         return 0
     if cap == abi.KVM_CAP_GUEST_MEMFD_FLAGS:
         # kvm_gmem_get_supported_flags(kvm); no such capability before 6.18.
@@ -535,7 +568,9 @@ def td_set_tsc_khz(vm, khz):
     since 6.17 (dcbe5a466c12, emu/kernel.py tsc-khz-vm-after-vcpu); before, it
     succeeds without changing the existing vCPUs."""
     if vm.vcpus:
-        if vm.kernel.has("tsc-khz-vm-after-vcpu"):
+        # FAULT "tsc-khz-vm-after-vcpu-accepted": before dcbe5a466c12 the
+        # ioctl succeeded without reaching the existing vCPUs.
+        if vm.kernel.has("tsc-khz-vm-after-vcpu") and "tsc-khz-vm-after-vcpu-accepted" not in vm.faults:
             _err(errno.EINVAL, "KVM_SET_TSC_KHZ on the VM fd after KVM_CREATE_VCPU")
         return False
     return True
@@ -654,6 +689,10 @@ def td_vcpu_other_ioctl(vm, vcpu, request, arg):
     if request == abi.KVM_SET_TSC_KHZ:
         # kvm_arch_vcpu_ioctl(): vcpu->arch.guest_tsc_protected, set by
         # tdx_vcpu_create(); the TDX module owns the TSC (b24bbb534c2d, 6.16).
+        # FAULT "tsc-khz-vcpu-accepted": before that fix the ioctl returned 0
+        # and changed nothing.
+        if "tsc-khz-vcpu-accepted" in vm.faults:
+            return 0
         _err(errno.EINVAL, "KVM_SET_TSC_KHZ: the TD's TSC is protected")
     return None
 

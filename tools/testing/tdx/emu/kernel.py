@@ -39,6 +39,9 @@ RULES = {
     # guest_memfd.c kvm_gmem_get_supported_flags(): MMAP for VMs with private memory.
     "gmem-mmap-flag": ("6.18", "44c6cb9fe988 KVM: guest_memfd: Allow mmap() on guest_memfd for x86 VMs with "
                                "private memory"),
+    # tdx.c tdx_vm_ioctl(): KVM_TDX_CAPABILITIES returns before the command is copied back.
+    "caps-no-copyback": ("6.19", "f26061fe2c25 KVM: TDX: Don't copy \"cmd\" back to userspace for "
+                                 "KVM_TDX_CAPABILITIES"),
     # tdx.c tdx_vcpu_unlocked_ioctl(): tdx_get_cmd() before the TD state check.
     "vcpu-cmd-first": ("6.19", "94428e3ba325 KVM: TDX: Convert INIT_MEM_REGION and INIT_VCPU to \"unlocked\" "
                                "vCPU ioctl"),

@@ -144,6 +144,12 @@ class TdMemory:
         """Validate like kvm_set_memory_region(); raise OSError(errno) on refusal."""
         valid = abi.KVM_MEM_LOG_DIRTY_PAGES | abi.KVM_MEM_GUEST_MEMFD
         # TDX VMs have no read-only memory (kvm_arch_has_readonly_mem() is false for them).
+        # FAULT "readonly-memslot-accepted": before 66155de93bcf ("KVM: x86:
+        # Disallow read-only memslots for SEV-ES and SEV-SNP (and TDX)", 6.11)
+        # KVM_MEM_READONLY was taken for VMs with protected state, but never
+        # with KVM_MEM_GUEST_MEMFD (e563592224e0, 6.8: check_memory_region_flags()).
+        if "readonly-memslot-accepted" in self.faults and not flags & abi.KVM_MEM_GUEST_MEMFD:
+            valid |= abi.KVM_MEM_READONLY
         if flags & ~valid or slot_id >= KVM_USER_MEM_SLOTS:
             raise OSError(errno.EINVAL, "memslot flags or id")
         if (flags & abi.KVM_MEM_GUEST_MEMFD) and (flags & abi.KVM_MEM_LOG_DIRTY_PAGES):

@@ -115,7 +115,8 @@ _X2APIC_READABLE_OLD = frozenset(X2APIC_MSR(base) + i for base in (APIC_ISR, API
 
 
 def _x2apic_emulated(vcpu, index):
-    if vcpu is not None and not vcpu.kernel.has("x2apic-msrs"):
+    # FAULT "x2apic-msr-ranges-collapsed": the 7.2 fix (1f3e69af5f93) undone.
+    if vcpu is not None and (not vcpu.kernel.has("x2apic-msrs") or "x2apic-msr-ranges-collapsed" in vcpu.faults):
         return 0x800 <= index <= 0x8FF and index not in _X2APIC_NOT_EMULATED_OLD
     return index in X2APIC_EMULATED
 

@@ -151,10 +151,11 @@ def _no_kick():
 class TdVcpu:
     """A TD vCPU: struct vcpu_tdx plus the TDVPS fields the model needs."""
 
-    def __init__(self, vcpu_id, bsp=None, kernel=None, vm=None):
+    def __init__(self, vcpu_id, bsp=None, kernel=None, vm=None, faults=frozenset()):
         self.vcpu_id = vcpu_id
         self.vm = vm                            # the TdVm (apic->vcpu->kvm): IPIs need the other vCPUs
         self.kernel = kernel or Kernel()        # the release played (its VM's, emu/kernel.py)
+        self.faults = frozenset(faults)         # its VM's fault switches (emu/faults.py)
         self.state = VCPU_TD_STATE_UNINITIALIZED
         self.index = None                       # TDVPS VCPU_INDEX, assigned by TDH.VP.INIT
         self.init_rcx = 0                       # KVM_TDX_INIT_VCPU data
@@ -177,6 +178,10 @@ class TdVcpu:
         self.vp_enter_args = Regs()
         self.pending = None                     # complete_userspace_io: callable(vm, vcpu, run) -> bool
         self.map_gpa_next = self.map_gpa_end = 0
+        # kvm_run.hypercall.ret as userspace left it at KVM_RUN: on a TD nothing
+        # else writes the kvm_run union until KVM's exit (the model's own trips
+        # through the real vCPU do; FAULT "hypercall-ret-stale" needs the former).
+        self.hypercall_ret_at_entry = 0
         self.ve_info = None                     # VeInfo / 5-tuple, or None when not valid
 
     @property

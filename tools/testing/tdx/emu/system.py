@@ -26,7 +26,7 @@ import threading
 import time
 
 from tdx.lib import abi, boot, kvm as _kvm
-from tdx.lib.abi import ffi
+from tdx.lib.abi import ffi, libc
 from tdx.lib.system import HostSystem, buffer
 from tdx.emu import (delivery, faults as _faults, gmem as _gmem, host as _hostfeat, insn, interrupts, ioctls,
                      kernel as _kernel)
@@ -54,13 +54,28 @@ KICK_SIGNAL = signal.SIGUSR1            # the library's watchdog signal (tdx.lib
 class _Host:
     """Access to the library's own memory for user pointers in ioctl structs."""
 
+    _lock = threading.Lock()
+    _fd = -1
+
     @staticmethod
     def read(addr, length):
         return bytes(buffer(addr, length))
 
-    @staticmethod
-    def write(addr, data):
-        buffer(addr, len(data))[:] = data
+    @classmethod
+    def write(cls, addr, data):
+        """copy_to_user(): the kernel itself stores the bytes (a pread(2) from a
+        memfd into `addr`), so a page the caller cannot write (e.g. PROT_READ)
+        fails with EFAULT, as in KVM, instead of faulting the test process."""
+        data = bytes(data)
+        with cls._lock:
+            if cls._fd < 0:
+                cls._fd = os.memfd_create("tdx-emu-copy-to-user", os.MFD_CLOEXEC)
+            os.pwrite(cls._fd, data, 0)
+            done = libc.pread(cls._fd, ffi.cast("void *", addr), len(data), 0)
+            if done < 0:
+                raise OSError(ffi.errno, "copy_to_user(%#x)" % addr)
+            if done != len(data):
+                raise OSError(errno.EFAULT, "copy_to_user(%#x): %d of %d bytes" % (addr, done, len(data)))
 
 
 class _TdVmFd:
@@ -377,6 +392,7 @@ class EmuSystem(HostSystem):
     def _run(self, vfd):
         vm, vcpu, run = vfd.vmfd.vm, vfd.vcpu, vfd.run
         vfd.thread = threading.get_ident()
+        vcpu.hypercall_ret_at_entry = run.hypercall.ret
         if vcpu.mp_state == abi.KVM_MP_STATE_UNINITIALIZED:
             return self._wait_uninitialized(vfd)
         ioctls.td_check_run(vm, vcpu, bool(run.immediate_exit))

@@ -68,6 +68,16 @@ def set_return_val(vcpu, value):
     vcpu.vp_enter_args.r11 = value
 
 
+def _failure_status(vm, status, rfc_errno):
+    """The GHCI status KVM writes for a failed call.  FAULT "tdvmcall-errno-status":
+    the first posted series (RFC v1, 2020) wrote a negative Linux errno into
+    R10 instead (-E2BIG for an IO size above 4, -EFAULT for a failed MSR
+    access, -EOPNOTSUPP for a leaf it did not know)."""
+    if "tdvmcall-errno-status" in vm.faults:
+        return _ret(rfc_errno)
+    return status
+
+
 # --------------------------------------------------------------------------
 # dispatch (§4.3)
 
@@ -78,11 +88,28 @@ def handle_tdvmcall(vm, vcpu, run):
         return emulate_vmcall(vm, vcpu, run)            # EXIT_REASON_VMCALL
     leaf = a.r11
     handler = _INSTRUCTION_LEAVES.get(leaf) or _TDCALL_LEAVES.get(leaf)
+    # FAULT "tdvmcallinfo-leaf1-unhandled": before 25e8b1dd4883 ("KVM: TDX:
+    # Exit to userspace for GetTdVmCallInfo", 6.16-rc3) only leaf 0 was
+    # handled: R12 = 1 got INVALID_OPERAND like any other leaf.
+    if (leaf == ghci.TDVMCALL_GET_TD_VM_CALL_INFO and a.r12 == 1 and
+            "tdvmcallinfo-leaf1-unhandled" in vm.faults):
+        set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+        return False
     if handler is None:
-        # handle_tdvmcall() default; INVALID_OPERAND before 2025-06-20 (§4.3)
-        set_return_code(vcpu, ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED)
+        # handle_tdvmcall() default; INVALID_OPERAND before b5aafcb4efd2 (§4.3)
+        set_return_code(vcpu, _failure_status(vm, _unsupported_status(vm), errno.EOPNOTSUPP))
         return False
     return handler(vm, vcpu, run)
+
+
+def _unsupported_status(vm):
+    """SUBFUNC_UNSUPPORTED (b5aafcb4efd2 "KVM: TDX: Add new TDVMCALL status code
+    for unsupported subfuncs", 6.16-rc3).  FAULT "subfunc-invalid-operand":
+    before it, KVM answered INVALID_OPERAND, which a guest cannot tell apart
+    from a bad operand."""
+    if "subfunc-invalid-operand" in vm.faults:
+        return ghci.TDVMCALL_STATUS_INVALID_OPERAND
+    return ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED
 
 
 # --------------------------------------------------------------------------
@@ -107,7 +134,10 @@ def emulate_vmcall(vm, vcpu, run):
             hc = run.hypercall
             run.exit_reason = abi.KVM_EXIT_HYPERCALL
             hc.nr = abi.KVM_HC_MAP_GPA_RANGE
-            hc.ret = 0
+            # FAULT "hypercall-ret-stale": before 9a1dfeff4414 ("KVM: x86: clear
+            # vcpu->run->hypercall.ret before exiting for KVM_EXIT_HYPERCALL")
+            # the field kept whatever the kvm_run union last held.
+            hc.ret = vcpu.hypercall_ret_at_entry if "hypercall-ret-stale" in vm.faults else 0
             hc.args[0], hc.args[1], hc.args[2] = gpa, npages, attrs
             hc.flags = abi.KVM_EXIT_HYPERCALL_LONG_MODE
             vcpu.pending = _complete_hypercall_exit
@@ -158,14 +188,24 @@ def emulate_halt(vm, vcpu, run):
 def emulate_io(vm, vcpu, run):
     a = vcpu.vp_enter_args
     size, write, port = a.r12, a.r13, a.r14
+    # FAULT "io-direction-nonzero-out": the posted series up to v19 took any
+    # R13 != 0 for OUT (RFC v1 "KVM: TDX: Add "basic" support ..."; fixed in
+    # the merged tdx_emulate_io(), which refuses R13 > 1).
+    if "io-direction-nonzero-out" in vm.faults:
+        write = int(write != 0)
     if write not in (0, 1):
         set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
         return False
     if size not in (1, 2, 4):
         # FAULT "io-size-unchecked": the size check is missing, any size reaches
         # the PIO emulator and userspace.
-        if "io-size-unchecked" not in vm.faults:
-            set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+        # FAULT "io-size-only-above-4": the posted series refused only size > 4,
+        # so sizes 0 and 3 reached the PIO emulator (RFC v1 .. v19).
+        # FAULT "tdvmcall-errno-status": size > 4 -> -E2BIG in R10 (RFC v1).
+        if "io-size-unchecked" not in vm.faults and not (
+                "io-size-only-above-4" in vm.faults and size <= 4):
+            status = ghci.TDVMCALL_STATUS_INVALID_OPERAND
+            set_return_code(vcpu, _failure_status(vm, status, errno.E2BIG) if size > 4 else status)
             return False
     # No in-kernel PIO device for a TD (module docstring): exit to userspace.
     # The port is passed to the PIO emulator as an unsigned short.
@@ -247,10 +287,10 @@ def _msr_user_space(vm, vcpu, run, index, exit_reason, data, completion, r):
     return True
 
 
-def _complete_emulated_msr(vcpu, err, read, data=0):
+def _complete_emulated_msr(vm, vcpu, err, read, data=0):
     """tdx_complete_emulated_msr(): never a #GP for a TD."""
     if err:
-        set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
+        set_return_code(vcpu, _failure_status(vm, ghci.TDVMCALL_STATUS_INVALID_OPERAND, errno.EFAULT))
     elif read:
         set_return_val(vcpu, data)
     return False
@@ -261,13 +301,13 @@ def emulate_rdmsr(vm, vcpu, run):
     r, data = _msr_read(vm, vcpu, index)
     if r and _msr_user_space(vm, vcpu, run, index, abi.KVM_EXIT_X86_RDMSR, 0, _complete_rdmsr, r):
         return True
-    return _complete_emulated_msr(vcpu, r, True, data)  # success: R11 = EDX:EAX, R10 untouched
+    return _complete_emulated_msr(vm, vcpu, r, True, data)  # success: R11 = EDX:EAX, R10 untouched
 
 
 def _complete_rdmsr(vm, vcpu, run):
     # complete_fast_rdmsr(): EDX:EAX = msr.data only when msr.error == 0
     err = run.msr.error
-    return _complete_emulated_msr(vcpu, err, True, 0 if err else run.msr.data)
+    return _complete_emulated_msr(vm, vcpu, err, True, 0 if err else run.msr.data)
 
 
 def emulate_wrmsr(vm, vcpu, run):
@@ -277,11 +317,11 @@ def emulate_wrmsr(vm, vcpu, run):
     r = _msr_write(vm, vcpu, index, data)
     if r and _msr_user_space(vm, vcpu, run, index, abi.KVM_EXIT_X86_WRMSR, data, _complete_wrmsr, r):
         return True
-    return _complete_emulated_msr(vcpu, r, False)
+    return _complete_emulated_msr(vm, vcpu, r, False)
 
 
 def _complete_wrmsr(vm, vcpu, run):
-    return _complete_emulated_msr(vcpu, run.msr.error, False)
+    return _complete_emulated_msr(vm, vcpu, run.msr.error, False)
 
 
 # --------------------------------------------------------------------------
@@ -292,7 +332,10 @@ def emulate_mmio(vm, vcpu, run):
     # `int size, write` in tdx_emulate_mmio(): only the low 32 bits count.
     size, write, gpa = _s32(a.r12), _s32(a.r13), a.r14
     val = a.r15 if write else 0
-    if size not in (1, 2, 4, 8) or write not in (0, 1):
+    # FAULT "mmio-size-only-above-8": RFC v1 refused only size > 8 (and a page
+    # crossing): sizes 0, 3, 5, 6 and 7 reached userspace.
+    sizes_ok = (0 <= size <= 8) if "mmio-size-only-above-8" in vm.faults else size in (1, 2, 4, 8)
+    if not sizes_ok or write not in (0, 1):
         set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
         return False
     # FAULT "mmio-shared-bit-unchecked": MMIO on a private GPA is not refused.
@@ -300,7 +343,20 @@ def emulate_mmio(vm, vcpu, run):
         if vm.is_private_gpa(gpa) or vm.is_private_gpa((gpa + size - 1) & MASK64):
             set_return_code(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND)
             return False
-    gpa &= ~vm.shared_bit & MASK64
+    # FAULT "mmio-shared-bit-kept": RFC v1 passed the GPA to the MMIO exit
+    # with the shared bit still set.
+    if "mmio-shared-bit-kept" not in vm.faults:
+        gpa &= ~vm.shared_bit & MASK64
+    # FAULT "mmio-xapic-page-in-kernel": v19 of "KVM: TDX: Handle TDX PV MMIO
+    # hypercall" tried the in-kernel LAPIC's MMIO device first, so requests to
+    # the xAPIC page never reached userspace: in x2APIC mode (a TD's) writes
+    # are dropped and reads return all-ones (apic_mmio_read(), the LAPIC MMIO
+    # hole quirk).  Merged tdx_emulate_mmio() uses only the MMIO buses.
+    if "mmio-xapic-page-in-kernel" in vm.faults and \
+            _msrs.APIC_DEFAULT_PHYS_BASE <= gpa < _msrs.APIC_DEFAULT_PHYS_BASE + PAGE_SIZE:
+        if not write:
+            set_return_val(vcpu, (1 << (8 * size)) - 1)
+        return False
     # No in-kernel MMIO device (module docstring): __kvm_prepare_emulated_mmio_exit()
     m = run.mmio
     run.exit_reason = abi.KVM_EXIT_MMIO
@@ -362,7 +418,7 @@ def map_gpa(vm, vcpu, run):
     a = vcpu.vp_enter_args
     gpa, size = a.r12, a.r13
     if not vm.user_exit_on_hypercall(abi.KVM_HC_MAP_GPA_RANGE):
-        return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED, gpa)
+        return _map_gpa_error(vcpu, _unsupported_status(vm), gpa)
     end = gpa + size
     if (end > MASK64 or end <= gpa or not _cpuid.is_legal_gpa(vcpu.cpuid, gpa) or
             not _cpuid.is_legal_gpa(vcpu.cpuid, end - 1) or
@@ -372,6 +428,12 @@ def map_gpa(vm, vcpu, run):
     if "mapgpa-no-align-check" not in vm.faults:
         if gpa & (PAGE_SIZE - 1) or size & (PAGE_SIZE - 1):
             return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_ALIGN_ERROR, gpa)
+    # FAULT "mapgpa-no-exit": RFC v2's tdx_map_gpa() only range-checked and
+    # returned SUCCESS; the VMM never learned of the conversion (it was left
+    # to the EPT violation handler).
+    if "mapgpa-no-exit" in vm.faults:
+        set_return_code(vcpu, ghci.TDVMCALL_STATUS_SUCCESS)
+        return False
     vcpu.map_gpa_end = end
     vcpu.map_gpa_next = gpa
     _map_gpa_exit(vm, vcpu, run)
@@ -391,7 +453,8 @@ def _map_gpa_exit(vm, vcpu, run):
     hc = run.hypercall
     run.exit_reason = abi.KVM_EXIT_HYPERCALL
     hc.nr = abi.KVM_HC_MAP_GPA_RANGE
-    hc.ret = 0                                  # pre-zeroed for QEMU <= 9.2
+    # Pre-zeroed for QEMU <= 9.2 (9a1dfeff4414).  FAULT "hypercall-ret-stale": not.
+    hc.ret = vcpu.hypercall_ret_at_entry if "hypercall-ret-stale" in vm.faults else 0
     hc.args[0] = gpa & ~vm.shared_bit & MASK64
     hc.args[1] = size // PAGE_SIZE
     hc.args[2] = (abi.KVM_MAP_GPA_RANGE_ENCRYPTED if vm.is_private_gpa(gpa)
@@ -407,7 +470,8 @@ def _complete_map_gpa(vm, vcpu, run):
     non-zero value -> INVALID_OPERAND (6.16, torvalds/linux @3829d81b6958).
     R11 = the chunk's GPA either way."""
     ret = run.hypercall.ret
-    if ret and not vm.kernel.has("mapgpa-user-errors"):
+    # FAULT "mapgpa-user-errors-ignored": the 7.2 change undone.
+    if ret and (not vm.kernel.has("mapgpa-user-errors") or "mapgpa-user-errors-ignored" in vm.faults):
         return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_INVALID_OPERAND, vcpu.map_gpa_next)
     if ret == errno.EAGAIN:
         return _map_gpa_error(vcpu, ghci.TDVMCALL_STATUS_RETRY, vcpu.map_gpa_next)
@@ -435,6 +499,18 @@ def report_fatal_error(vm, vcpu, run):
     ev.type = abi.KVM_SYSTEM_EVENT_TDX_FATAL
     ev.ndata = 16
     values = [ghci.EXIT_REASON_TDCALL, a.rcx, a.rdx, a.rbx, 0, 0, a.rsi, a.rdi] + a.gprs[8:16]
+    # FAULT "fatal-error-v1-layout": the v1 patch (2024-12, "KVM: TDX: Handle
+    # TDG.VP.VMCALL<ReportFatalError>") reported ndata 10: data[0] = R12,
+    # data[1] = R13, then R14, R15, RBX, RDI, RSI, R8, R9, RDX.  The merged v3
+    # (79462faa2b2a) dumps all 16 GPRs in x86 order.
+    if "fatal-error-v1-layout" in vm.faults:
+        ev.ndata = 10
+        values = [a.r12, a.r13, a.r14, a.r15, a.rbx, a.rdi, a.rsi, a.r8, a.r9, a.rdx] + [0] * 6
+    # FAULT "fatal-error-rdx-rbx-swapped": RFC v3's register-mask dump
+    # defined REG_MASK_RBX as bit 2 and REG_MASK_RDX as bit 3, crossing the
+    # two registers against the x86 encoding (RDX = 2, RBX = 3).
+    if "fatal-error-rdx-rbx-swapped" in vm.faults:
+        values[2], values[3] = values[3], values[2]
     for i, v in enumerate(values):
         ev.data[i] = v
     return True

@@ -133,7 +133,7 @@ CHANGES = (
         "f26061fe2c25 KVM: TDX: Don't copy \"cmd\" back to userspace for KVM_TDX_CAPABILITIES",
         "KVM TDX changes for 6.19, Message-ID 20251204180619.33800-1-pbonzini@redhat.com",
         None,
-        ()),
+        ("td_lifecycle.test_capabilities_cmd_read_only",)),
     Change(
         "init-mem-no-prepared",
         "KVM_TDX_INIT_MEM_REGION of a page that was already added",

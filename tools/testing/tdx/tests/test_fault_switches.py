@@ -4,151 +4,361 @@
 A fault switch (emu/faults.py, TDX_EMU_FAULTS) re-creates a historical KVM-TDX
 bug in the model.  A case that passes with and without its bug tests nothing:
 here each named case must be `ok` on the faithful model and `not ok` with the
-fault switched on.  CATCHES is the map a reader uses to find the regression
-test for a bug.
+fault switched on, and every other case of the modules that hold them must
+stay `ok` (the switch breaks nothing else).  CATCHES is the map a reader uses
+to find the regression test for a bug; docs/bug-catalogue.md prints it with
+the fixes (test_catalogue_* keep the two in step).
+
+Speed: each switch runs only the modules of its named cases (whole modules,
+so that "nothing else breaks" covers them), several at once.  With
+TDX_FAULT_SWITCHES_FULL=1 every switch runs the whole suite instead (a few
+minutes; not part of `make check`).
+
+    python3 -m tdx.tests.test_fault_switches --markdown   # the catalogue table
 """
 
+import os
 import re
 import subprocess
 import sys
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 from tdx.emu import faults
 from tdx.tests.test_driver import env
 from tdx.tests.support import requires_kvm
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+TDX = os.path.dirname(HERE)
+X86_64 = os.path.join(TDX, "x86_64")
+CATALOGUE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(TDX))), "docs", "bug-catalogue.md")
+FULL_ENV = "TDX_FAULT_SWITCHES_FULL"
+JOBS = 3
+MODULE_TIMEOUT = 300
+
+# fault -> the cases ("module.case") that fail with it, and only they.
 CATCHES = {
-    # docs/kvm-tdx-uapi.md §4.13 history: the TDVMCALL MSR path ignored the MSR filter.
-    "msr-filter-ignored": ("ghci_msr", [
-        "test_msr_filter_bug_rdmsr_denied_exits_to_user",
-        "test_msr_filter_bug_wrmsr_denied_exits_to_user",
-        "test_msr_filter_bug_rdmsr_denied_user_error_invalid_operand",
-        "test_msr_filter_bug_wrmsr_denied_user_error_invalid_operand",
-        "test_msr_filter_bug_read_denied_write_allowed",
-        "test_msr_filter_bug_write_denied_read_allowed",
-        "test_msr_filter_bug_denied_without_cap_invalid_operand",
-        "test_msr_filter_bug_checked_before_emulation",
-        "test_msr_filter_bug_anchor_reads",
-        "test_msr_filter_bug_anchor_writes",
-    ]),
-    # ... honoured the filter but never exited to userspace (Yamahata's pre-merge series).
-    "msr-no-user-exit": ("ghci_msr", [
-        "test_msr_filter_bug_rdmsr_denied_exits_to_user",
-        "test_msr_filter_bug_wrmsr_denied_exits_to_user",
-        "test_msr_filter_bug_rdmsr_denied_user_error_invalid_operand",
-        "test_msr_filter_bug_wrmsr_denied_user_error_invalid_operand",
-        "test_unknown_msr_exits_with_reason_inval",
-        "test_wrmsr_read_only_msr_exits_inval_when_enabled",
-    ]),
-    "io-size-unchecked": ("ghci_io", [
-        "test_size_0_invalid_operand",
-        "test_size_3_invalid_operand",
-        "test_size_5_invalid_operand",
-        "test_size_8_invalid_operand",
-        "test_size_upper_bits_invalid_operand",
-    ]),
-    "mmio-shared-bit-unchecked": ("ghci_mmio", [
-        "test_private_gpa_read_invalid_operand",
-        "test_private_gpa_write_invalid_operand",
-        "test_crossing_shared_into_private_read_invalid_operand",
-        "test_crossing_shared_into_private_write_invalid_operand",
-    ]),
-    # The private view backed by host-visible memory.
-    "private-visible": ("private_mem_access", [
-        "test_private_data_not_in_userspace_memory",
-        "test_shared_memory_coherence",
-        "test_private_shared_private_reads_zero",
-        "test_implicit_shared_store",
-        "test_implicit_private_store",
-    ]),
-    # A page converted back to private keeps its old content.
-    "no-zero-on-private": ("private_mem_access", [
-        "test_private_shared_private_reads_zero",
-    ]),
-    "mapgpa-no-align-check": ("private_mem_access", [
-        "test_map_gpa_align_error",
-    ]),
-    # GetQuote as the 2025-04 pre-merge handler had it: size and alignment checks ...
-    "getquote-size-checks": ("ghci_quote", [
-        "test_get_quote_size_not_checked",
-        "test_get_quote_gpa_alignment_not_checked",
-    ]),
-    # ... and the GPA passed on with its shared bit.
-    "getquote-gpa-unstripped": ("ghci_quote", [
-        "test_get_quote_exit_fields",
-        "test_get_quote_first_shared_gpa_exits",
-        "test_get_quote_buffer_protocol",
-    ]),
-    # 6.16-rc3..rc5: SetupEventNotifyInterrupt not handled (before 4580dbef5ce0).
-    "setup-event-notify-absent": ("ghci_quote", [
-        "test_setup_event_notify_vector_32_exits",
-        "test_setup_event_notify_vector_255_exits",
-        "test_setup_event_notify_vector_31_invalid_operand",
-        "test_event_notify_after_quote",
-    ]),
-    # The pre-merge HLT handling that could block with a deliverable vector in the vIRR.
-    "hlt-ignores-rvi": ("ghci_cpuid", [
-        "test_hlt_woken_by_interrupt_pending_in_virr",
-    ]),
-    "hlt-ignores-blocked-flag": ("ghci_cpuid", [
-        "test_hlt_interrupts_blocked_not_woken_by_interrupt",
-    ]),
-    "mapgpa-no-interrupt-check": ("private_mem_access", [
-        "test_map_gpa_retry_on_pending_interrupt",
-    ]),
-    "msi-spiv-ignored": ("ghci_msr", [
-        "test_signal_msi_reaches_handler",
-    ]),
-    # The model before interrupts were modelled: ICR stored, no IPI.
-    "icr-no-ipi": ("ghci_msr", [
-        "test_icr_self_ipi",
-    ]),
-    "eoi-lost": ("ghci_msr", [
-        "test_signal_msi_reaches_handler",
-    ]),
+    "cap-readonly-mem-advertised": (
+        "private_mem_access.test_readonly_memslot_refused",
+    ),
+    "caps-cmd-copied-back": (
+        "td_lifecycle.test_capabilities_cmd_read_only",
+    ),
+    "caps-getquote-advertised": (
+        "td_lifecycle.test_capabilities_cmd_read_only",
+        "td_lifecycle.test_capabilities_user_tdvmcallinfo",
+    ),
+    "caps-unused-fields-garbage": (
+        "td_lifecycle.test_capabilities_unused_fields_zeroed",
+    ),
+    "eoi-lost": (
+        "ghci_msr.test_signal_msi_reaches_handler",
+    ),
+    "fatal-error-rdx-rbx-swapped": (
+        "td_lifecycle.test_report_fatal_error_every_register",
+    ),
+    "fatal-error-v1-layout": (
+        "td_lifecycle.test_report_fatal_error",
+        "td_lifecycle.test_report_fatal_error_every_register",
+    ),
+    "getquote-gpa-unstripped": (
+        "ghci_quote.test_get_quote_buffer_protocol",
+        "ghci_quote.test_get_quote_exit_fields",
+        "ghci_quote.test_get_quote_first_shared_gpa_exits",
+    ),
+    "getquote-size-checks": (
+        "ghci_quote.test_get_quote_gpa_alignment_not_checked",
+        "ghci_quote.test_get_quote_size_not_checked",
+    ),
+    "hlt-ignores-blocked-flag": (
+        "ghci_cpuid.test_hlt_interrupts_blocked_not_woken_by_interrupt",
+    ),
+    "hlt-ignores-rvi": (
+        "ghci_cpuid.test_hlt_woken_by_interrupt_pending_in_virr",
+    ),
+    "hypercall-ret-stale": (
+        "ghci_cpuid.test_kvm_hypercall_map_gpa_range_exits_with_raw_args",
+        "private_mem_access.test_map_gpa_exit_clears_stale_ret",
+    ),
+    "icr-no-ipi": (
+        "ghci_msr.test_icr_self_ipi",
+    ),
+    "init-mem-end-past-last-byte": (
+        "private_mem_access.test_init_mem_region_ends_below_shared_bit",
+    ),
+    "init-mem-null-source-unchecked": (
+        "private_mem_access.test_init_mem_region_null_source",
+    ),
+    "io-direction-nonzero-out": (
+        "ghci_io.test_direction_2_invalid_operand",
+        "ghci_io.test_direction_upper_bits_invalid_operand",
+    ),
+    "io-size-only-above-4": (
+        "ghci_io.test_size_0_invalid_operand",
+        "ghci_io.test_size_3_invalid_operand",
+        "ghci_io.test_unexposed_r12_not_leaked",
+    ),
+    "io-size-unchecked": (
+        "ghci_io.test_size_0_invalid_operand",
+        "ghci_io.test_size_3_invalid_operand",
+        "ghci_io.test_size_5_invalid_operand",
+        "ghci_io.test_size_8_invalid_operand",
+        "ghci_io.test_size_upper_bits_invalid_operand",
+        "ghci_io.test_unexposed_r10_keeps_guest_value",
+        "ghci_io.test_unexposed_r12_not_leaked",
+    ),
+    "mapgpa-no-align-check": (
+        "private_mem_access.test_map_gpa_align_error",
+    ),
+    "mapgpa-no-exit": (
+        "private_mem_access.test_map_gpa_2m_chunks",
+        "private_mem_access.test_map_gpa_bad_completion_fails_run",
+        "private_mem_access.test_map_gpa_einval_completion",
+        "private_mem_access.test_map_gpa_exit_clears_stale_ret",
+        "private_mem_access.test_map_gpa_retry_completion",
+        "private_mem_access.test_private_shared_private_reads_zero",
+        "private_mem_access.test_shared_memory_coherence",
+    ),
+    "mapgpa-no-interrupt-check": (
+        "private_mem_access.test_map_gpa_retry_on_pending_interrupt",
+    ),
+    "mapgpa-user-errors-ignored": (
+        "private_mem_access.test_map_gpa_bad_completion_fails_run",
+        "private_mem_access.test_map_gpa_retry_completion",
+    ),
+    "mmio-shared-bit-kept": (
+        "ghci_mmio.test_direction_upper_bits_ignored",
+        "ghci_mmio.test_last_shared_bytes",
+        "ghci_mmio.test_ram_gpa_still_exits",
+        "ghci_mmio.test_read_sizes",
+        "ghci_mmio.test_read_zero_extended",
+        "ghci_mmio.test_size_upper_bits_ignored",
+        "ghci_mmio.test_unaligned_page_crossing",
+        "ghci_mmio.test_unexposed_r15_not_leaked",
+        "ghci_mmio.test_unexposed_registers_preserved",
+        "ghci_mmio.test_write_sizes",
+        "ghci_mmio.test_xapic_page_exits_to_user",
+    ),
+    "mmio-shared-bit-unchecked": (
+        "ghci_mmio.test_crossing_shared_into_private_read_invalid_operand",
+        "ghci_mmio.test_crossing_shared_into_private_write_invalid_operand",
+        "ghci_mmio.test_private_gpa_read_invalid_operand",
+        "ghci_mmio.test_private_gpa_write_invalid_operand",
+        "ghci_mmio.test_unexposed_r14_not_leaked",
+    ),
+    "mmio-size-only-above-8": (
+        "ghci_mmio.test_read_bad_sizes_invalid_operand",
+        "ghci_mmio.test_write_bad_sizes_invalid_operand",
+    ),
+    "mmio-xapic-page-in-kernel": (
+        "ghci_mmio.test_xapic_page_exits_to_user",
+    ),
+    "msi-spiv-ignored": (
+        "ghci_msr.test_signal_msi_reaches_handler",
+    ),
+    "msr-filter-ignored": (
+        "ghci_msr.test_msr_filter_bug_anchor_reads",
+        "ghci_msr.test_msr_filter_bug_anchor_writes",
+        "ghci_msr.test_msr_filter_bug_checked_before_emulation",
+        "ghci_msr.test_msr_filter_bug_denied_other_reasons_enabled_no_exit",
+        "ghci_msr.test_msr_filter_bug_denied_without_cap_invalid_operand",
+        "ghci_msr.test_msr_filter_bug_rdmsr_denied_exits_to_user",
+        "ghci_msr.test_msr_filter_bug_rdmsr_denied_user_error_invalid_operand",
+        "ghci_msr.test_msr_filter_bug_read_denied_write_allowed",
+        "ghci_msr.test_msr_filter_bug_write_denied_read_allowed",
+        "ghci_msr.test_msr_filter_bug_wrmsr_denied_exits_to_user",
+        "ghci_msr.test_msr_filter_bug_wrmsr_denied_user_error_invalid_operand",
+    ),
+    "msr-no-user-exit": (
+        "ghci_msr.test_msr_filter_bug_checked_before_emulation",
+        "ghci_msr.test_msr_filter_bug_rdmsr_denied_exits_to_user",
+        "ghci_msr.test_msr_filter_bug_rdmsr_denied_user_error_invalid_operand",
+        "ghci_msr.test_msr_filter_bug_read_denied_write_allowed",
+        "ghci_msr.test_msr_filter_bug_write_denied_read_allowed",
+        "ghci_msr.test_msr_filter_bug_wrmsr_denied_exits_to_user",
+        "ghci_msr.test_msr_filter_bug_wrmsr_denied_user_error_invalid_operand",
+        "ghci_msr.test_unknown_msr_exits_with_reason_inval",
+        "ghci_msr.test_wrmsr_read_only_msr_exits_inval_when_enabled",
+    ),
+    "no-zero-on-private": (
+        "private_mem_access.test_private_shared_private_reads_zero",
+    ),
+    "private-visible": (
+        "private_mem_access.test_implicit_private_store",
+        "private_mem_access.test_implicit_shared_load",
+        "private_mem_access.test_implicit_shared_store",
+        "private_mem_access.test_private_data_not_in_userspace_memory",
+        "private_mem_access.test_private_shared_private_reads_zero",
+        "private_mem_access.test_shared_memory_coherence",
+        "private_mem_access.test_store_before_accept_is_ve",
+        "td_lifecycle.test_private_memory_only",
+    ),
+    "readonly-memslot-accepted": (
+        "private_mem_access.test_readonly_memslot_refused",
+    ),
+    "setup-event-notify-absent": (
+        "ghci_quote.test_event_notify_after_quote",
+        "ghci_quote.test_setup_event_notify_vector_255_exits",
+        "ghci_quote.test_setup_event_notify_vector_31_invalid_operand",
+        "ghci_quote.test_setup_event_notify_vector_32_exits",
+    ),
+    "subfunc-invalid-operand": (
+        "ghci_cpuid.test_unknown_subfunction_subfunc_unsupported",
+        "ghci_io.test_unexposed_r11_not_leaked",
+        "private_mem_access.test_map_gpa_without_exit_hypercall",
+    ),
+    "tdvmcall-errno-status": (
+        "ghci_cpuid.test_unknown_subfunction_subfunc_unsupported",
+        "ghci_io.test_size_5_invalid_operand",
+        "ghci_io.test_size_8_invalid_operand",
+        "ghci_io.test_size_upper_bits_invalid_operand",
+        "ghci_io.test_unexposed_r11_not_leaked",
+        "ghci_msr.test_msr_filter_bug_anchor_reads",
+        "ghci_msr.test_msr_filter_bug_anchor_writes",
+        "ghci_msr.test_msr_filter_bug_denied_other_reasons_enabled_no_exit",
+        "ghci_msr.test_msr_filter_bug_denied_without_cap_invalid_operand",
+        "ghci_msr.test_msr_filter_bug_rdmsr_denied_user_error_invalid_operand",
+        "ghci_msr.test_msr_filter_bug_wrmsr_denied_user_error_invalid_operand",
+        "ghci_msr.test_unknown_msr_no_cap_invalid_operand",
+        "ghci_msr.test_unknown_msr_reason_unknown_alone_no_exit",
+        "ghci_msr.test_wrmsr_invalid_values_invalid_operand",
+        "ghci_msr.test_wrmsr_read_only_msr_exits_inval_when_enabled",
+        "ghci_msr.test_wrmsr_read_only_msrs_invalid_operand",
+        "ghci_msr.test_x2apic_cpu_virtualized_registers_not_emulated",
+        "ghci_msr.test_x2apic_isr_tmr_irr_above_0",
+    ),
+    "tdvmcallinfo-leaf1-unhandled": (
+        "ghci_cpuid.test_get_td_vm_call_info_leaf1_exits_to_user",
+    ),
+    "tsc-khz-vcpu-accepted": (
+        "td_lifecycle.test_set_tsc_khz",
+    ),
+    "tsc-khz-vm-after-vcpu-accepted": (
+        "td_lifecycle.test_set_tsc_khz",
+    ),
+    "x2apic-msr-ranges-collapsed": (
+        "ghci_msr.test_x2apic_isr_tmr_irr_above_0",
+    ),
 }
 
 
-def run_module(module, cases, fault=None):
-    argv = [sys.executable, "-m", "tdx.x86_64." + module]
-    for case in cases:
-        argv += ["-t", case]
-    extra = {"TDX_PLATFORM": "emulated"}
-    if fault:
-        extra["TDX_EMU_FAULTS"] = fault
-    p = subprocess.run(argv, env=env(**extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       universal_newlines=True, timeout=300, stdin=subprocess.DEVNULL)
+def modules_of(cases):
+    return sorted({c.split(".", 1)[0] for c in cases})
+
+
+def all_modules():
+    return sorted(n[:-3] for n in os.listdir(X86_64) if n.endswith(".py") and not n.startswith("_"))
+
+
+def run_module(module, fault=None):
+    """{case: "ok" | "not ok"} of one module run (whole module, newest release)."""
+    extra = {"TDX_PLATFORM": "emulated", "TDX_EMU_KERNEL": "newest", "TDX_EMU_FAULTS": fault or ""}
+    e = env(**extra)
+    e.pop("TDX_KVM_GENERATION", None)
+    p = subprocess.run([sys.executable, "-m", "tdx.x86_64." + module], env=e, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=MODULE_TIMEOUT,
+                       stdin=subprocess.DEVNULL)
     results = {}
-    for m in re.finditer(r"^(ok|not ok) \d+ %s\.(\S+)" % re.escape(module), p.stdout, re.M):
+    for m in re.finditer(r"^(ok|not ok) \d+ (\S+)", p.stdout, re.M):
         results[m.group(2)] = m.group(1)
     return p.returncode, results, p.stdout
 
 
-@requires_kvm
-class FaultSwitches(unittest.TestCase):
+def defined_cases(module):
+    """The test_* methods an x86_64 module defines (read from its source)."""
+    with open(os.path.join(X86_64, module + ".py")) as f:
+        return {"%s.%s" % (module, m) for m in re.findall(r"^    def (test_\w+)\(self", f.read(), re.M)}
+
+
+def markdown():
+    """The catalogue's table of re-created bugs (docs/bug-catalogue.md embeds it verbatim)."""
+    rows = ["| fault switch | bug | fix | first fixed release | model (kernel function) | catching cases |",
+            "|---|---|---|---|---|---|"]
+    for name in sorted(faults.FAULTS):
+        f = faults.FAULTS[name]
+        rows.append("| `%s` | %s | %s | %s | %s (%s) | %s |" % (
+            name, f.bug, f.fix, f.release, f.where, f.function,
+            ", ".join("`%s`" % c for c in CATCHES.get(name, ()))))
+    return "\n".join(rows) + "\n"
+
+
+class Catalogue(unittest.TestCase):
+    """CATCHES, emu/faults.py and docs/bug-catalogue.md agree (no KVM needed)."""
+
     def test_every_fault_has_catching_cases(self):
         self.assertEqual(sorted(CATCHES), sorted(faults.FAULTS))
-        for fault, (module, cases) in CATCHES.items():
+        for fault, cases in CATCHES.items():
             self.assertTrue(cases, "%s: no case is named to catch it" % fault)
+            self.assertEqual(len(set(cases)), len(cases), "%s: a case is named twice" % fault)
+
+    def test_every_named_case_exists(self):
+        known = set()
+        for module in all_modules():
+            known |= defined_cases(module)
+        for fault, cases in CATCHES.items():
+            for case in cases:
+                self.assertIn(case, known, "%s: %s is no case of tdx/x86_64" % (fault, case))
+
+    def test_every_fault_branch_is_where_it_says(self):
+        """The marked branch `"name" in ...faults` is in the file FAULTS names."""
+        for name, f in faults.FAULTS.items():
+            with open(os.path.join(TDX, f.where)) as src:
+                text = src.read()
+            self.assertRegex(text, r'"%s" (not )?in [\w.]*faults' % re.escape(name), "%s: no branch in %s" % (
+                name, f.where))
+
+    def test_catalogue_table_is_current(self):
+        with open(CATALOGUE) as f:
+            doc = f.read()
+        self.assertTrue(markdown() in doc, "docs/bug-catalogue.md: regenerate the table with "
+                                           "`python3 -m tdx.tests.test_fault_switches --markdown`")
 
 
-def _make(fault, module, cases):
+@requires_kvm
+class FaultSwitches(unittest.TestCase):
+    """Each switch: its named cases fail, every other case of their modules passes."""
+
+    results = None
+
+    @classmethod
+    def setUpClass(cls):
+        full = os.environ.get(FULL_ENV) == "1"
+        jobs = [(m, None) for m in (all_modules() if full else
+                                    sorted({m for cases in CATCHES.values() for m in modules_of(cases)}))]
+        for fault, cases in sorted(CATCHES.items()):
+            jobs += [(m, fault) for m in (all_modules() if full else modules_of(cases))]
+        with ThreadPoolExecutor(JOBS) as pool:
+            cls.results = dict(zip(jobs, pool.map(lambda job: run_module(*job), jobs)))
+
+
+def _make(fault, cases):
     def test(self):
-        if not cases:
-            self.fail("%s: no case is named to catch it" % fault)
-        rc, clean, out = run_module(module, cases)
-        self.assertEqual(clean, dict.fromkeys(cases, "ok"), "without the fault:\n" + out[-3000:])
-        rc, faulty, out = run_module(module, cases, fault)
-        self.assertEqual(faulty, dict.fromkeys(cases, "not ok"), "with %s:\n%s" % (fault, out[-3000:]))
-        self.assertEqual(rc, 1)
+        clean = {}
+        for (module, f), (rc, results, out) in self.results.items():
+            if f is None:
+                clean.update(results)
+                self.assertNotIn("not ok", results.values(), "%s without a fault:\n%s" % (module, out[-3000:]))
+        for case in cases:
+            self.assertEqual(clean.get(case), "ok", "%s without the fault" % case)
+        failing, outputs = set(), []
+        for (module, f), (rc, results, out) in self.results.items():
+            if f == fault:
+                self.assertTrue(results, "%s with %s: no results\n%s" % (module, fault, out[-3000:]))
+                failing |= {c for c, r in results.items() if r == "not ok"}
+                outputs.append(out[-2000:])
+        self.assertEqual(sorted(failing), sorted(cases), "with %s: failing cases differ from CATCHES\n%s" % (
+            fault, "\n".join(outputs)))
     test.__name__ = "test_%s_caught" % fault.replace("-", "_")
-    test.__doc__ = "%s is caught by %s" % (fault, ", ".join("%s.%s" % (module, c) for c in cases))
+    test.__doc__ = "%s is caught by %s and breaks nothing else" % (fault, ", ".join(cases))
     return test
 
 
-for _fault, (_module, _cases) in CATCHES.items():
-    setattr(FaultSwitches, "test_%s_caught" % _fault.replace("-", "_"), _make(_fault, _module, _cases))
+for _fault, _cases in CATCHES.items():
+    setattr(FaultSwitches, "test_%s_caught" % _fault.replace("-", "_"), _make(_fault, _cases))
 
 
 if __name__ == "__main__":
-    unittest.main()
+    if sys.argv[1:] == ["--markdown"]:
+        sys.stdout.write(markdown())
+    else:
+        unittest.main()

@@ -30,7 +30,6 @@ DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(TDX_DIR))), "
 NOT_MODELLED = {
     "tsc-khz-vcpu",             # no older answer among the generations (6.16-rc only)
     "vm-state-ebusy",           # needs a KVM_CREATE_VCPU in flight: the model's ioctls do not race
-    "caps-no-copyback",         # needs the command in a read-only page
     "init-vm-nent-race",        # needs another thread changing the struct during the ioctl
 }
 

@@ -40,6 +40,7 @@ BAD_SIZES = (0, 3, 5, 10, 16, 1 << 32)          # ghci_mmio.c bad_sizes[]
 RAM_OFFSET = 0x3000                 # a page of the shared test area
 RAM_PATTERN = bytes(range(0x30, 0x38))
 MASK64 = (1 << 64) - 1
+XAPIC_ICR_GPA = 0xFEE00300          # APIC_DEFAULT_PHYS_BASE + APIC_ICR
 
 RUN_TIMEOUT = 5                     # see ghci_io.RUN_TIMEOUT
 
@@ -118,6 +119,17 @@ class GhciMmio(TdxTestCase):
         self.expect_read(vcpu, gpa, 8, VALUES[3] ^ MASK64)
         self.done(vcpu)
         self.assertEqual(gvm.read(gpa, 8), RAM_PATTERN)
+
+    def test_xapic_page_exits_to_user(self):
+        """The xAPIC page (0xFEE00000, here its ICR at 0x300) is no device of KVM's
+        for a TD: #VE.RequestMMIO there is a KVM_EXIT_MMIO like any other shared
+        GPA, the write's data and the read's reply pass through whole
+        (tdx_emulate_mmio() uses only KVM_FAST_MMIO_BUS and KVM_MMIO_BUS; the
+        in-kernel LAPIC is not on them)."""
+        gvm, vcpu = self.create_td("guest_ram_gpa", args=XAPIC_ICR_GPA)
+        self.expect_write(vcpu, XAPIC_ICR_GPA, 8, VALUES[3])
+        self.expect_read(vcpu, XAPIC_ICR_GPA, 8, VALUES[3] ^ MASK64)
+        self.done(vcpu)
 
     def test_last_shared_bytes(self):
         """GPA + size - 1 just below the carry out of the shared bit is still shared: accepted."""

@@ -29,7 +29,7 @@ import errno
 import threading
 
 from tdx.lib import abi, apic, boot, ghci, td, tdx_cmd
-from tdx.lib.kvm import KvmError
+from tdx.lib.kvm import KvmError, try_call
 from tdx.lib.private_memory import PAGE, PRIVATE, PrivateMemoryCase, qwords
 from tdx.lib.system import MAP_SHARED, PROT_READ, PROT_WRITE
 from tdx.lib.testcase import main
@@ -51,6 +51,8 @@ DIRTY_LOG_GPA = boot.MMIO_GPA               # mapped shared at boot.MMIO_GVA by 
 RESULT_OFFSET = 0x1000                      # in the shared area: a MapGPA's R10, R11 (private_mem_access.c)
 READY_OFFSET = 0x2000                       # in the shared area: "the guest_memfd memslot is there now"
 UNMAPPED_SOURCE = 0x1000                    # page aligned, below vm.mmap_min_addr: nothing to pin
+TOP_SLOT = 12                               # test_init_mem_region_ends_below_shared_bit
+STALE_RET = 0x5A5A5A5A5A5A5A5A              # left in kvm_run.hypercall.ret before KVM_RUN
 BIND_SLOT = 11                              # memslots of test_guest_memfd_double_binding
 BIND_GPA = 0xD0000000                       # no other memslot there
 RETRY = ghci.TDVMCALL_STATUS_RETRY
@@ -154,6 +156,23 @@ class PrivateMemAccess(PrivateMemoryCase):
         for private in (False, True):
             for i, npages in enumerate((512, 512, 2)):
                 self.expect_map_gpa(gvm, vcpu, UNBACKED_GPA + i * (2 << 20), npages, private)
+        vcpu.run_until_done()
+
+    def test_map_gpa_exit_clears_stale_ret(self):
+        """kvm_run.hypercall.ret is 0 at every MapGPA exit whatever the kvm_run union
+        held before (9a1dfeff4414, 6.13), so a VMM that never writes it (QEMU
+        <= 9.2) completes each chunk with success: the field holds other bytes
+        before the first KVM_RUN and is never written after an exit (it is the
+        completion's input); the guest asserts SUCCESS."""
+        gvm, vcpu = self.create_td("guest_map_gpa_chunks", args=UNBACKED_GPA)
+        vcpu.kvm_run.hypercall.ret = STALE_RET
+        for private in (False, True):
+            for i, npages in enumerate((512, 512, 2)):
+                with self.subTest(private=private, chunk=i):
+                    run = vcpu.run_expect(abi.KVM_EXIT_HYPERCALL)
+                    self.assertEqual(run.hypercall.args[0], UNBACKED_GPA + i * (2 << 20))
+                    self.assertEqual(run.hypercall.ret, 0, "hypercall.ret: %#x" % run.hypercall.ret)
+                    gvm.vm.set_memory_attributes(run.hypercall.args[0], npages * PAGE, PRIVATE if private else 0)
         vcpu.run_until_done()
 
     def test_map_gpa_retry_completion(self):
@@ -350,6 +369,25 @@ class PrivateMemAccess(PrivateMemoryCase):
         err, progress = self.init_mem_region_cmd(b, gpa, 1)
         self.assertEqual(err, errno.EINVAL)
         self.assertEqual(progress, (0, gpa, 1), "nothing done")
+
+    def test_init_mem_region_ends_below_shared_bit(self):
+        """A region whose last byte is the last private GPA (the page just below the
+        shared bit) is added; one page more reaches the shared bit: EINVAL, nothing
+        done (tdx_vcpu_init_mem_region() tests gpa + size - 1).  The page has its
+        own guest_memfd memslot and PRIVATE attribute, so only the range check can
+        refuse it."""
+        b = self.td_before_finalize()
+        gpa = b.gvm.shared_bit - PAGE
+        gmem = b.vm.create_guest_memfd(PAGE)
+        mem = b.vm.alloc(PAGE)
+        err = try_call(b.vm.set_user_memory_region2, TOP_SLOT, abi.KVM_MEM_GUEST_MEMFD, gpa, PAGE, mem.addr,
+                       gmem, 0)
+        self.require(err == 0, "this host refuses a memslot just below the shared bit")
+        b.vm.set_memory_attributes(gpa, PAGE, PRIVATE)
+        self.assertEqual(self.init_mem_region_cmd(b, gpa, 2), (errno.EINVAL, (0, gpa, 2)),
+                         "two pages: the second one is shared")
+        self.assertEqual(self.init_mem_region_cmd(b, gpa, 1), (0, (PAGE, gpa + PAGE, 0)),
+                         "the last private page")
 
     def test_init_mem_region_twice(self):
         """The same page twice, also a page of the boot image (generation row

@@ -15,10 +15,12 @@ and says in a diagnostic which one applied.
 """
 
 import errno
+import os
 
 from tdx.lib import abi, boot, td, tdx_cmd
 from tdx.lib.abi import ffi
 from tdx.lib.kvm import VcpuTimeout
+from tdx.lib.system import MAP_SHARED, PROT_READ
 from tdx.lib.testcase import TdxTestCase, main
 
 PORT_BOOT_ONLY = 0x30
@@ -32,7 +34,11 @@ EXIT_REASON_TDCALL = 77             # data[0] of the fatal-error exit: TDH.VP.EN
 TDX_NO_VCPUS = 0xC000060900000000   # TDH.MR.FINALIZE of a TD without vCPUs (arch/x86/kvm/vmx/tdx_errno.h)
 MP_STATE_SUSPENDED = 10             # a state of another architecture: x86 refuses it
 AP_BLOCK_TIMEOUT = 0.3              # how long the blocked AP is given before the watchdog's signal
+PAGE_SIZE = 4096
 UNMAPPED_ADDR = 0x1000              # below vm.mmap_min_addr: copy_from_user() faults
+CAPS_FILL = 0xFF                    # what the caller leaves in struct kvm_tdx_capabilities
+CAPS_NENT = 64
+TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT = 1 << 1   # user_tdvmcallinfo_1_r11 (GHCI GetTdVmCallInfo leaf 1)
 
 
 class TdLifecycle(TdxTestCase):
@@ -317,6 +323,67 @@ class TdLifecycle(TdxTestCase):
             with self.subTest(hw_error=hw_error, flags=flags):
                 cmd = tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, data, flags=flags, hw_error=hw_error)
                 self.assertErrno(errno.EINVAL, tdx_cmd.tdx_ioctl, vm, cmd)
+
+    def caps_over(self, vm, fill):
+        """KVM_TDX_CAPABILITIES into a struct the caller filled with `fill` bytes
+        (cpuid.nent = CAPS_NENT)."""
+        caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": CAPS_NENT, "entries": CAPS_NENT}})
+        size = ffi.sizeof("struct kvm_tdx_capabilities") + CAPS_NENT * ffi.sizeof("struct kvm_cpuid_entry2")
+        ffi.memmove(caps, bytes([fill]) * size, size)
+        caps.cpuid.nent = CAPS_NENT
+        tdx_cmd.tdx_ioctl(vm, tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, int(ffi.cast("uintptr_t", caps))))
+        return caps
+
+    def test_capabilities_unused_fields_zeroed(self):
+        """KVM_TDX_CAPABILITIES over a struct full of 0xFF: every field KVM does not
+        set comes back 0 - kernel_tdvmcallinfo_1_r11, kernel_tdvmcallinfo_1_r12,
+        user_tdvmcallinfo_1_r12 and all 250 reserved words (tdx_get_capabilities()
+        fills a zeroed kernel buffer; b8be70ec2b47, 6.16)."""
+        b = self.td_builder("guest_done")
+        caps = self.caps_over(b.create_vm(), CAPS_FILL)
+        for field in ("kernel_tdvmcallinfo_1_r11", "kernel_tdvmcallinfo_1_r12", "user_tdvmcallinfo_1_r12"):
+            self.assertEqual(getattr(caps, field), 0, field)
+        nonzero = [i for i in range(250) if caps.reserved[i]]
+        self.assertEqual(nonzero, [], "reserved words not zeroed")
+
+    def test_capabilities_user_tdvmcallinfo(self):
+        """user_tdvmcallinfo_1_r11 is exactly SetupEventNotifyInterrupt (bit 1): the
+        base TDVMCALLs, GetQuote (bit 0) among them, are not reported, and the
+        kernel_* words are 0 (init_kvm_tdx_caps(); ed302854d015, 6.16).  The
+        struct starts zeroed, so only what KVM writes can differ."""
+        b = self.td_builder("guest_done")
+        caps = self.caps_over(b.create_vm(), 0)
+        self.assertEqual(caps.user_tdvmcallinfo_1_r11, TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT,
+                         "user_tdvmcallinfo_1_r11: %#x" % caps.user_tdvmcallinfo_1_r11)
+        self.assertEqual((caps.kernel_tdvmcallinfo_1_r11, caps.kernel_tdvmcallinfo_1_r12,
+                          caps.user_tdvmcallinfo_1_r12), (0, 0, 0))
+
+    def test_capabilities_cmd_read_only(self):
+        """KVM_TDX_CAPABILITIES with struct kvm_tdx_cmd in a read-only page and the
+        capabilities in writable memory (generation row caps-no-copyback): since
+        6.19 KVM never writes the command back, so the call succeeds and fills the
+        capabilities; before, the copy-back fails EFAULT after the capabilities
+        were written."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": CAPS_NENT, "entries": CAPS_NENT}})
+        caps.cpuid.nent = CAPS_NENT
+        cmd = tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, int(ffi.cast("uintptr_t", caps)))
+        page = self.read_only_page(bytes(ffi.buffer(cmd)))
+        want = 0 if self.kernel_has("caps-no-copyback") else errno.EFAULT
+        self.assertErrno(want, vm.memory_encrypt_op, ffi.cast("struct kvm_tdx_cmd *", page))
+        self.assertNotEqual(caps.supported_xfam, 0, "capabilities not written")
+        self.assertEqual(caps.user_tdvmcallinfo_1_r11, TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT)
+
+    def read_only_page(self, data):
+        """A PROT_READ page holding `data` (a shared mapping of a memfd); unmapped at cleanup."""
+        system = self.kvm.system
+        fd = os.memfd_create("td_lifecycle-ro", os.MFD_CLOEXEC)
+        self.addCleanup(os.close, fd)
+        os.write(fd, data.ljust(PAGE_SIZE, b"\0"))
+        addr = system.mmap(PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0)
+        self.addCleanup(system.munmap, addr, PAGE_SIZE)
+        return addr
 
     def test_capabilities_e2big(self):
         """A CPUID array smaller than the module's configurable leaves: E2BIG, nent untouched (§2.2)."""
