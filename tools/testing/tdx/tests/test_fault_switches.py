@@ -118,6 +118,7 @@ CATCHES = {
         "private_mem_access.test_map_gpa_einval_completion",
         "private_mem_access.test_map_gpa_exit_clears_stale_ret",
         "private_mem_access.test_map_gpa_retry_completion",
+        "private_mem_access.test_map_gpa_retry_on_pending_interrupt",
         "private_mem_access.test_private_shared_private_reads_zero",
         "private_mem_access.test_shared_memory_coherence",
     ),
@@ -194,9 +195,12 @@ CATCHES = {
         "ghci_msr.test_wrmsr_read_only_msr_exits_inval_when_enabled",
     ),
     "no-zero-on-private": (
+        "guest_memfd.test_punch_hole_private_page_seen_by_guest",
         "private_mem_access.test_private_shared_private_reads_zero",
     ),
     "private-visible": (
+        "guest_memfd.test_punch_hole_leaves_shared_page",
+        "private_mem_access.test_host_view_of_added_page",
         "private_mem_access.test_implicit_private_store",
         "private_mem_access.test_implicit_shared_load",
         "private_mem_access.test_implicit_shared_store",
@@ -226,6 +230,7 @@ CATCHES = {
         "ghci_io.test_size_8_invalid_operand",
         "ghci_io.test_size_upper_bits_invalid_operand",
         "ghci_io.test_unexposed_r11_not_leaked",
+        "ghci_msr.test_icr_self_ipi",
         "ghci_msr.test_misc_enable_after_refused_writes",
         "ghci_msr.test_msr_filter_bug_anchor_reads",
         "ghci_msr.test_msr_filter_bug_anchor_writes",
