@@ -26,6 +26,21 @@ class UnexpectedExit(AssertionError):
     pass
 
 
+# kvm_run's exit union: after the 32-byte header (include/uapi/linux/kvm.h,
+# struct kvm_run), 256 bytes.
+_EXIT_UNION = (32, 256)
+
+
+def poison_exit(vcpu):
+    """Fill kvm_run's exit union, so that every field an exit check reads was
+    written by KVM in the next KVM_RUN, not left from an earlier exit.
+
+    Only before a KVM_RUN that completes nothing: a completion reads the union."""
+    offset, size = _EXIT_UNION
+    addr = int(abi.ffi.cast("uintptr_t", vcpu.kvm_run)) + offset
+    abi.ffi.buffer(abi.ffi.cast("char *", addr), size)[:] = b"\xa5" * size
+
+
 def describe(run):
     """One line naming the exit and its fields, for failure messages."""
     reason = run.exit_reason

@@ -38,8 +38,7 @@ import struct
 import time
 
 from tdx.lib import abi, apic, ghci, tdx_cmd
-from tdx.lib.abi import ffi
-from tdx.lib.exits import VcpuThread, describe
+from tdx.lib.exits import VcpuThread, describe, poison_exit
 from tdx.lib.kvm import VcpuTimeout
 from tdx.lib.testcase import TdxTestCase, main
 
@@ -141,14 +140,6 @@ def with_vendor(text):
 
 def without_leaf0(table):
     return [e for e in distinctive(table) if e[0] != 0]
-
-
-def poison_exit(vcpu):
-    """Fill kvm_run's exit union, so that every field the exit checks was written by KVM.
-
-    Only before a KVM_RUN that completes nothing: a completion reads the union."""
-    addr = int(ffi.cast("uintptr_t", vcpu.kvm_run)) + 32
-    ffi.buffer(ffi.cast("char *", addr), 256)[:] = b"\xa5" * 256
 
 
 class GhciCpuid(TdxTestCase):

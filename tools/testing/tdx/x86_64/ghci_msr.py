@@ -38,8 +38,7 @@ import errno
 import struct
 
 from tdx.lib import abi, apic, ghci
-from tdx.lib.abi import ffi
-from tdx.lib.exits import describe
+from tdx.lib.exits import describe, poison_exit
 from tdx.lib.testcase import TdxTestCase, main
 
 # guest: ghci_msr.c
@@ -138,14 +137,6 @@ def deny(index, flags):
 def allow(index, flags):
     """A filter range of 8 MSRs from `index` where only `index` is allowed."""
     return (flags, index, b"\x01")
-
-
-def poison_exit(vcpu):
-    """Fill kvm_run's exit union, so that every field the exit checks was written by KVM.
-
-    Only before a KVM_RUN that completes nothing: a completion reads the union."""
-    addr = int(ffi.cast("uintptr_t", vcpu.kvm_run)) + 32
-    ffi.buffer(ffi.cast("char *", addr), 256)[:] = b"\xa5" * 256
 
 
 class GhciMsr(TdxTestCase):
