@@ -184,10 +184,11 @@ def conclude(args, data, ran, label, extra, text_path):
     """Print the report (also into text_path); record it with --update-triage."""
     from tdx.mutate import report, triage
 
+    new = report.summarize(ran, data)[0]["untriaged"]
     if args.update_triage:
-        summary, _ = report.summarize(ran, data)
-        data = triage.update(data, ran, label, summary)
+        data = triage.update(data, ran, label, {})
     summary, state = report.summarize(ran, data)
+    summary["new_survivors"] = new             # not in the triage file before this run
     summary.update(measured_at(args.package))
     summary.update(extra)
     text = report.format_report(ran, data, summary, state, label, extra.get("seconds", 0))
