@@ -10,11 +10,15 @@ plugs into.  A TD is a Vm of type KVM_X86_TDX_VM, not a parallel API
 
 import errno as _errno
 import os
+from threading import get_ident as _get_ident
+from time import monotonic as _monotonic
 
 from tdx.lib import abi, system as _system, watchdog
 from tdx.lib.abi import ffi
 
 watchdog.install_signal_handler()
+
+_KVM_RUN = abi.KVM_RUN
 
 
 class KvmError(OSError):
@@ -329,6 +333,7 @@ class Vcpu:
         size = vm.kvm.vcpu_mmap_size
         self._run_map = Mapping(self.system, size, fd=fd)
         self.kvm_run = ffi.cast("struct kvm_run *", self._run_map.addr)
+        self._watch = watchdog.WATCHDOG.watch(self.kvm_run)
 
     def _ioctl(self, name, request, arg=0):
         return ioctl(self.system, self.fd, name, request, arg)
@@ -340,24 +345,29 @@ class Vcpu:
         seconds (default: watchdog.default_timeout()), KvmError when KVM_RUN
         fails (EFAULT with KVM_EXIT_MEMORY_FAULT is such a failure).
         """
-        run = self.kvm_run
-        armed = watchdog.WATCHDOG.arm(run, timeout or watchdog.default_timeout())
+        watch = self._watch
+        # Arming is two attribute writes (lib/watchdog.py): this is the
+        # library's hottest path, a few microseconds of KVM per call.
+        watch.ident = _get_ident()
+        deadline = watch.deadline = _monotonic() + (timeout or watchdog.default_timeout())
         try:
             while True:
                 try:
-                    self.system.ioctl(self.fd, abi.KVM_RUN, 0)
+                    self.system.ioctl(self.fd, _KVM_RUN, 0)
                     break
                 except OSError as e:
                     if e.errno != _errno.EINTR:
                         raise KvmError("KVM_RUN", e.errno) from None
-                    if armed.expired:
+                    # Set by the watchdog's kick (for this run, or a late one
+                    # for the previous run); KVM leaves it to userspace.
+                    self.kvm_run.immediate_exit = 0
+                    if watch.expired == deadline:
                         raise VcpuTimeout("vCPU %d: KVM_RUN did not return within %.1f s"
                                           % (self.id, timeout or watchdog.default_timeout())) from None
                     # Some other signal: the guest did not exit, run it again.
         finally:
-            watchdog.WATCHDOG.disarm(armed)
-            run.immediate_exit = 0
-        return run.exit_reason
+            watch.deadline = None
+        return self.kvm_run.exit_reason
 
     def get_regs(self):
         regs = ffi.new("struct kvm_regs *")
@@ -464,6 +474,7 @@ class Vcpu:
 
     def close(self):
         if self.fd is not None:
+            watchdog.WATCHDOG.unwatch(self._watch)
             self._run_map.close()
             self.system.close(self.fd)
             self.fd = None

@@ -30,6 +30,8 @@ FALLOC_FL_INSERT_RANGE = 0x20
 FALLOC_FL_UNSHARE_RANGE = 0x40
 FALLOC_FL_WRITE_ZEROES = 0x80
 MAP_FAILED = ffi.cast("void *", -1)
+_NULL = ffi.NULL
+_ioctl = libc.ioctl
 
 
 def _oserror(what):
@@ -38,14 +40,10 @@ def _oserror(what):
 
 
 def as_arg(arg):
-    """The third ioctl argument as libc wants it: a pointer-sized value."""
+    """The third ioctl argument as libc.ioctl takes it (abi_cdef: void *)."""
     if isinstance(arg, int):
-        return ffi.cast("unsigned long", arg)
+        return ffi.cast("void *", arg) if arg else ffi.NULL
     return ffi.cast("void *", arg)
-
-
-_REQUESTS = {}
-_ZERO = ffi.cast("unsigned long", 0)
 
 
 class HostSystem:
@@ -70,12 +68,15 @@ class HostSystem:
         os.close(fd)
 
     def ioctl(self, fd, request, arg=0):
-        # KVM_RUN alone is issued tens of thousands of times per test run;
-        # reusing the cast request number halves the Python cost of a call.
-        req = _REQUESTS.get(request)
-        if req is None:
-            req = _REQUESTS[request] = ffi.cast("unsigned long", request)
-        ret = libc.ioctl(fd, req, _ZERO if arg == 0 and isinstance(arg, int) else as_arg(arg))
+        # KVM_RUN alone is issued tens of thousands of times per test run:
+        # the usual argument 0 and a struct pointer take no cast.
+        if arg.__class__ is int:
+            arg = ffi.cast("void *", arg) if arg else _NULL
+        try:
+            ret = _ioctl(fd, request, arg)
+        except TypeError:
+            # Not a pointer (a cast integer, a bool): convert it.
+            ret = _ioctl(fd, request, as_arg(arg))
         if ret < 0:
             raise _oserror("ioctl 0x%x" % request)
         return ret

@@ -2,12 +2,20 @@
 """Stop a vCPU that does not come back from KVM_RUN.
 
 A guest that spins (or, on kvm_pvm, executes VMCALL at CPL0) keeps KVM_RUN
-busy forever.  Every KVM_RUN is armed with a deadline; one daemon thread
-watches all deadlines and, when one passes, sets kvm_run.immediate_exit and
-sends SIGUSR1 to the thread inside KVM_RUN, which then returns EINTR
-(docs/host-kvm.md §6: < 2 ms).  It keeps kicking until the run is
-disarmed, because a signal that lands just before the thread enters KVM_RUN
-would otherwise be lost (immediate_exit covers that window too).
+busy forever.  Every vCPU has a `Watch`, registered once when the vCPU is
+created; a KVM_RUN arms it by writing its deadline (and the thread that runs
+it) and disarms it by clearing the deadline: two attribute writes, no lock and
+no object per run, because KVM_RUN is issued tens of thousands of times per
+test run and costs only a few microseconds itself (make bench).  One daemon
+thread looks at the watches: it sleeps until the earliest deadline it has
+seen, or at most POLL seconds (a run armed meanwhile is seen by then); when a
+deadline has passed, it sets kvm_run.immediate_exit and sends SIGUSR1 to the
+thread inside KVM_RUN, which then returns EINTR (docs/host-kvm.md §6:
+< 2 ms).  It keeps kicking every KICK_INTERVAL until the run is disarmed,
+because a signal that lands just before the thread enters KVM_RUN would
+otherwise be lost (immediate_exit covers that window too).  So a hung run is
+stopped at its deadline, or at most POLL after it when its timeout is shorter
+than POLL.
 
 A process-directed signal would not do: it is delivered to whichever thread
 does not block it, usually the idle main thread, not the vCPU thread.
@@ -20,6 +28,8 @@ import time
 
 DEFAULT_TIMEOUT = 10.0
 KICK_INTERVAL = 0.01
+POLL = 0.05
+PARK_AFTER = 1.0
 
 
 _timeout = None
@@ -61,61 +71,107 @@ def install_signal_handler():
     return True
 
 
-class _Armed:
-    __slots__ = ("deadline", "ident", "run", "expired")
+class Watch:
+    """One vCPU's watch, reused by all of its KVM_RUNs.
 
-    def __init__(self, deadline, ident, run):
-        self.deadline = deadline
-        self.ident = ident
-        self.run = run
-        self.expired = False
+    The running thread writes `ident` and `deadline` (time.monotonic()) to
+    arm it and sets `deadline` to None to disarm it.  The watchdog writes
+    `expired`: the deadline of the run it stopped, so that a run can tell its
+    own timeout from a late kick aimed at an earlier run.
+    """
+
+    __slots__ = ("run", "ident", "deadline", "expired", "live")
+
+    def __init__(self, run):
+        self.run = run          # the vCPU's kvm_run (cdata), for immediate_exit
+        self.ident = None
+        self.deadline = None
+        self.expired = None
+        self.live = True        # False once unwatched: its kvm_run may be unmapped
 
 
 class Watchdog:
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())   # no need for an RLock's bookkeeping
-        self._armed = set()
+        # Guards the set of watches and every write the watchdog makes into a
+        # kvm_run: unwatch() takes it, so that once a vCPU is closed nothing
+        # writes into its unmapped kvm_run.  Never taken per KVM_RUN.
+        self._cond = threading.Condition(threading.Lock())
+        self._watches = set()
         self._thread = None
-        self._wake_at = None
+        self._parked = False
 
-    def arm(self, run, timeout):
-        """Watch the calling thread's next KVM_RUN on `run` (a kvm_run cdata)."""
-        entry = _Armed(time.monotonic() + timeout, threading.get_ident(), run)
+    def watch(self, run):
+        """A Watch for a new vCPU whose kvm_run is `run`."""
+        entry = Watch(run)
         with self._cond:
-            self._armed.add(entry)
+            self._watches.add(entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="kvm-watchdog", daemon=True)
                 self._thread.start()
-            elif self._wake_at is None or entry.deadline < self._wake_at:
+            elif self._parked:
+                # Only a parked thread needs waking: a polling one sees the
+                # watch within POLL, and waking it costs a thread switch
+                # per vCPU, which a TD lifecycle in a loop feels.
                 self._cond.notify()
         return entry
 
-    def disarm(self, entry):
+    def unwatch(self, entry):
+        """The vCPU is going away: forget its watch before its kvm_run is unmapped."""
         with self._cond:
-            self._armed.discard(entry)
-        return entry.expired
+            entry.live = False
+            self._watches.discard(entry)
+
+    def arm(self, run, timeout):
+        """A temporary watch on `run` armed for one guarded stretch of the
+        calling thread (make bench's bare KVM_RUN loop); disarm() releases it."""
+        entry = self.watch(run)
+        entry.ident = threading.get_ident()
+        entry.deadline = time.monotonic() + timeout
+        return entry
+
+    def disarm(self, entry):
+        """End what arm() started; True if the watchdog stopped it."""
+        deadline, entry.deadline = entry.deadline, None
+        self.unwatch(entry)
+        return entry.expired is not None and entry.expired == deadline
 
     def _loop(self):
         with self._cond:
+            idle_since = None
             while True:
-                if not self._armed:
-                    self._wake_at = None
-                    self._cond.wait()
-                    continue
                 now = time.monotonic()
-                due = [e for e in self._armed if e.deadline <= now]
-                for entry in due:
-                    entry.expired = True
+                if not self._watches:
+                    # Park (no wake-ups at all) once no vCPU has existed for
+                    # PARK_AFTER; until then keep polling, so that the next
+                    # vCPU of a test creating VMs in a loop need not wake us.
+                    idle_since = idle_since or now
+                    if now - idle_since < PARK_AFTER:
+                        self._cond.wait(POLL)
+                        continue
+                    self._parked = True
+                    self._cond.wait()
+                    self._parked = False
+                    continue
+                idle_since = None
+                wake = now + POLL
+                for entry in self._watches:
+                    deadline = entry.deadline
+                    if deadline is None:
+                        continue
+                    if deadline > now:
+                        wake = min(wake, deadline)
+                        continue
+                    # No lock against the vCPU thread: if its run ends just
+                    # now, the kick lands after it and its next KVM_RUN sees
+                    # a spurious EINTR, which Vcpu.run() retries.
+                    entry.expired = deadline
                     entry.run.immediate_exit = 1
                     try:
                         signal.pthread_kill(entry.ident, signal.SIGUSR1)
                     except (ProcessLookupError, OSError):
                         pass
-                if due:
-                    self._wake_at = now + KICK_INTERVAL
-                else:
-                    self._wake_at = min(e.deadline for e in self._armed)
-                self._cond.wait(max(self._wake_at - now, 0.0))
+                    wake = min(wake, now + KICK_INTERVAL)
+                self._cond.wait(wake - now)
 
 
 WATCHDOG = Watchdog()
