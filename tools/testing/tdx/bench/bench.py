@@ -31,6 +31,8 @@ import sys
 import time
 from collections import namedtuple
 
+from tdx.bench import history
+
 DEFAULT_N = 30          # a whole bench in ~20-30 s on the 2-CPU dev VM
 DEFAULT_EXITS = 20000
 WARMUP = 3              # untimed iterations before a side's first round
@@ -138,7 +140,12 @@ def parse_args(argv=None, environ=None):
     parser.add_argument("--baseline", metavar="PATH",
                         help="the C baseline binary (default: $TDX_OUTPUT/bench/baseline, "
                              "then bench/baseline in the package)")
-    parser.add_argument("--json", action="store_true", help="also print a one-line JSON summary")
+    parser.add_argument("--json", action="store_true",
+                        help="also print a one-line JSON summary, compare the ratios with the last "
+                             "recorded run and record this one (bench/README, History)")
+    parser.add_argument("--history", metavar="FILE",
+                        help="with --json: the history file (default: $TDX_OUTPUT/bench/%s)"
+                             % history.FILE_NAME)
     args = parser.parse_args(argv)
     if args.n is None:
         env_n = environ.get("BENCH_N", "").strip()
@@ -569,16 +576,41 @@ def _stats_json(stats):
     return {"n": stats.n, "median": round(stats.median, 3), "p10": round(stats.p10, 3), "p90": round(stats.p90, 3)}
 
 
-def summary_json(rows, args, seconds):
+def summary_json(rows, args, seconds, stamp=None):
+    """The run as one line of JSON; `stamp` (tdx.lib.provenance) says when and on which commit."""
     ratios = {}
     out = {"bench": "tdx-selftests", "unit": "us", "n": args.n, "exits": args.exits,
            "python": _py_platform.python_version(), "kernel": _py_platform.release(),
-           "seconds": round(seconds, 2), "rows": ratios}
+           "seconds": round(seconds, 2)}
+    out.update(stamp or {})
+    out["rows"] = ratios
     for row in rows:
         ratio = row.ratio
         ratios[row.key] = {"name": row.name.strip(), "python": _stats_json(row.py), "c": _stats_json(row.c),
                            "ratio": None if ratio is None else round(ratio, 3), "note": row.note}
     return json.dumps(out, separators=(",", ":"), sort_keys=False)
+
+
+def _open_history(args, log):
+    """(history path or None, last run recorded or None); read before the
+    bench runs, so that an unreadable file costs no bench time."""
+    if not args.json:
+        return None, None
+    path = args.history or history.default_path()
+    if path is None:
+        log("no history: TDX_OUTPUT is not set (--history FILE keeps one)")
+        return None, None
+    last, warnings = history.last_record(path)
+    for warning in warnings:
+        print("bench: %s" % warning, file=sys.stderr)
+    return path, last
+
+
+def _record(path, last, line):
+    """Show how the ratios moved since the last run, then record this run."""
+    print("ratios against the %s (%s):" % (history.describe(last), path))
+    print(history.table(history.compare(json.loads(line), last)))
+    history.append(path, line)
 
 
 def main(argv=None):
@@ -590,6 +622,7 @@ def main(argv=None):
         sys.stderr.flush()
 
     try:
+        history_path, last = _open_history(args, log)
         baseline = Baseline(find_baseline(args.baseline))
         from tdx.lib.kvm import Kvm, KvmUnavailable
         try:
@@ -603,14 +636,24 @@ def main(argv=None):
     except BenchSkip as e:
         print("SKIP bench: %s" % e)
         return EXIT_SKIP
-    except BenchError as e:
+    except (BenchError, history.HistoryError) as e:
         print("bench: %s" % e, file=sys.stderr)
         return 1
     seconds = time.monotonic() - started
     print("tdx bench: N=%d samples per row, python %s, kernel %s, %.1f s"
           % (args.n, _py_platform.python_version(), _py_platform.release(), seconds))
     print(table(rows))
+    status = 0
     if args.json:
-        print(summary_json(rows, args, seconds))
+        from tdx.lib.provenance import measured_at
+        line = summary_json(rows, args, seconds, measured_at(PACKAGE_DIR))
+        if history_path:
+            try:
+                _record(history_path, last, line)
+            except history.HistoryError as e:
+                print("bench: %s" % e, file=sys.stderr)
+                status = 1
+        # Last, so that scripts find the summary on the last line.
+        print(line)
     sys.stdout.flush()
-    return 0
+    return status

@@ -18,6 +18,8 @@ import os
 import sys
 import time
 
+from tdx.lib.provenance import measured_at
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.dirname(HERE)
 DEFAULT_SAMPLE = 100
@@ -201,20 +203,6 @@ def conclude(args, data, ran, label, extra, text_path):
         print("tdx.mutate: recorded in %s" % args.triage, file=sys.stderr)
         return 0
     return 1 if summary["untriaged"] else 0
-
-
-def measured_at(package):
-    """When, and on which commit of the tree, a run was made."""
-    import subprocess
-    out = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    try:
-        commit = subprocess.run(["git", "-C", package, "rev-parse", "--short=12", "HEAD"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-        if commit.returncode == 0:
-            out["commit"] = commit.stdout.strip()
-    except OSError:
-        pass
-    return out
 
 
 def from_session(args, data, label):

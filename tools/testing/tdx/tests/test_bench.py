@@ -18,7 +18,7 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from tdx.bench import bench
+from tdx.bench import bench, history
 
 TDX_DIR = Path(__file__).resolve().parents[1]
 
@@ -162,6 +162,90 @@ class Report(unittest.TestCase):
         self.assertEqual(data["rows"]["td"]["c"]["median"], 500.0)
 
 
+def record(ratios, **extra):
+    """A history line: {row key: ratio or None}."""
+    rows = {key: {"name": key.replace("_", " "), "ratio": ratio} for key, ratio in ratios.items()}
+    return json.dumps(dict(extra, bench="tdx-selftests", rows=rows))
+
+
+class History(unittest.TestCase):
+    """--json history mechanics: where the file is, reading the last run,
+    comparing ratios, appending.  No time is measured here."""
+
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.dir = Path(tmp.name)
+        self.path = str(self.dir / "out" / "bench" / history.FILE_NAME)
+
+    def test_default_path_is_under_the_build_output(self):
+        self.assertEqual(history.default_path({"TDX_OUTPUT": "/b"}), "/b/bench/history.jsonl")
+        self.assertIsNone(history.default_path({}))
+
+    def test_first_run_has_nothing_to_compare(self):
+        self.assertEqual(history.last_record(self.path), (None, []))
+        current = json.loads(record({"a": 2.0, "b": None}))
+        self.assertEqual(history.compare(current, None), [("a", 2.0, None, None, "")])
+        self.assertIn("new", history.table(history.compare(current, None)))
+        self.assertEqual(history.describe(None), "no earlier run recorded")
+
+    def test_append_creates_the_directory_and_adds_lines(self):
+        history.append(self.path, record({"a": 1.0}, date="d1") + "\n")
+        history.append(self.path, record({"a": 3.0}, date="d2"))
+        lines = Path(self.path).read_text().splitlines()
+        self.assertEqual([json.loads(line)["date"] for line in lines], ["d1", "d2"])
+        last, warnings = history.last_record(self.path)
+        self.assertEqual((last["date"], last["rows"]["a"]["ratio"], warnings), ("d2", 3.0, []))
+
+    def test_regression_flag_at_its_edge(self):
+        last = json.loads(record({"same": 1.0, "edge": 1.0, "worse": 1.0, "better": 2.0, "gone": 1.0},
+                                 date="2026-12-05 21:00 UTC", commit="abc"))
+        current = json.loads(record({"same": 1.0, "edge": 1.1, "worse": 1.1001, "better": 1.0,
+                                     "fresh": 4.0}))
+        got = {name: (before, flag) for name, now, before, change, flag in history.compare(current, last)}
+        self.assertEqual(got, {"same": (1.0, ""), "edge": (1.0, ""), "worse": (1.0, "REGRESSION"),
+                               "better": (2.0, ""), "fresh": (None, "")})
+        text = history.table(history.compare(current, last))
+        self.assertRegex(text, r"worse\s+1\.10x\s+1\.00x\s+\+10%\s+REGRESSION")
+        self.assertRegex(text, r"better\s+1\.00x\s+2\.00x\s+-50%")
+        self.assertEqual(history.describe(last), "last run: 2026-12-05 21:00 UTC, abc")
+
+    def test_bad_lines_are_skipped_with_a_warning(self):
+        os.makedirs(os.path.dirname(self.path))
+        Path(self.path).write_text(record({"a": 1.5}, date="good") + "\n\n{truncated\n[1, 2]\n"
+                                   '{"rows": 3}\n')
+        last, warnings = history.last_record(self.path)
+        self.assertEqual(last["date"], "good")
+        self.assertEqual(warnings, ["%s:%d: not a bench record; skipped" % (self.path, n) for n in (3, 4, 5)])
+
+    def test_unreadable_and_unwritable_are_one_line(self):
+        os.makedirs(self.path)          # a directory where the file should be
+        for call in (lambda: history.last_record(self.path), lambda: history.append(self.path, "{}")):
+            with self.assertRaises(history.HistoryError) as cm:
+                call()
+            self.assertNotIn("\n", str(cm.exception))
+            self.assertIn(self.path, str(cm.exception))
+
+    def test_main_refuses_an_unreadable_history_before_running(self):
+        os.makedirs(self.path)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                mock.patch.object(bench, "collect", side_effect=AssertionError("bench ran")):
+            code = bench.main(["--json", "--history", self.path])
+        self.assertEqual((code, out.getvalue()), (1, ""))
+        self.assertRegex(err.getvalue(), r"^bench: .*history\.jsonl: cannot read: .*\n$")
+
+    def test_record_compares_then_appends(self):
+        history.append(self.path, record({"a": 1.0}, date="before"))
+        last, _ = history.last_record(self.path)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            bench._record(self.path, last, record({"a": 1.2}, date="now"))
+        self.assertIn("ratios against the last run: before (%s)" % self.path, out.getvalue())
+        self.assertRegex(out.getvalue(), r"a\s+1\.20x\s+1\.00x\s+\+20%\s+REGRESSION")
+        self.assertEqual(history.last_record(self.path)[0]["date"], "now")
+
+
 class Main(unittest.TestCase):
     def run_main(self, argv):
         out, err = io.StringIO(), io.StringIO()
@@ -200,8 +284,9 @@ class MakeBench(unittest.TestCase):
             output = os.environ.get("TDX_OUTPUT") or tmp
             proc = subprocess.run(
                 ["make", "-s", "--no-print-directory", "-C", str(TDX_DIR), "OUTPUT=%s" % output, "bench",
-                 "BENCH_N=1", "BENCH_ARGS=--json --exits 200"],
+                 "BENCH_N=1", "BENCH_ARGS=--json --exits 200 --history %s/h.jsonl" % tmp],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+            recorded = Path(tmp, "h.jsonl").read_text().splitlines() if Path(tmp, "h.jsonl").exists() else []
             baseline = Path(output, "bench", "baseline")
             self.assertTrue(baseline.is_file() and os.access(str(baseline), os.X_OK),
                             "make bench did not build %s: %s" % (baseline, proc.stderr[-2000:]))
@@ -214,6 +299,8 @@ class MakeBench(unittest.TestCase):
                     "td_lifecycle_emulated", "startup_import_kvm", "import_lib_importtime"):
             self.assertIn(key, summary["rows"])
         self.assertIsNotNone(summary["rows"]["plain_vm_lifecycle_raw"]["ratio"])
+        self.assertEqual([json.loads(line) for line in recorded], [summary], "the run is recorded as printed")
+        self.assertIn("ratios against the no earlier run recorded", proc.stdout)
 
 
 if __name__ == "__main__":
