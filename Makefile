@@ -2,7 +2,7 @@
 #
 # Top-level entry points; everything is done in tools/testing/tdx.
 #
-#   make               build the guest images (and the cffi ABI module)
+#   make               build the guest images (and the cffi ABI module, the bytecode)
 #   make run_tests     run the suite (KTAP on stdout)
 #   make check         run the project's own tests
 #   make install INSTALL_PATH=DIR | emit_tests | gen_tar | clean | bench

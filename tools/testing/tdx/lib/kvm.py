@@ -10,7 +10,7 @@ plugs into.  A TD is a Vm of type KVM_X86_TDX_VM, not a parallel API
 
 import errno as _errno
 import os
-from threading import get_ident as _get_ident
+from _thread import get_ident as _get_ident
 from time import monotonic as _monotonic
 
 from tdx.lib import abi, system as _system, watchdog
