@@ -19,6 +19,11 @@ TDX_EXTENDMR_CHUNKSIZE = 256
 PAGE_SIZE = 4096
 
 
+_HEADER_PAD = bytes(SHA384_BLOCK - 24)
+_PAGE_ADD = b"MEM.PAGE.ADD".ljust(16, b"\0")
+_MR_EXTEND = b"MR.EXTEND".ljust(16, b"\0")
+
+
 def _header(name, gpa):
     return name.ljust(16, b"\0") + gpa.to_bytes(8, "little") + bytes(SHA384_BLOCK - 24)
 
@@ -38,11 +43,19 @@ class Measurement:
         self._ctx.update(chunk)
 
     def add_page(self, gpa, data, measure):
-        """One page of KVM_TDX_INIT_MEM_REGION."""
-        self.page_add(gpa)
+        """One page of KVM_TDX_INIT_MEM_REGION: TDH.MEM.PAGE.ADD, then with
+        `measure` one TDH.MR.EXTEND per 256-byte chunk.  SHA-384 is a stream,
+        so the 33 blocks go into one update: the same MRTD as an update per
+        block, without 33 Python calls per page."""
+        parts = [_PAGE_ADD, gpa.to_bytes(8, "little"), _HEADER_PAD]
         if measure:
+            data = bytes(data)
+            if len(data) != PAGE_SIZE:
+                raise ValueError("KVM_TDX_INIT_MEM_REGION measures whole pages")
             for off in range(0, PAGE_SIZE, TDX_EXTENDMR_CHUNKSIZE):
-                self.mr_extend(gpa + off, bytes(data[off:off + TDX_EXTENDMR_CHUNKSIZE]))
+                parts += (_MR_EXTEND, (gpa + off).to_bytes(8, "little"), _HEADER_PAD,
+                          data[off:off + TDX_EXTENDMR_CHUNKSIZE])
+        self._ctx.update(b"".join(parts))
 
     def finalize(self):
         self.mrtd = self._ctx.digest()

@@ -223,12 +223,11 @@ class TdMemory:
         if (gpa | size) & (PAGE_SIZE - 1) or size == 0 or gpa + size >= 1 << 64:
             raise OSError(errno.EINVAL, "attribute range")
         private = bool(attributes & abi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
-        for gfn in range(gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT):
-            if private == (gfn in self.private_gfns):
-                continue
-            if private:
-                self.private_gfns.add(gfn)
-            else:
+        first, end = gpa >> PAGE_SHIFT, (gpa + size) >> PAGE_SHIFT
+        if private:
+            self.private_gfns.update(range(first, end))
+        else:
+            for gfn in _members(self.private_gfns, first, end):
                 self.private_gfns.discard(gfn)
                 # Converting to shared removes the private page from the TD
                 # (TDH.MEM.PAGE.REMOVE); its content is gone for good.
@@ -451,34 +450,26 @@ class TdMemory:
                     self._real_ids[key] = real
                 slot.real = want[slot.id]
 
-    def _runs(self, slot, want):
-        start = None
-        for i in range(slot.size >> PAGE_SHIFT):
-            ok = want((slot.gpa >> PAGE_SHIFT) + i)
-            if ok and start is None:
-                start = i
-            elif not ok and start is not None:
-                yield start, i - start
-                start = None
-        if start is not None:
-            yield start, (slot.size >> PAGE_SHIFT) - start
-
     def _slot_ranges(self, slot):
-        """(gpa, size, host address) of the real memslots that back `slot`."""
-        def private_ok(gfn):
-            return gfn in self.private_gfns and self.state.get(gfn) == MAPPED
+        """(gpa, size, host address) of the real memslots that back `slot`.
 
-        def shared_ok(gfn):
-            return gfn not in self.private_gfns
-
+        Worked out from the sets of private and present pages, not page by
+        page: a slot has about a thousand pages and sync() runs before the
+        first entry of every TD."""
+        first = slot.gpa >> PAGE_SHIFT
+        end = first + (slot.size >> PAGE_SHIFT)
+        private = _members(self.private_gfns, first, end)
         if slot.private is not None:
             base = self._private_base(slot)
-            for first, count in self._runs(slot, private_ok):
-                yield slot.gpa + (first << PAGE_SHIFT), count << PAGE_SHIFT, base + (first << PAGE_SHIFT)
+            present = [gfn for gfn in _members(self.state, first, end)
+                       if self.state[gfn] == MAPPED and gfn in self.private_gfns]
+            for start, count in _runs(present):
+                off = (start - first) << PAGE_SHIFT
+                yield slot.gpa + off, count << PAGE_SHIFT, base + off
         if self.shared_bit:
-            for first, count in self._runs(slot, shared_ok):
-                yield ((slot.gpa + (first << PAGE_SHIFT)) | self.shared_bit, count << PAGE_SHIFT,
-                       slot.uaddr + (first << PAGE_SHIFT))
+            for start, count in _gaps(private, first, end):
+                off = (start - first) << PAGE_SHIFT
+                yield (slot.gpa + off) | self.shared_bit, count << PAGE_SHIFT, slot.uaddr + off
 
     def _alloc_real(self):
         self._next_real += 1
@@ -514,6 +505,39 @@ class TdMemory:
 
 def _raise_efault():
     raise OSError(errno.EFAULT, "get_user_pages_fast(NULL)")
+
+
+def _members(gfns, first, end):
+    """The members of `gfns` (a set or dict) in [first, end), sorted; by
+    whichever of the two is smaller."""
+    if len(gfns) < end - first:
+        return sorted(gfn for gfn in gfns if first <= gfn < end)
+    return [gfn for gfn in range(first, end) if gfn in gfns]
+
+
+def _runs(gfns):
+    """(first, count) of each run of consecutive numbers in sorted `gfns`."""
+    start = prev = None
+    for gfn in gfns:
+        if start is None:
+            start = gfn
+        elif gfn != prev + 1:
+            yield start, prev - start + 1
+            start = gfn
+        prev = gfn
+    if start is not None:
+        yield start, prev - start + 1
+
+
+def _gaps(taken, first, end):
+    """(first, count) of each run in [first, end) not in sorted `taken`."""
+    at = first
+    for gfn in taken:
+        if gfn > at:
+            yield at, gfn - at
+        at = gfn + 1
+    if at < end:
+        yield at, end - at
 
 
 def _region(slot, gpa, size, addr):

@@ -10,6 +10,7 @@ plugs into.  A TD is a Vm of type KVM_X86_TDX_VM, not a parallel API
 
 import errno as _errno
 import os
+import struct
 from _thread import get_ident as _get_ident
 from time import monotonic as _monotonic
 
@@ -105,6 +106,7 @@ class Kvm:
 
     def __init__(self, sys_=None, path=None):
         self.system = sys_ or _system.HostSystem()
+        self._supported_cpuid = None
         path = path or device_path()
         self.path = path
         try:
@@ -134,7 +136,18 @@ class Kvm:
             raise KvmUnavailable("%s: %s is not supported by this kernel" % (self.path, name))
 
     def supported_cpuid(self):
-        """KVM_GET_SUPPORTED_CPUID as a list of entry tuples (see cpuid_entries)."""
+        """KVM_GET_SUPPORTED_CPUID as a list of entry tuples (see cpuid_entries).
+
+        Asked once per Kvm: the answer is fixed while KVM is loaded (its CPU
+        caps are set up at module init, kvm_set_cpu_caps()), and producing it
+        costs the kernel a walk of every leaf, twice when the first buffer is
+        too small -- more than the rest of a VM's creation.
+        """
+        if self._supported_cpuid is None:
+            self._supported_cpuid = self._get_supported_cpuid()
+        return list(self._supported_cpuid)
+
+    def _get_supported_cpuid(self):
         nent = 64
         while True:
             cpuid = ffi.new("struct kvm_cpuid2 *", {"nent": nent, "entries": nent})
@@ -174,20 +187,31 @@ def _open_hint(path, err):
 
 
 CPUID_FIELDS = ("function", "index", "flags", "eax", "ebx", "ecx", "edx")
+# struct kvm_cpuid_entry2: the seven fields, then padding[3].  Packed and
+# unpacked whole: field by field through cffi, a full CPUID table is
+# ~1500 attribute accesses per KVM_SET_CPUID2 or KVM_TDX_GET_CPUID.
+_CPUID_ENTRY = struct.Struct("<7I12x")
 
 
 def cpuid_entries(cpuid):
     """struct kvm_cpuid2 -> list of (function, index, flags, eax, ebx, ecx, edx)."""
-    return [tuple(getattr(cpuid.entries[i], f) for f in CPUID_FIELDS) for i in range(cpuid.nent)]
+    raw = ffi.buffer(ffi.addressof(cpuid, "entries"), cpuid.nent * _CPUID_ENTRY.size)
+    return list(_CPUID_ENTRY.iter_unpack(raw))
 
 
 def new_cpuid2(entries):
     """list of entry tuples -> struct kvm_cpuid2 (cffi, owns its memory)."""
     cpuid = ffi.new("struct kvm_cpuid2 *", {"nent": len(entries), "entries": len(entries)})
     cpuid.nent = len(entries)
-    for i, entry in enumerate(entries):
-        for field, value in zip(CPUID_FIELDS, entry):
-            setattr(cpuid.entries[i], field, value)
+    try:
+        raw = b"".join(_CPUID_ENTRY.pack(*entry) for entry in entries)
+    except struct.error:
+        # A value that does not fit (a negative test): cffi names the field.
+        for i, entry in enumerate(entries):
+            for field, value in zip(CPUID_FIELDS, entry):
+                setattr(cpuid.entries[i], field, value)
+        return cpuid
+    ffi.buffer(ffi.addressof(cpuid, "entries"), len(raw))[:] = raw
     return cpuid
 
 

@@ -18,11 +18,14 @@ Memory shapes (`memory=`):
 """
 
 import errno
+import threading
 
 from tdx.lib import abi, boot, tdx_cmd
+from tdx.lib.abi import ffi
 from tdx.lib.exits import GuestVcpu
 from tdx.lib.guest import GuestImage, find_image
 from tdx.lib.kvm import KvmError, KvmUnavailable
+from tdx.lib.system import buffer
 
 PAGE_SIZE = 4096
 SHAPES = ("tdx", "default")
@@ -101,6 +104,34 @@ def vcpu_cpuid(td_cpuid, gpaw=GPAW):
             eax = (eax & ~0xFF) | gpaw
         out.append((f, i, flags, eax, ebx, ecx, edx))
     return out
+
+
+class _SourceBuffer:
+    """Page-aligned host memory for the source pages of KVM_TDX_INIT_MEM_REGION
+    (source_addr must be page aligned, §2.5), kept for the process and grown
+    as needed: a mapping per range cost an mmap, a page fault per page and an
+    munmap for every range of every TD built.  KVM copies the pages out
+    during the ioctl, so one buffer serves every TD; `lock` while filling and
+    using it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self._memory = None
+        self.addr = 0
+        self.size = 0
+
+    def fill(self, data):
+        """Copy `data` in; its host address."""
+        if len(data) > self.size:
+            size = _round_up(len(data), PAGE_SIZE)
+            self._memory = ffi.new("char[]", size + PAGE_SIZE)
+            self.addr = _round_up(int(ffi.cast("uintptr_t", self._memory)), PAGE_SIZE)
+            self.size = size
+        buffer(self.addr, len(data))[:] = data
+        return self.addr
+
+
+_SOURCE = _SourceBuffer()
 
 
 class GuestVm:
@@ -219,11 +250,9 @@ class TdBuilder:
         for gpa, size in self._private_ranges(layout, low_size):
             vm.set_memory_attributes(gpa, size, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
         first = self.gvm.vcpus[0]
-        for gpa, data in layout.ranges():
-            source = vm.alloc(len(data))
-            source.write(0, data)
-            tdx_cmd.init_mem_region(first, gpa, source.addr, len(data) // PAGE_SIZE, measure=True)
-            source.close()
+        with _SOURCE.lock:
+            for gpa, data in layout.ranges():
+                tdx_cmd.init_mem_region(first, gpa, _SOURCE.fill(data), len(data) // PAGE_SIZE, measure=True)
 
     def _layout_size(self):
         if self.memory == "shared":
