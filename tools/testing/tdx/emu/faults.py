@@ -177,6 +177,19 @@ FAULTS = {
         "priority class is delivered again",
         "model-level check of virtual-interrupt delivery (EOIs are virtualised by the TDX module for a "
         "TD)", PRE_MERGE),
+    # -- concurrency: KVM's locks around the TDX commands (emu/ioctls.py) --
+    "vm-state-unguarded": Fault(
+        "emu/ioctls.py", "tdx_vcpu_unlocked_ioctl, tdx_td_finalize (tdx_acquire_vm_state_locks)",
+        "KVM_TDX_INIT_VCPU takes only its own vcpu->mutex: racing INIT_MEM_REGION(MEASURE) or "
+        "FINALIZE_VM on another thread, its TDH.VP.CREATE meets TDH.MR.EXTEND or TDH.MR.FINALIZE in the "
+        "TDX module (TDX_OPERAND_BUSY): KVM_BUG_ON, the VM is dead (EIO), or FINALIZE fails EBUSY",
+        "15945e9ec195 KVM: TDX: Guard VM state transitions with \"all\" the locks", "6.19"),
+    "vp-init-no-mmu-lock": Fault(
+        "emu/ioctls.py", "tdx_td_vcpu_init",
+        "TDH.VP.INIT runs without mmu_lock: racing fallocate(PUNCH_HOLE) of a guest_memfd whose pages "
+        "are in the TD, it meets the S-EPT removal (TDH.MEM.RANGE.BLOCK) on the TDR resource: "
+        "KVM_BUG_ON, the VM is dead (EIO)",
+        "9a89894f30d5 KVM: TDX: Take MMU lock around tdh_vp_init()", "6.19"),
     # -- MSRs (emu/msrs.py) --
     "x2apic-msr-ranges-collapsed": Fault(
         "emu/msrs.py", "tdx_has_emulated_msr",

@@ -19,12 +19,17 @@ where the ioctl fails.
   KVM_CREATE_GUEST_MEMFD, KVM_CREATE_IRQCHIP and of vCPU ioctls (protected
   state, CPUID table, MSRs, MP state).
 
-Not modelled (emu/README): the -EBUSY of a KVM_CREATE_VCPU in flight
-(tdx_acquire_vm_state_locks), -EINTR on a pending signal in INIT_MEM_REGION,
-SEAMCALL failures (TDH.MNG.INIT never fails, so INIT_VM never writes hw_error;
-TDH.MR.FINALIZE never reports busy).
+Locking (emu/concurrency.py): the TDX commands run under the locks of the
+release played, and the SEAMCALLs that can meet each other in the TDX module
+(TDH.VP.CREATE, TDH.VP.INIT, TDH.MR.EXTEND, TDH.MR.FINALIZE) answer
+TDX_OPERAND_BUSY when they do.
+
+Not modelled (emu/README): -EINTR on a pending signal in INIT_MEM_REGION,
+other SEAMCALL failures (TDH.MNG.INIT never fails, so INIT_VM never writes
+hw_error).
 """
 
+import contextlib
 import errno
 import os
 import struct
@@ -32,6 +37,7 @@ import struct
 from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
 from tdx.emu import cpuid as _cpuid, gmem as _gmem, msrs as _msrs
+from tdx.emu.concurrency import vm_state_guard
 from tdx.emu.state import (MsrFilter, TdVcpu, TD_STATE_INITIALIZED, TD_STATE_RUNNABLE,
                            TD_STATE_UNINITIALIZED, VCPU_TD_STATE_INITIALIZED,
                            VCPU_TD_STATE_UNINITIALIZED)
@@ -189,7 +195,8 @@ def tdx_vm_ioctl(vm, cmd, host):
     else:
         _err(errno.EINVAL, "unknown KVM_TDX command %d on a VM fd" % kcmd.id)
     try:
-        ret = fn(vm, kcmd, host)
+        with _state_locks(vm, None, kcmd.id):
+            ret = fn(vm, kcmd, host)
     except OSError:
         # INIT_VM/FINALIZE copy the whole cmd back, also on failure (§2.1):
         # hw_error reaches userspace; a copy-back fault wins (tdx_vm_ioctl()).
@@ -311,6 +318,34 @@ def _td_init(vm, kcmd, host):
     return 0
 
 
+def _guarded(vm):
+    """The 6.19 locking of the state-changing TDX commands
+    (tdx_acquire_vm_state_locks()), or the older one."""
+    # FAULT "vm-state-unguarded": the newest kernel with the locking of 6.16
+    # to 6.18, before 15945e9ec195 (INIT_VCPU under its own vcpu->mutex only).
+    return vm.kernel.has("vm-state-ebusy") and "vm-state-unguarded" not in vm.faults
+
+
+def _state_locks(vm, vcpu, cmd_id):
+    """The locks KVM holds around a state-changing TDX command."""
+    if _guarded(vm):
+        return vm_state_guard(vm)
+    stack = contextlib.ExitStack()
+    if vcpu is None:
+        stack.enter_context(vm.kvm_lock)            # tdx_vm_ioctl(): guard(mutex)(&kvm->lock)
+    else:
+        stack.enter_context(vcpu.mutex)             # tdx_vcpu_ioctl(): kvm_vcpu_ioctl()'s vcpu->mutex
+    if cmd_id in (abi.KVM_TDX_FINALIZE_VM, abi.KVM_TDX_INIT_MEM_REGION):
+        stack.enter_context(vm.slots_lock)
+    return stack
+
+
+def _kvm_bug(vm, what, status):
+    """KVM_BUG_ON() / TDX_BUG_ON() of a failed SEAMCALL: the VM is dead."""
+    vm.dead = True
+    _err(errno.EIO, "%s: %#x (KVM_BUG_ON, the VM is dead)" % (what, status))
+
+
 # TDX module status of TDH.MR.FINALIZE for a TD without vCPUs
 # (tdh_mr_finalize.c: tdcs num_vcpus == 0; arch/x86/kvm/vmx/tdx_errno.h).
 TDX_NO_VCPUS = 0xC000060900000000
@@ -328,7 +363,12 @@ def _td_finalize(vm, kcmd, host):
         kcmd.hw_error = TDX_NO_VCPUS
         vm.dead = True
         _err(errno.EIO, "KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE: TDX_NO_VCPUS (the VM is dead)")
-    kcmd.hw_error = 0                                   # TDH.MR.FINALIZE succeeds
+    with vm.module_locks.seamcall("TDH.MR.FINALIZE") as status:
+        if status:
+            # tdx_td_finalize(): a busy TDX module is -EBUSY, the VM lives.
+            kcmd.hw_error = status
+            _err(errno.EBUSY, "KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE: TDX_OPERAND_BUSY")
+        kcmd.hw_error = 0                               # TDH.MR.FINALIZE succeeds
     vm.measurement.finalize()
     vm.state = TD_STATE_RUNNABLE
     return 0
@@ -348,20 +388,24 @@ def tdx_vcpu_ioctl(vm, vcpu, cmd, host):
         # copied the command (torvalds/linux 3829d81b).
         _check_td_state(vm)
         kcmd = _get_cmd(cmd, host)
-        if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
-            return _init_mem_region(vm, vcpu, kcmd, host)
-        if kcmd.id == abi.KVM_TDX_INIT_VCPU:
-            return _vcpu_init(vm, vcpu, kcmd)
+        if kcmd.id in (abi.KVM_TDX_INIT_MEM_REGION, abi.KVM_TDX_INIT_VCPU):
+            with _state_locks(vm, vcpu, kcmd.id):
+                if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
+                    return _init_mem_region(vm, vcpu, kcmd, host)
+                return _vcpu_init(vm, vcpu, kcmd)
         if kcmd.id == abi.KVM_TDX_GET_CPUID:
             return _vcpu_get_cpuid(vm, vcpu, kcmd, host)
         _err(errno.EINVAL, "unknown KVM_TDX command %d on a vCPU fd" % kcmd.id)
     # tdx_vcpu_unlocked_ioctl() (kvm-x86/linux @09c6f74ecb86): the command first (94428e3ba325).
     kcmd = _get_cmd(cmd, host)
+    if kcmd.id in (abi.KVM_TDX_INIT_MEM_REGION, abi.KVM_TDX_INIT_VCPU):
+        # The state guard is taken before the TD state is checked.
+        with _state_locks(vm, vcpu, kcmd.id):
+            _check_td_state(vm)
+            if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
+                return _init_mem_region(vm, vcpu, kcmd, host)
+            return _vcpu_init(vm, vcpu, kcmd)
     _check_td_state(vm)
-    if kcmd.id == abi.KVM_TDX_INIT_MEM_REGION:
-        return _init_mem_region(vm, vcpu, kcmd, host)
-    if kcmd.id == abi.KVM_TDX_INIT_VCPU:
-        return _vcpu_init(vm, vcpu, kcmd)
     # -ENOIOCTLCMD: fall through to tdx_vcpu_ioctl(), which checks again.
     _check_td_state(vm)
     kcmd = _get_cmd(cmd, host)
@@ -388,6 +432,19 @@ def _vcpu_init(vm, vcpu, kcmd):
             _err(errno.EINVAL, "KVM_TDX_INIT_VCPU: x2APIC not in the vCPU's CPUID (KVM_SET_CPUID2)")
         vcpu.msrs.set_apic_base(apic_base)
     # tdx_td_vcpu_init(): TDH.VP.CREATE/ADDCX/INIT; the module assigns VCPU_INDEX.
+    # A failed TDH.VP.CREATE or TDH.VP.INIT is a KVM bug to KVM (KVM_BUG_ON,
+    # TDX_BUG_ON from 6.19): the VM is dead.
+    with vm.module_locks.seamcall("TDH.VP.CREATE") as status:
+        if status:
+            _kvm_bug(vm, "KVM_TDX_INIT_VCPU: TDH.VP.CREATE", status)
+    # From 6.19 TDH.VP.INIT runs under mmu_lock (write), which the S-EPT
+    # removal paths hold too (9a89894f30d5).  FAULT "vp-init-no-mmu-lock": the
+    # newest kernel without it.
+    mmu = vm.kernel.has("vp-init-mmu-lock") and "vp-init-no-mmu-lock" not in vm.faults
+    with vm.mmu_lock if mmu else contextlib.ExitStack():
+        with vm.module_locks.seamcall("TDH.VP.INIT") as status:
+            if status:
+                _kvm_bug(vm, "KVM_TDX_INIT_VCPU: TDH.VP.INIT", status)
     vcpu.index = vm.num_vcpus
     vm.num_vcpus += 1
     vcpu.init_rcx = kcmd.data & MASK64
@@ -428,6 +485,15 @@ def _init_mem_region(vm, vcpu, kcmd, host):
         if err:
             ret = abs(err)
             break
+        if measure:
+            # tdx_gmem_post_populate(): TDH.MR.EXTEND fails -EIO; from 6.19
+            # through TDX_BUG_ON_2() (the VM is dead).
+            with vm.module_locks.seamcall("TDH.MR.EXTEND") as status:
+                if status:
+                    if vm.kernel.has("vm-state-ebusy"):
+                        vm.dead = True
+                    ret = errno.EIO
+                    break
         vm.measurement.add_page(gpa, data, measure)
         source += PAGE_SIZE
         gpa += PAGE_SIZE

@@ -107,6 +107,7 @@ class TdMemory:
         self._real_ids = {}             # (gpa, size, host address) -> real memslot id
         self.dirty = True
         self.lock = threading.RLock()
+        self.vm = None                  # the TdVm (its locks), set by the platform
         # vCPU threads of one TD sync before each entry (emu/system.py).
         self._sync_lock = threading.Lock()
 
@@ -341,12 +342,30 @@ class TdMemory:
         """fallocate(PUNCH_HOLE) (kvm_gmem_punch_hole()): the private pages of
         the range leave the TD (S-EPT zapped) and their folios are freed; a
         later access faults in a new zeroed page, pending until accepted."""
+        zap = [gfn for _slot, gfn in self._gmem_gfns(gmem, offset, length) if gfn in self.state]
+        if zap and self.vm is not None:
+            self._zap_private(zap)
         for slot, gfn in self._gmem_gfns(gmem, offset, length):
             self.state.pop(gfn, None)
             self.held_stores.pop(gfn, None)
             if slot.private is not None and "no-zero-on-private" not in self.faults:
                 self._private_buf(slot, gfn << PAGE_SHIFT, PAGE_SIZE)[:] = bytes(PAGE_SIZE)
         self.dirty = True
+
+    def _zap_private(self, gfns):
+        """The S-EPT removal of mapped private pages under mmu_lock (write):
+        tdx_sept_remove_private_spte() blocks the range (TDH.MEM.RANGE.BLOCK,
+        then TRACK and PAGE.REMOVE), retries once with the vCPUs kept out of
+        the TD when the TDX module is busy, and treats a second failure as a
+        KVM bug (the VM is dead).  The removal itself never fails the
+        fallocate()."""
+        vm = self.vm
+        with vm.mmu_lock:
+            for _attempt in range(2):
+                with vm.module_locks.seamcall("TDH.MEM.RANGE.BLOCK") as status:
+                    if not status:
+                        return
+            vm.dead = True
 
     @_locked
     def gmem_closed(self, gmem):

@@ -10,6 +10,7 @@ from collections import namedtuple
 
 from tdx.lib import abi
 from tdx.emu.apic import VirtualApic
+from tdx.emu.concurrency import Mutex, Races, TdxModuleLocks
 from tdx.emu.errors import EmuMemoryFault, EmuRunError  # noqa: F401  (re-exported)
 from tdx.emu.kernel import Kernel
 from tdx.emu.measurement import Measurement
@@ -87,8 +88,19 @@ class MsrFilter:
 class TdVm:
     """A TD: struct kvm_tdx plus the TDCS fields the model needs."""
 
-    def __init__(self, faults=frozenset(), sysinfo=None, max_vcpus=None, memory=None, kernel=None):
+    def __init__(self, faults=frozenset(), sysinfo=None, max_vcpus=None, memory=None, kernel=None, races=None):
         self.faults = frozenset(faults)
+        # KVM's locks and the TDX module's try-locks (emu/concurrency.py);
+        # `races`: the platform's forced interleavings.
+        self.races = races or Races()
+        self.kvm_lock = Mutex(self.races)              # kvm->lock
+        self.slots_lock = Mutex(self.races)            # kvm->slots_lock
+        self.mmu_lock = Mutex(self.races)              # kvm->mmu_lock, write side
+        self.module_locks = TdxModuleLocks(self.races)
+        # kvm->created_vcpus / online_vcpus: they differ while a
+        # KVM_CREATE_VCPU is in flight.
+        self.created_vcpus = 0
+        self.online_vcpus = 0
         # The release whose rules the model plays (emu/kernel.py, TDX_EMU_KERNEL).
         self.kernel = kernel or Kernel()
         self.sysinfo = sysinfo or TdxSysInfo()
@@ -154,6 +166,7 @@ class TdVcpu:
     def __init__(self, vcpu_id, bsp=None, kernel=None, vm=None, faults=frozenset()):
         self.vcpu_id = vcpu_id
         self.vm = vm                            # the TdVm (apic->vcpu->kvm): IPIs need the other vCPUs
+        self.mutex = Mutex(vm.races if vm is not None else Races())   # vcpu->mutex
         self.kernel = kernel or Kernel()        # the release played (its VM's, emu/kernel.py)
         self.faults = frozenset(faults)         # its VM's fault switches (emu/faults.py)
         self.state = VCPU_TD_STATE_UNINITIALIZED

@@ -19,6 +19,7 @@ keeps a model of KVM-TDX next to it:
   its ordinary code.
 """
 
+import contextlib
 import errno
 import os
 import signal
@@ -30,6 +31,7 @@ from tdx.lib.abi import ffi, libc
 from tdx.lib.system import HostSystem, buffer
 from tdx.emu import (delivery, faults as _faults, gmem as _gmem, host as _hostfeat, insn, interrupts, ioctls,
                      kernel as _kernel)
+from tdx.emu.concurrency import Races
 from tdx.emu.memory import TdMemory
 from tdx.emu.regs import Regs
 from tdx.emu.state import EmuRunError, TdVm
@@ -83,6 +85,7 @@ class _TdVmFd:
         self.fd = fd
         self.vm = vm
         self.memory = TdMemory(sys_.host, fd, vm.faults, vm.kernel)
+        self.memory.vm = vm
         vm.memory = self.memory
         vm.read_host = _Host.read
         self.vcpus = {}
@@ -149,6 +152,8 @@ class EmuSystem(HostSystem):
         if self.tdcall_trap not in ("exit", "ud"):
             raise ValueError("TDX_EMU_TDCALL_TRAP=%s: expected exit or ud" % self.tdcall_trap)
         self.module = TdxModule()
+        # Forced interleavings of racing threads (emu/concurrency.py, race()).
+        self.races = Races()
         # How TDCALLs arrived, for tests of both trap paths.
         self.stats = {"tdcall-exit": 0, "tdcall-doorbell": 0, "ud-injected": 0, "insn-fetched": 0}
         self._kvm_fds = set()
@@ -186,7 +191,22 @@ class EmuSystem(HostSystem):
     def kvm_fd_for(self, vmfd):
         return next(iter(self._kvm_fds))
 
+    @contextlib.contextmanager
+    def race(self, threads):
+        """Ioctls from the `threads` threads started inside race: a thread that holds a
+        contended resource waits until the others have come as far as they
+        can (emu/concurrency.py).  The suite reaches it through tdx.lib.races."""
+        self.races.arm(threads)
+        try:
+            yield self.races.settled
+        finally:
+            self.races.disarm()
+
     def ioctl(self, fd, request, arg=0):
+        with self.races.racing():
+            return self._ioctl(fd, request, arg)
+
+    def _ioctl(self, fd, request, arg):
         if fd in self._vcpus:
             if self._vcpus[fd].vmfd.dead:
                 raise OSError(errno.EIO, "the TD is dead (kvm_vm_dead)")
@@ -209,7 +229,8 @@ class EmuSystem(HostSystem):
             except OSError:
                 self.host.close(vm_fd)
                 raise
-            self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults, kernel=self.kernel))
+            self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults, kernel=self.kernel,
+                                                         races=self.races))
             return vm_fd
         if request == abi.KVM_CHECK_EXTENSION:
             return self._check_extension(fd, arg, td=None)
@@ -263,12 +284,23 @@ class EmuSystem(HostSystem):
             # TD's, emu/README), so hosts without an MSR filter work too.
             return ioctls.td_set_msr_filter(vm, ffi.cast("struct kvm_msr_filter *", arg), _Host)
         if request == abi.KVM_CREATE_VCPU:
-            vcpu = ioctls.td_create_vcpu(vm, arg)
+            # kvm_vm_ioctl_create_vcpu(): created_vcpus counts the creation
+            # from here; online_vcpus once the vCPU is installed.
+            with vm.kvm_lock:
+                vm.created_vcpus += 1
             try:
-                fd = self.host.ioctl(vmfd.fd, request, arg)
+                vcpu = ioctls.td_create_vcpu(vm, arg)
+                try:
+                    fd = self.host.ioctl(vmfd.fd, request, arg)
+                except OSError:
+                    vm.vcpus.remove(vcpu)
+                    raise
             except OSError:
-                vm.vcpus.remove(vcpu)
+                with vm.kvm_lock:
+                    vm.created_vcpus -= 1
                 raise
+            with vm.kvm_lock:
+                vm.online_vcpus += 1
             vfd = _TdVcpuFd(self, vmfd, fd, vcpu)
             self._vcpus[fd] = vfd
             vmfd.vcpus[fd] = vfd
@@ -354,6 +386,10 @@ class EmuSystem(HostSystem):
         return g.ftruncate(length) if g else self.host.ftruncate(fd, length)
 
     def fallocate(self, fd, mode, offset, length):
+        with self.races.racing():
+            return self._fallocate(fd, mode, offset, length)
+
+    def _fallocate(self, fd, mode, offset, length):
         g = self._gmems.get(fd)
         return g.fallocate(mode, offset, length) if g else self.host.fallocate(fd, mode, offset, length)
 

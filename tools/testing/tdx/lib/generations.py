@@ -123,7 +123,18 @@ CHANGES = (
         "15945e9ec195 KVM: TDX: Guard VM state transitions with \"all\" the locks",
         "KVM TDX changes for 6.19, Message-ID 20251204180619.33800-1-pbonzini@redhat.com",
         None,
-        ()),
+        ("td_lifecycle.test_init_mem_region_races_init_vcpu", "td_lifecycle.test_finalize_races_init_vcpu")),
+    Change(
+        "vp-init-mmu-lock",
+        "KVM_TDX_INIT_VCPU racing fallocate(PUNCH_HOLE) of a guest_memfd with private pages in the TD",
+        "TDH.VP.INIT and the S-EPT removal meet on the TDR resource: TDX_OPERAND_BUSY, KVM_BUG_ON() "
+        "(the VM is dead, every later ioctl EIO)",
+        "both succeed: TDH.VP.INIT runs under mmu_lock, as the S-EPT removal does",
+        "6.19",
+        "9a89894f30d5 KVM: TDX: Take MMU lock around tdh_vp_init()",
+        "KVM TDX changes for 6.19, Message-ID 20251204180619.33800-1-pbonzini@redhat.com",
+        None,
+        ("td_lifecycle.test_punch_hole_races_init_vcpu",)),
     Change(
         "caps-no-copyback",
         "KVM_TDX_CAPABILITIES with struct kvm_tdx_cmd in a read-only page",

@@ -299,6 +299,13 @@ CATCHES = {
     "tsc-khz-vm-after-vcpu-accepted": (
         "td_lifecycle.test_set_tsc_khz",
     ),
+    "vm-state-unguarded": (
+        "td_lifecycle.test_finalize_races_init_vcpu",
+        "td_lifecycle.test_init_mem_region_races_init_vcpu",
+    ),
+    "vp-init-no-mmu-lock": (
+        "td_lifecycle.test_punch_hole_races_init_vcpu",
+    ),
     "x2apic-msr-ranges-collapsed": (
         "ghci_msr.test_x2apic_isr_tmr_irr_above_0",
     ),

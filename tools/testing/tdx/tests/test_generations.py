@@ -29,7 +29,6 @@ DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(TDX_DIR))), "
 # Rows of the table the model does not play, and why (emu/README).
 NOT_MODELLED = {
     "tsc-khz-vcpu",             # no older answer among the generations (6.16-rc only)
-    "vm-state-ebusy",           # needs a KVM_CREATE_VCPU in flight: the model's ioctls do not race
     "init-vm-nent-race",        # needs another thread changing the struct during the ioctl
 }
 

@@ -12,15 +12,20 @@ Where KVM's answer changed between releases (KVM_CREATE_IRQCHIP, KVM_SET_MP_STAT
 KVM_SET_TSC_KHZ, the order of a vCPU command's checks) a case asserts the answer
 of the kernel under test's generation (tdx.lib.generations, docs/generations.md)
 and says in a diagnostic which one applied.
+
+The race cases run two TDX commands from two host threads at once
+(tdx.lib.races): KVM must serialise them (the VM state locks and mmu_lock
+around TDH.VP.INIT, 6.19), so both succeed and the TD lives; the kernels
+before 6.19 could KVM_BUG_ON() the TD there, so the cases skip on them.
 """
 
 import errno
 import os
 
-from tdx.lib import abi, boot, td, tdx_cmd
+from tdx.lib import abi, boot, races, td, tdx_cmd
 from tdx.lib.abi import ffi
-from tdx.lib.kvm import VcpuTimeout
-from tdx.lib.system import MAP_SHARED, PROT_READ
+from tdx.lib.kvm import KvmError, VcpuTimeout
+from tdx.lib.system import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_SHARED, PROT_READ
 from tdx.lib.testcase import TdxTestCase, main
 
 PORT_BOOT_ONLY = 0x30
@@ -35,6 +40,7 @@ TDX_NO_VCPUS = 0xC000060900000000   # TDH.MR.FINALIZE of a TD without vCPUs (arc
 MP_STATE_SUSPENDED = 10             # a state of another architecture: x86 refuses it
 AP_BLOCK_TIMEOUT = 0.3              # how long the blocked AP is given before the watchdog's signal
 PAGE_SIZE = 4096
+RACE_SLOT = 11                      # a one-page guest_memfd memslot of the race cases
 UNMAPPED_ADDR = 0x1000              # below vm.mmap_min_addr: copy_from_user() faults
 CAPS_FILL = 0xFF                    # what the caller leaves in struct kvm_tdx_capabilities
 CAPS_NENT = 64
@@ -557,6 +563,114 @@ class TdLifecycle(TdxTestCase):
         self.assertErrno(want, vcpu.memory_encrypt_op, unreadable)
         vcpu.run_until_done()
 
+
+    # -- TDX commands racing from host threads (tdx.lib.races) --
+
+    def td_one_vcpu_initialized(self):
+        """A TD of two vCPUs whose image is added through vCPU 0; vCPU 1 is
+        created and has its CPUID, but no KVM_TDX_INIT_VCPU yet."""
+        b = self.td_builder("guest_done", nr_vcpus=2)
+        b.create_vm()
+        b.init_vm()
+        for i in range(2):
+            vcpu = b.vm.create_vcpu(i, cls=td.GuestVcpu)
+            vcpu.guest = b.gvm
+            vcpu.index = i
+            vcpu.set_cpuid2(td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu)))
+            b.gvm.vcpus.append(vcpu)
+        tdx_cmd.init_vcpu(b.gvm.vcpus[0], b.rcx)
+        b.add_memory()
+        return b
+
+    def outcomes(self, results):
+        """0, an errno, or races.TIMEOUT per raced call (anything else fails)."""
+        out = []
+        for r in results:
+            if isinstance(r, KvmError):
+                out.append(r.errno)
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                out.append(r if r == races.TIMEOUT else 0)
+        return out
+
+    def run_all(self, b):
+        """The TD is alive: every initialised vCPU runs its guest to the end."""
+        for vcpu in b.gvm.vcpus:
+            vcpu.run_until_done()
+
+    def test_init_mem_region_races_init_vcpu(self):
+        """KVM_TDX_INIT_MEM_REGION with MEASURE on vCPU 0 and KVM_TDX_INIT_VCPU of
+        vCPU 1 from two threads at once: both 0, then FINALIZE and both vCPUs
+        run.  KVM holds kvm->lock, every vcpu->mutex and slots_lock for both
+        (tdx_acquire_vm_state_locks(), generation row vm-state-ebusy), so
+        TDH.MR.EXTEND and TDH.VP.CREATE never meet in the TDX module; before,
+        INIT_VCPU held only its own vcpu->mutex and the TD could die (EIO)."""
+        self.require(self.kernel_has("vm-state-ebusy"),
+                     "before 6.19 this race can KVM_BUG_ON() the TD (15945e9ec195)")
+        system = self.kvm.system
+        for _ in range(races.rounds(system)):
+            b = self.td_one_vcpu_initialized()
+            gpa = boot.SHARED_GPA - PAGE_SIZE          # private, and not a page of the image
+            self.assertNotIn(gpa, dict(b.gvm.layout.ranges()), "the image reaches the shared area")
+            source = b.vm.alloc(PAGE_SIZE)
+            vcpu0, vcpu1 = b.gvm.vcpus
+            results = races.run(system,
+                                lambda: tdx_cmd.init_mem_region(vcpu0, gpa, source.addr, 1, measure=True),
+                                lambda: tdx_cmd.init_vcpu(vcpu1, b.rcx))
+            self.assertEqual(self.outcomes(results), [0, 0], "INIT_MEM_REGION, INIT_VCPU")
+            b.finalize()
+            self.run_all(b)
+            b.gvm.close()
+
+    def test_finalize_races_init_vcpu(self):
+        """KVM_TDX_FINALIZE_VM and KVM_TDX_INIT_VCPU of vCPU 1 from two threads at
+        once: serialised under the VM state locks (generation row
+        vm-state-ebusy), FINALIZE succeeds and INIT_VCPU either came first (0)
+        or finds the TD finalised (EINVAL); the TD runs.  Before 6.19
+        TDH.VP.CREATE could meet TDH.MR.FINALIZE: FINALIZE EBUSY, or a dead TD."""
+        self.require(self.kernel_has("vm-state-ebusy"),
+                     "before 6.19 this race can KVM_BUG_ON() the TD (15945e9ec195)")
+        system = self.kvm.system
+        for _ in range(races.rounds(system)):
+            b = self.td_one_vcpu_initialized()
+            vcpu0, vcpu1 = b.gvm.vcpus
+            finalize, init_vcpu = self.outcomes(races.run(system, b.finalize,
+                                                          lambda: tdx_cmd.init_vcpu(vcpu1, b.rcx)))
+            self.assertEqual(finalize, 0, "FINALIZE_VM")
+            self.assertIn(init_vcpu, (0, errno.EINVAL), "INIT_VCPU")
+            vcpu0.run_until_done()
+            if init_vcpu == 0:
+                vcpu1.run_until_done()
+            b.gvm.close()
+
+    def test_punch_hole_races_init_vcpu(self):
+        """KVM_TDX_INIT_VCPU of vCPU 1 and fallocate(PUNCH_HOLE) of a guest_memfd
+        whose page was added to the TD, from two threads at once: both succeed
+        and the TD runs.  The S-EPT removal holds mmu_lock for write, and so
+        does TDH.VP.INIT from 6.19 (generation row vp-init-mmu-lock); before,
+        the two met on the TDX module's TDR resource and the TD could die."""
+        self.require(self.kernel_has("vp-init-mmu-lock"),
+                     "before 6.19 this race can KVM_BUG_ON() the TD (9a89894f30d5)")
+        system = self.kvm.system
+        for _ in range(races.rounds(system)):
+            b = self.td_one_vcpu_initialized()
+            vcpu0, vcpu1 = b.gvm.vcpus
+            gmem = b.vm.create_guest_memfd(PAGE_SIZE)
+            mem = b.vm.alloc(PAGE_SIZE)
+            b.vm.set_user_memory_region2(RACE_SLOT, abi.KVM_MEM_GUEST_MEMFD, boot.MMIO_GPA, PAGE_SIZE, mem.addr,
+                                         gmem, 0)
+            b.vm.set_memory_attributes(boot.MMIO_GPA, PAGE_SIZE, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
+            source = b.vm.alloc(PAGE_SIZE)
+            tdx_cmd.init_mem_region(vcpu0, boot.MMIO_GPA, source.addr, 1, measure=False)
+            hole = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+            # INIT_VCPU first: the hole is punched between its TDH.VP.CREATE and TDH.VP.INIT.
+            results = races.run(system, lambda: tdx_cmd.init_vcpu(vcpu1, b.rcx),
+                                lambda: system.fallocate(gmem, hole, 0, PAGE_SIZE))
+            self.assertEqual(self.outcomes(results), [0, 0], "INIT_VCPU, PUNCH_HOLE")
+            b.finalize()
+            self.run_all(b)
+            b.gvm.close()
 
 if __name__ == "__main__":
     main()
