@@ -595,14 +595,14 @@ class TdLifecycle(TdxTestCase):
                 out.append(r if r == races.TIMEOUT else 0)
         return out
 
-    def race(self, key, *calls):
-        """The calls from threads at once (tdx.lib.races) where the kernel has the
-        fix of generation row `key`; on older kernels, which can KVM_BUG_ON() the
-        TD in that race, one after the other in the same order (the answers the
-        race must give too)."""
-        if self.kernel_has(key):
+    def race(self, fixed, *calls):
+        """The calls from threads at once (tdx.lib.races) where the kernel has
+        the fix (`fixed`, its generation row's answer); on older kernels, which
+        can KVM_BUG_ON() the TD in that race, one after the other in the same
+        order (the answers the race must give too)."""
+        if fixed:
             return races.run(self.kvm.system, *calls)
-        print("# %s: older kernel, the calls run one after the other" % key)
+        print("# older kernel: the calls run one after the other")
         results = []
         for call in calls:
             try:
@@ -630,7 +630,7 @@ class TdLifecycle(TdxTestCase):
             self.assertNotIn(gpa, dict(b.gvm.layout.ranges()), "the image reaches the shared area")
             source = b.vm.alloc(PAGE_SIZE)
             vcpu0, vcpu1 = b.gvm.vcpus
-            results = self.race("vm-state-ebusy",
+            results = self.race(self.kernel_has("vm-state-ebusy"),
                                 lambda: tdx_cmd.init_mem_region(vcpu0, gpa, source.addr, 1, measure=True),
                                 lambda: tdx_cmd.init_vcpu(vcpu1, b.rcx))
             self.assertEqual(self.outcomes(results), [0, 0], "INIT_MEM_REGION, INIT_VCPU")
@@ -648,7 +648,7 @@ class TdLifecycle(TdxTestCase):
         for _ in range(races.rounds(system)):
             b = self.td_one_vcpu_initialized()
             vcpu0, vcpu1 = b.gvm.vcpus
-            finalize, init_vcpu = self.outcomes(self.race("vm-state-ebusy", b.finalize,
+            finalize, init_vcpu = self.outcomes(self.race(self.kernel_has("vm-state-ebusy"), b.finalize,
                                                           lambda: tdx_cmd.init_vcpu(vcpu1, b.rcx)))
             self.assertEqual(finalize, 0, "FINALIZE_VM")
             self.assertIn(init_vcpu, (0, errno.EINVAL), "INIT_VCPU")
@@ -676,12 +676,13 @@ class TdLifecycle(TdxTestCase):
             tdx_cmd.init_mem_region(vcpu0, boot.MMIO_GPA, source.addr, 1, measure=False)
             hole = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
             # INIT_VCPU first: the hole is punched between its TDH.VP.CREATE and TDH.VP.INIT.
-            results = self.race("vp-init-mmu-lock", lambda: tdx_cmd.init_vcpu(vcpu1, b.rcx),
+            results = self.race(self.kernel_has("vp-init-mmu-lock"), lambda: tdx_cmd.init_vcpu(vcpu1, b.rcx),
                                 lambda: system.fallocate(gmem, hole, 0, PAGE_SIZE))
             self.assertEqual(self.outcomes(results), [0, 0], "INIT_VCPU, PUNCH_HOLE")
             b.finalize()
             self.run_all(b)
             b.gvm.close()
+
 
 if __name__ == "__main__":
     main()
