@@ -410,3 +410,48 @@ void guest_log_dirty(void)
 	GUEST_ASSERT_EQ(q[1], HOST_VALUE);
 	GUEST_DONE();
 }
+
+/*
+ * A load through the shared alias of the window's page, whose memslot the
+ * host deletes at GUEST_SYNC: a shared GPA without a memslot is emulated MMIO,
+ * so the next load takes a #VE (EPT violation at the GPA with the shared bit).
+ * The load is `mov (%rdi), %rax` (3 bytes): the handler records VEINFO and
+ * skips it with RAX = LOAD_SKIPPED.
+ */
+#define LOAD_SKIPPED	0x5EE5EE
+
+static uint64_t load_rdi(volatile uint64_t *p)
+{
+	uint64_t value;
+
+	asm volatile("mov (%%rdi), %%rax" : "=a"(value) : "D"(p) : "memory");
+	return value;
+}
+
+static void ve_skip_load_handler(struct ex_regs *regs)
+{
+	uint64_t reason, qual, gla, gpa;
+
+	ve.count++;
+	ve.status = tdg_vp_veinfo_get(&reason, &qual, &gla, &gpa, NULL, NULL);
+	ve.exit_reason = reason;
+	ve.qualification = qual;
+	ve.gpa = gpa;
+	regs->rip += 3;
+	regs->rax = LOAD_SKIPPED;
+}
+
+void guest_shared_window_gone(void)
+{
+	volatile uint64_t *q = (volatile uint64_t *)TD_MMIO_GVA;
+
+	guest_install_handler(VE_VECTOR, ve_skip_load_handler);
+	GUEST_ASSERT_EQ(load_rdi(&q[1]), HOST_VALUE);
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(load_rdi(&q[1]), LOAD_SKIPPED);
+	GUEST_ASSERT_EQ(ve.count, 1);
+	GUEST_ASSERT_EQ(ve.status, TDX_SUCCESS);
+	GUEST_ASSERT_EQ((uint32_t)ve.exit_reason, EXIT_REASON_EPT_VIOLATION);
+	GUEST_ASSERT_EQ(ve.gpa, shared_gpa(TD_MMIO_GPA + 8));
+	GUEST_DONE();
+}

@@ -647,6 +647,25 @@ class PrivateMemAccess(PrivateMemoryCase):
         self.window_gmem_slot(b, gmem)
         vcpu.run_until_done()
 
+    def test_shared_access_memslot_deleted_is_ve(self):
+        """A shared page of a plain memslot at MMIO_GPA the guest loads from; the
+        host deletes the memslot: a shared GPA without a memslot is emulated MMIO
+        for a TD, so the next load takes a #VE (EPT violation, the GPA with the
+        shared bit), not a KVM_EXIT_MEMORY_FAULT.  Kernel: kvm_mmu_faultin_pfn()
+        finds the attribute shared (no mismatch) and no slot;
+        kvm_handle_noslot_fault() installs an MMIO SPTE, whose value a TD has
+        with "suppress #VE" clear (tdx_vm_init(): kvm_mmu_set_mmio_spte_value(kvm,
+        0), as merged in 6.16), so the TDX module turns the retried access into #VE."""
+        b = self.td_before_finalize("guest_shared_window_gone")
+        mem = b.vm.alloc(PAGE)
+        mem.write(8, qwords(HOST_VALUE, 1))
+        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, PAGE, mem.addr)
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, 0, 0)
+        vcpu.run_until_done()
+
     # -- a plain memslot with dirty logging (anchor row 16) --
 
     def test_log_dirty_pages_non_gmem_slot(self):

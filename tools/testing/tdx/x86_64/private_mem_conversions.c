@@ -244,3 +244,88 @@ void guest_map_gpa_same_state(uint64_t area)
 	assert_page(shared_va(page_gpa(area, 1)), page_value(HOST_KIND, 1));
 	GUEST_DONE();
 }
+
+/*
+ * One stage of private_mem_conversions_test's test_ranges over a 2 MiB + 4 KiB
+ * area (513 pages from `area`), stage = offset page << 32 | pages: the stage
+ * to private and back to shared while the pages around it stay shared.  The
+ * host put INIT_KIND | page in every page's first qword.  Accepting every
+ * page of a 2 MiB stage would be 512 exits on the emulated platform: the
+ * first and last are accepted and used; the host checks every page.
+ */
+#define STAGE_AREA_PAGES	513
+
+void guest_stage(uint64_t area)
+{
+	uint64_t stage = *(volatile uint64_t *)(td_boot_params.shared_gva + 0x1000);
+	uint64_t first = stage >> 32, n = stage & 0xFFFFFFFF, end = first + n;
+	uint64_t edge[2] = { first, end - 1 };
+
+	for (uint64_t i = first; i < end; i++)
+		shared_va(page_gpa(area, i))[0] = page_value(SHARED_KIND, i);
+	map_gpa_ok(page_gpa(area, first), n * PAGE_SIZE);
+	for (int k = 0; k < 2; k++) {
+		volatile uint64_t *p = private_va(page_gpa(area, edge[k]));
+
+		if (k && edge[1] == edge[0])
+			break;
+		GUEST_ASSERT_EQ(tdg_mem_page_accept(page_gpa(area, edge[k]), TDX_PS_4K), TDX_SUCCESS);
+		GUEST_ASSERT_EQ(p[0], 0);
+		p[0] = page_value(GUEST_KIND, edge[k]);
+		GUEST_ASSERT_EQ(p[0], page_value(GUEST_KIND, edge[k]));
+	}
+	if (first)
+		GUEST_ASSERT_EQ(shared_va(page_gpa(area, first - 1))[0], page_value(INIT_KIND, first - 1));
+	if (end < STAGE_AREA_PAGES)
+		GUEST_ASSERT_EQ(shared_va(page_gpa(area, end))[0], page_value(INIT_KIND, end));
+	GUEST_SYNC(1);
+	map_gpa_ok(shared_gpa(page_gpa(area, first)), n * PAGE_SIZE);
+	for (uint64_t i = first; i < end; i++) {
+		volatile uint64_t *s = shared_va(page_gpa(area, i));
+
+		GUEST_ASSERT_EQ(s[0], page_value(SHARED_KIND, i));
+		s[0] = page_value(NEW_KIND, i);
+	}
+	GUEST_SYNC(2);
+	GUEST_DONE();
+}
+
+/*
+ * Implicit conversions both ways over this vCPU's CYCLE_PAGES pages (shared
+ * at first): a store through the private alias of each page (fault, #VE,
+ * accept, the store lands), then through the shared alias (fault; the store
+ * lands in the host's memory).
+ */
+void guest_implicit_cycle(uint64_t base)
+{
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
+	for (uint64_t i = 0; i < CYCLE_PAGES; i++) {
+		private_va(page_gpa(base, i))[1] = page_value(GUEST_KIND, i);
+		GUEST_ASSERT_EQ(ve.count, i + 1);
+		GUEST_ASSERT_EQ(private_va(page_gpa(base, i))[0], 0);
+	}
+	for (uint64_t i = 0; i < CYCLE_PAGES; i++)
+		GUEST_ASSERT_EQ(private_va(page_gpa(base, i))[1], page_value(GUEST_KIND, i));
+	for (uint64_t i = 0; i < CYCLE_PAGES; i++)
+		shared_va(page_gpa(base, i))[2] = page_value(SHARED_KIND, i);
+	GUEST_SYNC(1);
+	GUEST_DONE();
+}
+
+/*
+ * Three round trips over one page (shared at first, the host's data in it):
+ * each time private it must be accepted and reads 0 whatever was written
+ * the round before; each time shared it shows the host's data.
+ */
+void guest_round_trips(uint64_t gpa)
+{
+	for (uint64_t round = 0; round < 3; round++) {
+		map_gpa_ok(gpa, PAGE_SIZE);
+		GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_SUCCESS);
+		assert_page(private_va(gpa), 0);
+		fill_page(private_va(gpa), page_value(GUEST_KIND, round));
+		map_gpa_ok(shared_gpa(gpa), PAGE_SIZE);
+		assert_page(shared_va(gpa), page_value(HOST_KIND, 0));
+	}
+	GUEST_DONE();
+}

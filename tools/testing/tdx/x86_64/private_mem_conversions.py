@@ -48,6 +48,7 @@ CYCLE_STRIDE = 0x10000
 WINDOW_SLOT = 12                        # -m form: memslots WINDOW_SLOT, WINDOW_SLOT + 1 at boot.MMIO_GPA
 WINDOW_STRIDE = 0x100000
 PAGES_2M = 512
+STAGE_PAGES = PAGES_2M + 1              # private_mem_conversions_test's per-vCPU area: 2 MiB + 4 KiB
 RANGE_2M = 0x400000                     # in the 5 MiB shared area of a 8 MiB TD
 BIG_MEM, BIG_SHARED = 0x800000, 0x500000
 PUNCH = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
@@ -211,6 +212,61 @@ class PrivateMemConversions(PrivateMemoryCase):
         not aligned)."""
         self.map_gpa_2m(RANGE_2M + PAGE)
 
+    # -- the stages of private_mem_conversions_test (a 2 MiB + 4 KiB area) --
+
+    def stage(self, first, pages):
+        """guest_stage over STAGE_PAGES pages from RANGE_2M: pages [first,
+        first + pages) to private and back to shared, every page of the area
+        checked by the host at each step."""
+        gvm, vcpu = self.create_td("guest_stage", args=RANGE_2M, mem_size=BIG_MEM, shared_size=BIG_SHARED)
+        gvm.write(gvm.layout.shared_gpa + 0x1000, (first << 32 | pages).to_bytes(8, "little"))
+        for i in range(STAGE_PAGES):
+            gvm.write(RANGE_2M + i * PAGE, qwords(value(INIT_KIND, i), 1))
+        self.expect_map_gpa(gvm, vcpu, RANGE_2M + first * PAGE, pages, private=True)
+        stage = range(first, first + pages)
+        for step, kind in ((1, SHARED_KIND), (2, NEW_KIND)):
+            self.assertEqual(vcpu.run_expect_sync(), step)
+            for i in range(STAGE_PAGES):
+                want = value(kind if i in stage else INIT_KIND, i)
+                self.assertEqual(gvm.read(RANGE_2M + i * PAGE, 8), qwords(want, 1),
+                                 "host view of page %d at sync %d" % (i, step))
+            if step == 1:
+                self.expect_map_gpa(gvm, vcpu, RANGE_2M + first * PAGE, pages, private=False)
+        vcpu.run_until_done()
+
+    def test_stage_page_at_0(self):
+        """Stage (0, 4 KiB): the first page alone; the page after it stays shared."""
+        self.stage(0, 1)
+
+    def test_stage_2m_at_0(self):
+        """Stage (0, 2 MiB): 512 pages in one exit each way; the last page of the
+        area stays shared."""
+        self.stage(0, PAGES_2M)
+
+    def test_stage_page_at_4k(self):
+        """Stage (4 KiB, 4 KiB): one page with shared neighbours on both sides."""
+        self.stage(1, 1)
+
+    def test_stage_2m_at_4k(self):
+        """Stage (4 KiB, 2 MiB): across the 2 MiB boundary, to the area's end."""
+        self.stage(1, PAGES_2M)
+
+    def test_stage_page_at_2m(self):
+        """Stage (2 MiB, 4 KiB): the last page alone, after 512 shared ones."""
+        self.stage(PAGES_2M, 1)
+
+    def test_round_trips_one_page(self):
+        """Three private/shared round trips of one page: private, it must be
+        accepted each time and reads 0 whatever the round before wrote; shared,
+        it shows the host's data; the host's view never changes."""
+        gvm, vcpu = self.create_td("guest_round_trips", args=SINGLE)
+        gvm.write(SINGLE, page_of(HOST_KIND, 0))
+        for _ in range(3):
+            self.expect_map_gpa(gvm, vcpu, SINGLE, 1, private=True)
+            self.expect_map_gpa(gvm, vcpu, SINGLE, 1, private=False)
+        vcpu.run_until_done()
+        self.assertPage(gvm.read(SINGLE, PAGE), page_of(HOST_KIND, 0), "host view after three round trips")
+
     # -- the conversion cycle, by one vCPU and by several at once --
 
     def cycle(self, gvm, vcpu, base, index, exits, gmem=None, offset=0, view=None):
@@ -303,6 +359,62 @@ class PrivateMemConversions(PrivateMemoryCase):
         b.finalize()
         exits = self.run_cycles(b.gvm, bases, view=view)
         self.assertEqual(sorted(exits), [(0, False), (0, True), (1, False), (1, True)])
+
+    def test_cycle_two_vcpus_adjacent_ranges(self):
+        """Two vCPUs at once over ranges that touch (vCPU 1's first page follows
+        vCPU 0's last): each conversion leaves the other vCPU's pages, its
+        neighbours, as they are."""
+        bases = [CYCLE_BASE + i * CYCLE_PAGES * PAGE for i in range(2)]
+        gvm, _ = self.create_td("guest_conversion_cycle", nr_vcpus=2, args=bases)
+        exits = self.run_cycles(gvm, bases)
+        self.assertEqual(sorted(exits), [(0, False), (0, True), (1, False), (1, True)])
+
+    def implicit_cycles(self, nr_vcpus):
+        """guest_implicit_cycle on each vCPU at once, each answered by its own
+        host thread: per vCPU a KVM_EXIT_MEMORY_FAULT for each page and each
+        direction, converted; at the end the host sees each vCPU's shared store."""
+        bases = [CYCLE_BASE + i * CYCLE_STRIDE for i in range(nr_vcpus)]
+        gvm, _ = self.create_td("guest_implicit_cycle", nr_vcpus=nr_vcpus, args=bases)
+        for i, base in enumerate(bases):
+            for page in range(CYCLE_PAGES):
+                gvm.write(base + page * PAGE, page_of(HOST_KIND, page, i))
+        faults, errors = [], []
+
+        def one(i):
+            vcpu, base = gvm.vcpus[i], bases[i]
+            try:
+                for private in (True, False):
+                    for page in range(CYCLE_PAGES):
+                        self.expect_memory_fault(vcpu, base + page * PAGE, private)
+                        gvm.vm.set_memory_attributes(base + page * PAGE, PAGE, PRIVATE if private else 0)
+                        faults.append((i, private))
+                self.assertEqual(vcpu.run_expect_sync(), 1)
+                for page in range(CYCLE_PAGES):
+                    want = bytearray(page_of(HOST_KIND, page, i))
+                    want[16:24] = value(SHARED_KIND, page, i).to_bytes(8, "little")
+                    self.assertPage(gvm.read(base + page * PAGE, PAGE), bytes(want), "vCPU %d page %d" % (i, page))
+                vcpu.run_until_done()
+            except BaseException as e:
+                errors.append((i, e))
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(nr_vcpus)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            i, e = errors[0]
+            raise AssertionError("vCPU %d: %s: %s" % (i, type(e).__name__, e)) from e
+        for i in range(nr_vcpus):
+            self.assertEqual(sorted(p for v, p in faults if v == i), [False] * CYCLE_PAGES + [True] * CYCLE_PAGES)
+
+    def test_implicit_cycle_one_vcpu(self):
+        """The 1-vCPU form: 4 private faults then 4 shared faults, each for its page."""
+        self.implicit_cycles(1)
+
+    def test_implicit_cycle_two_vcpus_at_once(self):
+        """Two vCPUs fault at once, each on its own pages; every fault names the
+        faulting vCPU's page, and each vCPU's stores land where they belong."""
+        self.implicit_cycles(2)
 
     def test_cycle_with_punch_hole(self):
         """The cycle with the guest_memfd range punched when it goes shared and

@@ -85,12 +85,15 @@ static inline void fill_page(volatile uint64_t *p, uint64_t value)
 	} while (0)
 
 /*
- * What the last #VEs were (TDG.VP.VEINFO.GET), written by the handler behind
- * the compiler's back; the test code asserts on it afterwards.
+ * What the last #VEs of this vCPU were (TDG.VP.VEINFO.GET), written by the
+ * handler behind the compiler's back; the test code asserts on it afterwards.
+ * One record per vCPU: vCPUs take #VEs at the same time.
  */
-static volatile struct {
+static volatile struct ve_record {
 	uint64_t count, status, exit_reason, qualification, gpa, accept;
-} ve __attribute__((unused));
+} ve_records[TD_MAX_VCPUS] __attribute__((unused));
+
+#define ve	(ve_records[guest_vcpu_index()])
 
 static inline void ve_accept_handler(struct ex_regs *regs)
 {
