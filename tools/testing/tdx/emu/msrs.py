@@ -85,6 +85,7 @@ APIC_ID, APIC_LVR, APIC_LDR, APIC_SPIV, APIC_ESR = 0x20, 0x30, 0xD0, 0xF0, 0x280
 APIC_LVTCMCI, APIC_ICR, APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC = 0x2F0, 0x300, 0x320, 0x330, 0x340
 APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_TMICT, APIC_TMCCT, APIC_TDCR = 0x350, 0x360, 0x370, 0x380, 0x390, 0x3E0
 APIC_LVT_MASKED = 1 << 16
+APIC_LVR_DIRECTED_EOI = 1 << 24
 
 # "Except for x2APIC registers that are virtualized by the CPU ... KVM emulates
 # the same set of x2APIC registers for TDX versus non-TDX guests" (tdx.c).
@@ -225,7 +226,14 @@ def get_msr(vcpu, index, host_initiated=False):
         if index == X2APIC_MSR(APIC_ID):
             return 0, st.vcpu_id
         if index == X2APIC_MSR(APIC_LVR):
-            return 0, 0x14 | (6 - 1) << 16      # APIC_VERSION, 6 LVTs (no CMCI_P)
+            # kvm_apic_set_version(): APIC_VERSION, 6 LVTs (no CMCI_P), and
+            # Directed EOI when the vCPU's CPUID has x2APIC and the IOAPIC is
+            # not in the kernel -- always so for a TD, whose IRQ chip is split
+            # (tdx_vcpu_create()).  Userspace may clear it with
+            # KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST (newer kernels; not
+            # modelled, emu/README).
+            eoi = APIC_LVR_DIRECTED_EOI if _cpuid.has_feature(table, _cpuid.X86_FEATURE_X2APIC) else 0
+            return 0, 0x14 | (6 - 1) << 16 | eoi
         if index == X2APIC_MSR(APIC_LDR):
             return 0, (st.vcpu_id >> 4) << 16 | 1 << (st.vcpu_id & 0xF)
         if index == X2APIC_MSR(APIC_TMCCT):

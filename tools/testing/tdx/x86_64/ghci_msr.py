@@ -69,6 +69,10 @@ MSR_IA32_POWER_CTL = 0x1FC
 MSR_MTRRphysBase0 = 0x200
 MSR_MTRRphysMask0 = 0x201
 MSR_MTRRfix64K_00000 = 0x250
+MSR_MTRRfix4K_C0000 = 0x268
+MSR_MTRRfix4K_F8000 = 0x26F
+MSR_IA32_ARCH_CAPABILITIES = 0x10A
+MSR_IA32_MCG_EXT_CTL = 0x4D0
 MSR_IA32_CR_PAT = 0x277
 MSR_MTRRdefType = 0x2FF
 MSR_IA32_TSC_DEADLINE = 0x6E0
@@ -106,6 +110,10 @@ MISC_ENABLE_FAST_STRING = 1 << 0
 MISC_ENABLE_BTS_UNAVAIL = 1 << 11             # read-only for the guest (PMU RO mask)
 MISC_ENABLE_PEBS_UNAVAIL = 1 << 12
 PLATFORM_INFO_CPUID_FAULT = 1 << 31
+MISC_FEATURES_CPUID_FAULT = 1 << 0
+CPUID_7_EDX_ARCH_CAPABILITIES = 1 << 29       # X86_FEATURE_ARCH_CAPABILITIES
+APIC_VERSION_6_LVT = 0x14 | (6 - 1) << 16     # lapic.c APIC_VERSION, 6 LVT entries (no CMCI)
+APIC_LVR_DIRECTED_EOI = 1 << 24
 EFER_SCE, EFER_NX = 1 << 0, 1 << 11
 CR_PAT_DEFAULT = 0x0007040600070406
 KVM_MAX_MCE_BANKS = 32
@@ -336,6 +344,119 @@ class GhciMsr(TdxTestCase):
         else:
             self.assertEqual(self.results(gvm), [(SUCCESS, 0)] * len(regs))
             self.assertEqual(vcpu.get_msrs(list(regs)), dict.fromkeys(regs, 0), "host KVM_GET_MSRS")
+
+    def test_fixed_4k_mtrrs_each_its_own(self):
+        """The eight fixed 4K MTRRs 0x268-0x26F (find_mtrr()): each takes its own
+        value (every value different, so a shifted index shows) and reads it back;
+        the MSRs just outside them are no MTRRs KVM knows: 0x267 and 0x270
+        INVALID_OPERAND; the last variable MTRR (0x20F) is one, 0x210 is not."""
+        last_var, first_after_var = MSR_MTRRphysBase0 + 2 * 8 - 1, MSR_MTRRphysBase0 + 2 * 8
+        # Memory types 0, 1, 4, 5, 6 (the valid ones) rotated per MSR.
+        types = (6, 5, 4, 1, 0, 6, 5, 4)
+        values = {MSR_MTRRfix4K_C0000 + i: int.from_bytes(bytes(types[(i + j) % 8] for j in range(8)), "little")
+                  for i in range(8)}
+        ops = [wrmsr(index, value) for index, value in values.items()]
+        ops += [rdmsr(index) for index in values]
+        ops += [rdmsr(MSR_MTRRfix4K_C0000 - 1), rdmsr(MSR_MTRRfix4K_F8000 + 1), rdmsr(last_var),
+                rdmsr(first_after_var)]
+        gvm, vcpu = self.msr_td(ops)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual([r10 for r10, _ in results[:8]], [SUCCESS] * 8, "WRMSR of each fixed 4K MTRR")
+        self.assertEqual(results[8:16], [(SUCCESS, v) for v in values.values()], "RDMSR after WRMSR")
+        self.assertEqual(vcpu.get_msrs(list(values)), values, "KVM_GET_MSRS")
+        self.assertEqual([r10 for r10, _ in results[16:]], [INVALID_OPERAND, INVALID_OPERAND, SUCCESS,
+                                                           INVALID_OPERAND])
+
+    def test_fixed_mtrr_bad_type_in_each_byte(self):
+        """A fixed MTRR holds 8 memory types, one per byte, each checked
+        (kvm_mtrr_valid(), mtrr_valid()): a reserved type (2) in byte i, every
+        other byte valid, is refused for each i; the all-valid value is taken."""
+        good = 0x0606060606060606
+        ops = [wrmsr(MSR_MTRRfix4K_C0000, good & ~(0xFF << 8 * i) | 2 << 8 * i) for i in range(8)]
+        ops += [wrmsr(MSR_MTRRfix4K_C0000, good), rdmsr(MSR_MTRRfix4K_C0000)]
+        gvm, vcpu = self.msr_td(ops)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual([ghci.status_name(r10) for r10, _ in results[:8]],
+                         [ghci.status_name(INVALID_OPERAND)] * 8, "a reserved type in byte 0..7")
+        self.assertEqual(results[8][0], SUCCESS)
+        self.assertEqual(results[9], (SUCCESS, good))
+
+    def test_misc_features_enables_reserved_bits(self):
+        """MISC_FEATURES_ENABLES with PLATFORM_INFO.CPUID_FAULT set (KVM's reset
+        value, so that precondition is met): CPUID_FAULT (bit 0) is taken and
+        cleared again; bit 1 and bit 63 alone, and bit 0 with bit 1, are
+        refused (kvm_set_msr_common()), the MSR keeps the last taken value."""
+        ops = [wrmsr(MSR_MISC_FEATURES_ENABLES, MISC_FEATURES_CPUID_FAULT), rdmsr(MSR_MISC_FEATURES_ENABLES),
+               wrmsr(MSR_MISC_FEATURES_ENABLES, 1 << 1), wrmsr(MSR_MISC_FEATURES_ENABLES, 1 << 63),
+               wrmsr(MSR_MISC_FEATURES_ENABLES, MISC_FEATURES_CPUID_FAULT | 1 << 1),
+               rdmsr(MSR_MISC_FEATURES_ENABLES), wrmsr(MSR_MISC_FEATURES_ENABLES, 0),
+               rdmsr(MSR_MISC_FEATURES_ENABLES)]
+        gvm, vcpu = self.msr_td(ops)
+        self.assertEqual(self.msr(vcpu, MSR_PLATFORM_INFO) & PLATFORM_INFO_CPUID_FAULT, PLATFORM_INFO_CPUID_FAULT)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0][0], SUCCESS)
+        self.assertEqual(results[1], (SUCCESS, MISC_FEATURES_CPUID_FAULT))
+        self.assertEqual([r10 for r10, _ in results[2:5]], [INVALID_OPERAND] * 3)
+        self.assertEqual(results[5], (SUCCESS, MISC_FEATURES_CPUID_FAULT))
+        self.assertEqual(results[6][0], SUCCESS)
+        self.assertEqual(results[7], (SUCCESS, 0))
+
+    def test_mcg_ext_ctl_needs_lmce(self):
+        """MCG_EXT_CTL without MCG_LMCE_P in MCG_CAP (a TD vCPU's MCG_CAP is
+        KVM_MAX_MCE_BANKS alone): the guest's RDMSR and WRMSR are refused
+        (tdx_get_msr()/tdx_set_msr()), the host's KVM_GET_MSRS/KVM_SET_MSRS of it
+        succeed."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_MCG_EXT_CTL), wrmsr(MSR_IA32_MCG_EXT_CTL, 1)])
+        self.assertEqual(self.msr(vcpu, MSR_IA32_MCG_CAP), KVM_MAX_MCE_BANKS)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+        self.assertEqual(vcpu.get_msrs([MSR_IA32_MCG_EXT_CTL]), {MSR_IA32_MCG_EXT_CTL: 0})
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_MCG_EXT_CTL: 1}), 1, "host KVM_SET_MSRS")
+        self.assertEqual(vcpu.get_msrs([MSR_IA32_MCG_EXT_CTL]), {MSR_IA32_MCG_EXT_CTL: 1})
+
+    def arch_capabilities_td(self, bit):
+        """A TD whose vCPU's CPUID.7.0:EDX[29] is `bit` (KVM_SET_CPUID2 before
+        the first KVM_RUN, which KVM allows), reading ARCH_CAPABILITIES."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_ARCH_CAPABILITIES), wrmsr(MSR_IA32_ARCH_CAPABILITIES, 0)])
+        table = [(f, i, fl, a, b, c, (d | CPUID_7_EDX_ARCH_CAPABILITIES) if bit else
+                  (d & ~CPUID_7_EDX_ARCH_CAPABILITIES)) if (f, i) == (7, 0) else (f, i, fl, a, b, c, d)
+                 for f, i, fl, a, b, c, d in vcpu.get_cpuid2()]
+        self.assertTrue(any((f, i) == (7, 0) for f, i, *_ in table), "no CPUID leaf 7 in the vCPU's table")
+        vcpu.set_cpuid2(table)
+        return gvm, vcpu
+
+    def test_arch_capabilities_with_cpuid_bit(self):
+        """CPUID.7.0:EDX[29] set: the guest's RDMSR of ARCH_CAPABILITIES gets
+        SUCCESS and KVM's value; its WRMSR is refused (host-initiated only)."""
+        gvm, vcpu = self.arch_capabilities_td(True)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0], (SUCCESS, self.msr(vcpu, MSR_IA32_ARCH_CAPABILITIES)))
+        self.assertEqual(results[1][0], INVALID_OPERAND)
+
+    def test_arch_capabilities_without_cpuid_bit(self):
+        """CPUID.7.0:EDX[29] clear: the guest's RDMSR of ARCH_CAPABILITIES is
+        refused (kvm_get_msr_common(): !host_initiated and no
+        X86_FEATURE_ARCH_CAPABILITIES); the host's KVM_GET_MSRS still reads it."""
+        gvm, vcpu = self.arch_capabilities_td(False)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+        self.assertIn(MSR_IA32_ARCH_CAPABILITIES, vcpu.get_msrs([MSR_IA32_ARCH_CAPABILITIES]))
+
+    def test_x2apic_lvr_value(self):
+        """The x2APIC version register KVM emulates (kvm_apic_set_version()):
+        version 0x14, 6 LVT entries (MCG_CAP has no CMCI_P), and Directed EOI
+        (bit 24), which KVM advertises when the vCPU's CPUID has x2APIC and the
+        IOAPIC is not in the kernel (a TD's IRQ chip is split): 0x01050014 to
+        the guest and to KVM_GET_MSRS."""
+        gvm, vcpu = self.msr_td([rdmsr(X2APIC_LVR)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        want = APIC_VERSION_6_LVT | APIC_LVR_DIRECTED_EOI
+        self.assertEqual(self.results(gvm), [(SUCCESS, want)])
+        self.assertEqual(self.msr(vcpu, X2APIC_LVR), want)
 
     # -- reset values (kvm_arch_vcpu_create(), kvm_vcpu_reset(), tdx_vcpu_create()) --
 
@@ -771,6 +892,26 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(self.results(gvm)[1][0], SUCCESS)
         self.assertEqual(self.results(gvm)[2], (SUCCESS, 0xFD))
         self.assertEqual(self.msr(vcpu, X2APIC_ICR), 0xFD)
+
+    def test_msr_filter_x2apic_range_edges(self):
+        """kvm_msr_allowed() skips the filter for 0x800-0x8ff exactly: with a
+        range denying reads of 0x7f8-0x907 and only FILTER exits enabled, 0x7ff
+        and 0x900 exit with reason FILTER, 0x800 (not emulated) and 0x8ff
+        (not emulated) get INVALID_OPERAND from KVM without an exit, and the
+        x2APIC ID (0x802) is read from KVM."""
+        base, nmsrs = 0x7F8, 0x110
+        ops = [rdmsr(0x7FF), rdmsr(0x800), rdmsr(X2APIC_ID), rdmsr(0x8FF), rdmsr(0x900)]
+        gvm, vcpu = self.msr_td(ops, exits=REASON_FILTER, msr_filter=[(READ, base, bytes(nmsrs // 8), nmsrs)])
+        for index, data in ((0x7FF, 0xA7), (0x900, 0xA9)):
+            m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_FILTER, index, 0)
+            m.data = data
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[0], (SUCCESS, 0xA7))
+        self.assertEqual(results[1][0], INVALID_OPERAND)
+        self.assertEqual(results[2], (SUCCESS, 0))
+        self.assertEqual(results[3][0], INVALID_OPERAND)
+        self.assertEqual(results[4], (SUCCESS, 0xA9))
 
 
     # -- interrupts: SPIV, ICR (emulated by KVM), EOI and IRR (virtualized) --
