@@ -57,6 +57,24 @@ class Probe(unittest.TestCase):
         f.gmem = False
         self.assertFalse(f.borrow_gmem(0))
 
+    def test_report_prints_masks_in_hex_and_counts_as_yes_no(self):
+        """The "modelled whatever the host has" line: a capability whose answer
+        is a bit mask (KVM_CAP_MEMORY_ATTRIBUTES: KVM_MEMORY_ATTRIBUTE_PRIVATE,
+        0x8) in hex, one whose answer is a yes/no (KVM_CAP_MEMORY_FAULT_INFO: 1)
+        as yes; values that tell the two forms apart."""
+        answers = {abi.KVM_CAP_MEMORY_ATTRIBUTES: abi.KVM_MEMORY_ATTRIBUTE_PRIVATE,
+                   abi.KVM_CAP_MEMORY_FAULT_INFO: 1}
+
+        class Answering(HostSystem):
+            def ioctl(self, fd, request, arg=0):
+                if request == abi.KVM_CHECK_EXTENSION and arg in answers:
+                    return answers[arg]
+                return super().ioctl(fd, request, arg)
+
+        line = [x for x in self.features(Answering()).report() if x.startswith("modelled whatever")][0]
+        self.assertIn("KVM_CAP_MEMORY_ATTRIBUTES (host 0x8)", line)
+        self.assertIn("KVM_CAP_MEMORY_FAULT_INFO (host yes)", line)
+
     def test_mode_values(self):
         self.assertEqual(emu_host.requested_mode(""), "auto")
         self.assertEqual(emu_host.requested_mode(" Baseline "), "baseline")

@@ -72,6 +72,35 @@ class Fetch(unittest.TestCase):
     def test_not_present(self):
         self.assertIsNone(insn.fetch(self.mem, self.sregs(), 0x400000, 4))
 
+    # The architectural bits, spelled out: a wrong constant in emu/insn.py
+    # must not pass because the test borrowed it.
+    ARCH_CR0 = 0x80000011                   # PG (bit 31) | ET | PE
+    ARCH_EFER_LMA = 1 << 10
+    ARCH_CR4_LA57 = 1 << 12
+
+    def test_paging_bit_is_cr0_bit_31(self):
+        """CR0 as a 64-bit TD has it: the walk is taken (GVA != GPA)."""
+        self.pt.map(0x400000, 0x100000, PAGE, large=False)
+        self.mem.put(0x100000, b"\x0f\x01")
+        self.mem.put(0x400000, b"\xee\xee")                 # the GVA read as a GPA: wrong bytes
+        sregs = self.sregs()
+        sregs.cr0, sregs.efer = self.ARCH_CR0, self.ARCH_EFER_LMA
+        self.assertEqual(insn.fetch(self.mem, sregs, 0x400000, 2), b"\x0f\x01")
+
+    def test_no_walk_outside_4_level_long_mode(self):
+        """Paging on but EFER.LMA clear (32-bit paging), or CR4.LA57 set
+        (5-level paging): no translation, even where a 4-level walk would
+        find the page."""
+        self.pt.map(0x400000, 0x100000, PAGE, large=False)
+        self.mem.put(0x100000, b"\x0f\x01")
+        sregs = self.sregs()
+        sregs.cr0, sregs.efer, sregs.cr4 = self.ARCH_CR0, 0, 0
+        self.assertIsNone(insn.translate(self.mem, sregs, 0x400000), "EFER.LMA clear")
+        sregs.efer, sregs.cr4 = self.ARCH_EFER_LMA, self.ARCH_CR4_LA57
+        self.assertIsNone(insn.translate(self.mem, sregs, 0x400000), "CR4.LA57 set")
+        sregs.cr4 = 0
+        self.assertEqual(insn.translate(self.mem, sregs, 0x400000), 0x100000, "4-level long mode")
+
 
 if __name__ == "__main__":
     unittest.main()

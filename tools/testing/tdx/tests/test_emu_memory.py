@@ -159,6 +159,20 @@ class Regions(Base):
                 self.assertErrno(err, self.gmem_slot, 1, 0x100000, 2 * PAGE, abi.KVM_MEM_GUEST_MEMFD, PAGE)
         self.gmem_slot(1, 0x100000, 2 * PAGE, abi.KVM_MEM_GUEST_MEMFD, 2 * PAGE)
 
+    def test_release_given_at_creation_is_played(self):
+        """The release passed to TdMemory (EmuSystem(kernel=...)) decides its
+        rules, whatever the environment says: 7.1 binds an already bound range
+        with EINVAL, the newest with EEXIST (7ea987a90585)."""
+        for release, err in (("7.1", errno.EINVAL), ("newest", errno.EEXIST)):
+            with self.subTest(release=release):
+                m = mem.TdMemory(self.host, -1, frozenset(self.faults), kernel=Kernel(release))
+                self.addCleanup(m.close)
+                m.add_gmem(self.gmem)
+                m.set_region(0, abi.KVM_MEM_GUEST_MEMFD, 0, 2 * PAGE, self.uspace.addr, GMEM_FD, 0)
+                self.assertErrno(err, m.set_region, 1, abi.KVM_MEM_GUEST_MEMFD, 0x100000, 2 * PAGE,
+                                 self.uspace.addr, GMEM_FD, PAGE)
+                m.set_region(0, 0, 0, 0, 0, 0, 0)
+
     def test_delete(self):
         self.gmem_slot()
         self.m.set_region(0, 0, 0, 0, 0, 0, 0)

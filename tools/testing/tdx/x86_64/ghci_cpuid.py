@@ -362,6 +362,27 @@ class GhciCpuid(TdxTestCase):
         self.assertEqual(ecx >> 12 & 1, entry[5] >> 12 & 1, "CPUID.1:ECX[12] FMA vs KVM_TDX_GET_CPUID")
 
 
+    def test_tdx_get_cpuid_subleaves_from_0_in_order(self):
+        """KVM_TDX_GET_CPUID walks each indexed leaf from sub-leaf 0 up until the
+        TDX module has no more (tdx_vcpu_get_cpuid_leaf()): the sub-leaves of a
+        leaf come in ascending order without gaps (leaf 7: 0 then 1), every one
+        flagged SIGNIFCANT_INDEX; XSAVE's leaf 0xD has sub-leaf 1 (the XSAVE
+        feature flags and the supervisor components) after sub-leaf 0."""
+        b = self.td_builder("guest_cpuid_native_ops")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        table = tdx_cmd.get_cpuid(b.gvm.vcpus[0])   # only between INIT_VM and FINALIZE (§2.7)
+        subleaves = {}
+        for f, i, flags, *_ in table:
+            if flags & abi.KVM_CPUID_FLAG_SIGNIFCANT_INDEX:
+                subleaves.setdefault(f, []).append(i)
+        self.assertIn(0xD, subleaves, "leaf 0xD is listed by sub-leaf")
+        for leaf, indices in subleaves.items():
+            with self.subTest(leaf=hex(leaf)):
+                self.assertEqual(indices, list(range(len(indices))), "sub-leaves in the order listed")
+        self.assertGreaterEqual(len(subleaves[0xD]), 2, "leaf 0xD sub-leaf 1")
+
     def test_cpuid_native_matches_tdx_get_cpuid(self):
         """The CPUID instruction in the TD agrees with KVM_TDX_GET_CPUID (fields not compared:
         module docstring); leaf 0x21 says "IntelTDX    "."""

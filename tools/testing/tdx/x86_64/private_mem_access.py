@@ -666,6 +666,36 @@ class PrivateMemAccess(PrivateMemoryCase):
         b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, 0, 0)
         vcpu.run_until_done()
 
+    # -- memslot placement (kvm_set_memory_region()) --
+
+    def test_memslot_overlap_edges(self):
+        """kvm_check_memslot_overlap(): a slot one page into another, from
+        either side, is refused (EEXIST); slots that end exactly where another
+        starts, before or after it, are taken.  Plain memslots at BIND_GPA,
+        every other field valid."""
+        b = self.td_builder("guest_accept_statuses", args=AREA_PAGE)
+        b.create_vm()
+        mem = b.vm.alloc(4 * PAGE)
+        a = BIND_GPA + PAGE                         # [a, a + 2 pages)
+        b.vm.set_user_memory_region2(BIND_SLOT, 0, a, 2 * PAGE, mem.addr + PAGE)
+        self.assertErrno(errno.EEXIST, b.vm.set_user_memory_region2, BIND_SLOT + 1, 0, a + PAGE, 2 * PAGE,
+                         mem.addr)
+        self.assertErrno(errno.EEXIST, b.vm.set_user_memory_region2, BIND_SLOT + 1, 0, a - PAGE, 2 * PAGE,
+                         mem.addr)
+        b.vm.set_user_memory_region2(BIND_SLOT + 1, 0, a + 2 * PAGE, PAGE, mem.addr + 3 * PAGE)
+        b.vm.set_user_memory_region2(BIND_SLOT + 2, 0, a - PAGE, PAGE, mem.addr)
+
+    def test_memslot_page_count_limit(self):
+        """A memslot of KVM_MEM_MAX_NR_PAGES + 1 (2^31) pages is refused with
+        EINVAL, every other field valid: GPA and userspace address page
+        aligned, inside the user address space, no overlap (the accepted edge,
+        2^31 - 1 pages, would be an 8 TiB slot: not built here)."""
+        b = self.td_builder("guest_accept_statuses", args=AREA_PAGE)
+        b.create_vm()
+        pages = 1 << 31
+        self.assertErrno(errno.EINVAL, b.vm.set_user_memory_region2, BIND_SLOT, 0, 1 << 44, pages * PAGE,
+                         1 << 44)
+
     # -- a plain memslot with dirty logging (anchor row 16) --
 
     def test_log_dirty_pages_non_gmem_slot(self):
