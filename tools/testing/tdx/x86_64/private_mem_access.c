@@ -430,13 +430,7 @@ static uint64_t load_rdi(volatile uint64_t *p)
 
 static void ve_skip_load_handler(struct ex_regs *regs)
 {
-	uint64_t reason, qual, gla, gpa;
-
-	ve.count++;
-	ve.status = tdg_vp_veinfo_get(&reason, &qual, &gla, &gpa, NULL, NULL);
-	ve.exit_reason = reason;
-	ve.qualification = qual;
-	ve.gpa = gpa;
+	record_veinfo();
 	regs->rip += 3;
 	regs->rax = LOAD_SKIPPED;
 }

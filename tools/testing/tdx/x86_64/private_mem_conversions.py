@@ -66,6 +66,27 @@ def area_page(i, area=AREA):
     return area + i * PAGE
 
 
+def per_vcpu_threads(fn, nr_vcpus):
+    """fn(i) for every vCPU index at once, each in its own host thread (the
+    host side of vCPUs that run at the same time); fails with the first
+    vCPU's error, naming the vCPU."""
+    errors = []
+
+    def guarded(i):
+        try:
+            fn(i)
+        except BaseException as e:
+            errors.append((i, e))
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(nr_vcpus)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        i, e = errors[0]
+        raise AssertionError("vCPU %d: %s: %s" % (i, type(e).__name__, e)) from e
+
+
 class PrivateMemConversions(PrivateMemoryCase):
     guest = "private_mem_conversions"
 
@@ -306,21 +327,11 @@ class PrivateMemConversions(PrivateMemoryCase):
     def run_cycles(self, gvm, bases, **kw):
         """Every vCPU through its cycle in its own thread, at once; returns the
         MapGPA exits, failing with the first vCPU's error."""
-        exits, errors = [], []
+        exits = []
 
         def one(i):
-            try:
-                self.assertEqual(self.cycle(gvm, gvm.vcpus[i], bases[i], i, exits, **kw), 2)
-            except BaseException as e:
-                errors.append((i, e))
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bases))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            i, e = errors[0]
-            raise AssertionError("vCPU %d: %s: %s" % (i, type(e).__name__, e)) from e
+            self.assertEqual(self.cycle(gvm, gvm.vcpus[i], bases[i], i, exits, **kw), 2)
+        per_vcpu_threads(one, len(bases))
         return exits
 
     def test_cycle_one_vcpu(self):
@@ -378,32 +389,22 @@ class PrivateMemConversions(PrivateMemoryCase):
         for i, base in enumerate(bases):
             for page in range(CYCLE_PAGES):
                 gvm.write(base + page * PAGE, page_of(HOST_KIND, page, i))
-        faults, errors = [], []
+        faults = []
 
         def one(i):
             vcpu, base = gvm.vcpus[i], bases[i]
-            try:
-                for private in (True, False):
-                    for page in range(CYCLE_PAGES):
-                        self.expect_memory_fault(vcpu, base + page * PAGE, private)
-                        gvm.vm.set_memory_attributes(base + page * PAGE, PAGE, PRIVATE if private else 0)
-                        faults.append((i, private))
-                self.assertEqual(vcpu.run_expect_sync(), 1)
+            for private in (True, False):
                 for page in range(CYCLE_PAGES):
-                    want = bytearray(page_of(HOST_KIND, page, i))
-                    want[16:24] = value(SHARED_KIND, page, i).to_bytes(8, "little")
-                    self.assertPage(gvm.read(base + page * PAGE, PAGE), bytes(want), "vCPU %d page %d" % (i, page))
-                vcpu.run_until_done()
-            except BaseException as e:
-                errors.append((i, e))
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(nr_vcpus)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            i, e = errors[0]
-            raise AssertionError("vCPU %d: %s: %s" % (i, type(e).__name__, e)) from e
+                    self.expect_memory_fault(vcpu, base + page * PAGE, private)
+                    gvm.vm.set_memory_attributes(base + page * PAGE, PAGE, PRIVATE if private else 0)
+                    faults.append((i, private))
+            self.assertEqual(vcpu.run_expect_sync(), 1)
+            for page in range(CYCLE_PAGES):
+                want = bytearray(page_of(HOST_KIND, page, i))
+                want[16:24] = value(SHARED_KIND, page, i).to_bytes(8, "little")
+                self.assertPage(gvm.read(base + page * PAGE, PAGE), bytes(want), "vCPU %d page %d" % (i, page))
+            vcpu.run_until_done()
+        per_vcpu_threads(one, nr_vcpus)
         for i in range(nr_vcpus):
             self.assertEqual(sorted(p for v, p in faults if v == i), [False] * CYCLE_PAGES + [True] * CYCLE_PAGES)
 

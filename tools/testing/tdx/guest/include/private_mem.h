@@ -95,7 +95,8 @@ static volatile struct ve_record {
 
 #define ve	(ve_records[guest_vcpu_index()])
 
-static inline void ve_accept_handler(struct ex_regs *regs)
+/* Count this #VE and record its VEINFO in this vCPU's record. */
+static inline void record_veinfo(void)
 {
 	uint64_t reason, qual, gla, gpa;
 
@@ -104,8 +105,13 @@ static inline void ve_accept_handler(struct ex_regs *regs)
 	ve.exit_reason = reason;
 	ve.qualification = qual;
 	ve.gpa = gpa;
-	if (ve.status == TDX_SUCCESS && (uint32_t)reason == EXIT_REASON_EPT_VIOLATION)
-		ve.accept = tdg_mem_page_accept(gpa & ~(PAGE_SIZE - 1), TDX_PS_4K);
+}
+
+static inline void ve_accept_handler(struct ex_regs *regs)
+{
+	record_veinfo();
+	if (ve.status == TDX_SUCCESS && (uint32_t)ve.exit_reason == EXIT_REASON_EPT_VIOLATION)
+		ve.accept = tdg_mem_page_accept(ve.gpa & ~(PAGE_SIZE - 1), TDX_PS_4K);
 }
 
 /* One EPT-violation #VE for `gpa`, a read (qualification bit 0) or write (bit 1), accepted. */
