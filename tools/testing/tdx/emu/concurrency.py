@@ -36,6 +36,7 @@ more threads than it starts runs slower, never hangs.
 """
 
 import contextlib
+import errno
 import threading
 import time
 
@@ -121,6 +122,10 @@ class Races:
         """The caller holds a contended resource: it goes on once every racer
         has arrived and every other one is blocked, done, or began holding
         after it."""
+        if not self.armed:
+            # Nothing is racing (every SEAMCALL of every TD build comes here):
+            # no lock.  A race is armed before its threads start.
+            return
         me = threading.get_ident()
         with self.cond:
             if not self.armed or me not in self.arrived:
@@ -173,37 +178,87 @@ class TdxModuleLocks:
         self.lock = threading.Lock()
         self.inflight = []
 
-    @contextlib.contextmanager
     def seamcall(self, leaf):
-        """Yields TDX_OPERAND_BUSY if a SEAMCALL in flight conflicts with
-        `leaf`, else 0 (and `leaf` is in flight until the block ends)."""
-        with self.lock:
-            if any(_conflict(leaf, other) for other in self.inflight):
-                busy = True
-            else:
-                busy = False
-                self.inflight.append(leaf)
-        if busy:
-            yield TDX_OPERAND_BUSY
-            return
+        """A context whose value is TDX_OPERAND_BUSY if a SEAMCALL in flight
+        conflicts with `leaf`, else 0 (and `leaf` is in flight until the
+        block ends)."""
+        return _Seamcall(self, leaf)
+
+
+class _Seamcall:
+    """TdxModuleLocks.seamcall()'s context: a class, not a generator, as a
+    TD build makes one per page it adds (TDH.MR.EXTEND)."""
+
+    __slots__ = ("locks", "leaf", "status")
+
+    def __init__(self, locks, leaf):
+        self.locks = locks
+        self.leaf = leaf
+        self.status = None
+
+    def __enter__(self):
+        locks, leaf = self.locks, self.leaf
+        with locks.lock:
+            if any(_conflict(leaf, other) for other in locks.inflight):
+                self.status = TDX_OPERAND_BUSY
+                return TDX_OPERAND_BUSY
+            locks.inflight.append(leaf)
+        self.status = 0
         try:
-            self.races.hold()
-            yield 0
-        finally:
-            with self.lock:
-                self.inflight.remove(leaf)
+            locks.races.hold()
+        except BaseException:
+            self._leave()
+            raise
+        return 0
+
+    def __exit__(self, *exc):
+        if self.status == 0:
+            self._leave()
+
+    def _leave(self):
+        self.status = None
+        with self.locks.lock:
+            self.locks.inflight.remove(self.leaf)
 
 
-@contextlib.contextmanager
 def vm_state_guard(vm):
-    """tdx_acquire_vm_state_locks() / tdx_release_vm_state_locks().  Raises
-    OSError(EBUSY) while a KVM_CREATE_VCPU is in flight."""
-    import errno
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(vm.kvm_lock)
-        if vm.created_vcpus != vm.online_vcpus:
-            raise OSError(errno.EBUSY, "KVM_TDX: a KVM_CREATE_VCPU is in flight")
-        for vcpu in list(vm.vcpus):
-            stack.enter_context(vcpu.mutex)
-        stack.enter_context(vm.slots_lock)
-        yield
+    """tdx_acquire_vm_state_locks() / tdx_release_vm_state_locks() as a
+    context.  Entering raises OSError(EBUSY) while a KVM_CREATE_VCPU is in
+    flight."""
+    return _VmStateGuard(vm)
+
+
+class _VmStateGuard:
+    """vm_state_guard()'s context: kvm->lock, every vcpu->mutex, slots_lock,
+    released in the reverse order (also when taking one fails)."""
+
+    __slots__ = ("vm", "held")
+
+    def __init__(self, vm):
+        self.vm = vm
+        self.held = []
+
+    def __enter__(self):
+        vm, held = self.vm, self.held
+        try:
+            vm.kvm_lock.__enter__()
+            held.append(vm.kvm_lock)
+            if vm.created_vcpus != vm.online_vcpus:
+                raise OSError(errno.EBUSY, "KVM_TDX: a KVM_CREATE_VCPU is in flight")
+            for vcpu in list(vm.vcpus):
+                vcpu.mutex.__enter__()
+                held.append(vcpu.mutex)
+            vm.slots_lock.__enter__()
+            held.append(vm.slots_lock)
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self._release()
+
+    def _release(self):
+        held = self.held
+        while held:
+            held.pop().__exit__(None, None, None)
