@@ -21,13 +21,18 @@ from tdx.lib.guest import GuestImage, GuestImageError
 from tdx.lib.paging import PAGE_SIZE
 
 # Guest physical layout; mirrors guest/include/boot.h (tests/test_boot.py compares).
-BOOT_PARAMS_GPA = 0x1000
-PAGE_TABLES_GPA = 0x2000
-PAGE_TABLES_END = 0x3C000
-GDT_GPA = 0x3C000
-IDT_GPA = 0x3D000
-TSS_GPA = 0x3E000
-STACKS_GPA = 0x40000
+# Everything the host adds below the reset vector is one run of pages, up to
+# the end of the ELF: the page tables (taken from below the last stack
+# down), the stacks (vCPU 0's highest), GDT, IDT, TSS, the boot parameters
+# and the ELF.  So a TD adds them with one KVM_TDX_INIT_MEM_REGION, and the
+# emulated platform backs them with one real memslot (every memslot change
+# waits for an SRCU grace period: emu/memory.py sync(), docs/internals.md §4).
+PAGE_TABLES_GPA = 0x1000
+STACKS_TOP = 0xFC000                    # vCPU i's stack ends at STACKS_TOP - i * STACK_SIZE
+GDT_GPA = 0xFC000
+IDT_GPA = 0xFD000
+TSS_GPA = 0xFE000
+BOOT_PARAMS_GPA = 0xFF000
 STACK_SIZE = 0x4000
 MAX_VCPUS = 48
 ELF_GPA = 0x100000
@@ -212,13 +217,18 @@ def _subtract(start, end, holes):
     return [(a, b) for a, b in out if a < b]
 
 
-def _page_tables(image, mem_size, shared_gpa, shared_size, shared_bit):
+def _stacks_gpa(nr_vcpus):
+    """The lowest stack page: the page tables end there."""
+    return STACKS_TOP - nr_vcpus * STACK_SIZE
+
+
+def _page_tables(image, mem_size, shared_gpa, shared_size, shared_bit, nr_vcpus):
     """{gpa: page} of the page tables and CR3, cached per layout."""
     cache = _image_cache(image)
-    key = ("tables", mem_size, shared_gpa, shared_size, shared_bit)
+    key = ("tables", mem_size, shared_gpa, shared_size, shared_bit, nr_vcpus)
     if key not in cache:
         low, high = _check_segments(image)
-        pt = paging.PageTables(PAGE_TABLES_GPA, PAGE_TABLES_END)
+        pt = paging.PageTables(PAGE_TABLES_GPA, _stacks_gpa(nr_vcpus), top_down=True)
         holes = []
         for seg in low:
             size = (seg.memsz + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
@@ -288,7 +298,7 @@ def build_image(image, nr_vcpus=1, entries=None, args=None, flavour=FLAVOUR_VM, 
             raise BootImageError("argument 0x%x does not fit in 64 bits" % arg)
 
     static, gdt_limit, idt_limit = _static_pages(image)
-    tables, cr3 = _page_tables(image, mem_size, shared_gpa, shared_size, shared_bit)
+    tables, cr3 = _page_tables(image, mem_size, shared_gpa, shared_size, shared_bit, nr_vcpus)
 
     params = bytearray(PAGE_SIZE)
     shared_gva = SHARED_GVA if shared_size else 0
@@ -296,12 +306,12 @@ def build_image(image, nr_vcpus=1, entries=None, args=None, flavour=FLAVOUR_VM, 
                           flavour, nr_vcpus, shared_bit, shared_gva, shared_gva, shared_gpa, shared_size, 0)
     for i, (addr, arg) in enumerate(zip(addrs, args)):
         BOOT_VCPU.pack_into(params, BOOT_PARAMS.size + i * BOOT_VCPU.size,
-                            STACKS_GPA + (i + 1) * STACK_SIZE, addr, arg)
+                            STACKS_TOP - i * STACK_SIZE, addr, arg)
 
     pages = {BOOT_PARAMS_GPA: bytes(params)}
     pages.update(tables)
     pages.update(static)
-    for gpa in range(STACKS_GPA, STACKS_GPA + nr_vcpus * STACK_SIZE, PAGE_SIZE):
+    for gpa in range(_stacks_gpa(nr_vcpus), STACKS_TOP, PAGE_SIZE):
         pages[gpa] = _ZERO_PAGE
     ordered = sorted(pages.items())
     return BootImage(

@@ -75,22 +75,25 @@ def _canonical(gva):
 
 
 class PageTables:
-    """A 4-level page-table tree whose table pages come from [base, limit)."""
+    """A 4-level page-table tree whose table pages come from [base, limit):
+    from base up, or with `top_down` from limit down (the root, CR3, is the
+    first table taken), so that the tables end where something else begins."""
 
-    def __init__(self, base, limit):
+    def __init__(self, base, limit, top_down=False):
         if base % PAGE_SIZE or limit % PAGE_SIZE or limit <= base:
             raise ValueError("page-table area 0x%x..0x%x must be page aligned and non-empty" % (base, limit))
         self.base = base
         self.limit = limit
-        self._next = base
+        self.top_down = top_down
+        self._next = limit - PAGE_SIZE if top_down else base
         self._tables = {}
         self.cr3 = self._alloc()
 
     def _alloc(self):
-        if self._next >= self.limit:
+        if not self.base <= self._next < self.limit:
             raise ValueError("page-table area 0x%x..0x%x is full" % (self.base, self.limit))
         gpa = self._next
-        self._next += PAGE_SIZE
+        self._next += -PAGE_SIZE if self.top_down else PAGE_SIZE
         self._tables[gpa] = bytearray(PAGE_SIZE)
         return gpa
 

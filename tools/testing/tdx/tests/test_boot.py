@@ -38,7 +38,7 @@ class HeaderAgreementTest(unittest.TestCase):
     def test_boot_h(self):
         d = header_defines("boot.h")
         pairs = {
-            "TD_BOOT_PARAMS_GPA": boot.BOOT_PARAMS_GPA, "TD_STACKS_GPA": boot.STACKS_GPA,
+            "TD_BOOT_PARAMS_GPA": boot.BOOT_PARAMS_GPA, "TD_STACKS_TOP": boot.STACKS_TOP,
             "TD_STACK_SIZE": boot.STACK_SIZE, "TD_MAX_VCPUS": boot.MAX_VCPUS, "TD_ELF_GPA": boot.ELF_GPA,
             "TD_SHARED_GVA": boot.SHARED_GVA, "TD_MMIO_GVA": boot.MMIO_GVA, "TD_MMIO_GPA": boot.MMIO_GPA,
             "TD_MMIO_SIZE": boot.MMIO_SIZE, "TD_MMIO_PRIVATE_GVA": boot.MMIO_PRIVATE_GVA,
@@ -134,7 +134,18 @@ class BuildImageTest(unittest.TestCase):
         self.assertEqual(sum(len(d) for _, d in runs), 4096 * len(b.pages))
         for (g1, d1), (g2, _) in zip(runs, runs[1:]):
             self.assertLess(g1 + len(d1), g2)
-        self.assertIn((boot.STACKS_GPA, bytes(2 * boot.STACK_SIZE)), runs)
+        # Page tables, stacks, GDT, IDT, TSS, boot parameters and the ELF:
+        # one run (one INIT_MEM_REGION; one real memslot on the emulated platform).
+        low = [(g, d) for g, d in runs if g < boot.RESETVEC_GPA]
+        self.assertEqual(len(low), 1, [hex(g) for g, _ in low])
+        start, data = low[0]
+        elf_end = max(s.end for s in self.image.segments if s.vaddr < boot.RESETVEC_GPA)
+        self.assertEqual((start, start + len(data)), (min(b.page_map), (elf_end + 4095) & ~4095))
+        stacks = boot.STACKS_TOP - 2 * boot.STACK_SIZE
+        self.assertEqual(data[stacks - start:boot.STACKS_TOP - start], bytes(2 * boot.STACK_SIZE))
+        self.assertLess(max(g for g in b.page_map if g < stacks), stacks)           # the page tables
+        for gpa in (b.cr3, boot.BOOT_PARAMS_GPA, boot.GDT_GPA, boot.IDT_GPA, boot.TSS_GPA, boot.ELF_GPA):
+            self.assertEqual(data[gpa - start:gpa - start + 4096], b.page_map[gpa])
 
     def test_boot_params(self):
         b = self.build(nr_vcpus=3, entries=["guest_done", "guest_sync", 0x100000], args=[1, 2, 3])
@@ -149,7 +160,7 @@ class BuildImageTest(unittest.TestCase):
         for i, (entry, arg) in enumerate(zip([self.image.symbol("guest_done"), self.image.symbol("guest_sync"),
                                               0x100000], [1, 2, 3])):
             top, e, a = boot.BOOT_VCPU.unpack_from(page, 80 + 24 * i)
-            self.assertEqual((top, e, a), (boot.STACKS_GPA + (i + 1) * boot.STACK_SIZE, entry, arg))
+            self.assertEqual((top, e, a), (boot.STACKS_TOP - i * boot.STACK_SIZE, entry, arg))
             self.assertIn(top - 4096, b.page_map)
 
     def test_gdt_idt_point_at_runtime(self):

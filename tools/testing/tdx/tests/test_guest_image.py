@@ -7,7 +7,7 @@ import struct
 import tempfile
 import unittest
 
-from tdx.lib import guest
+from tdx.lib import boot, guest
 from tdx.lib.guest import GuestImage, GuestImageError, find_image
 
 
@@ -67,7 +67,7 @@ class GuestImageTest(unittest.TestCase):
         addr = self.image.symbol("guest_return_value")
         self.assertTrue(0x100000 <= addr < 0x100000 + self.image.segments[0].memsz)
         self.assertTrue(self.image.has_symbol("idt_stubs"))
-        self.assertEqual(self.image.symbol("td_boot_params"), 0x1000)
+        self.assertEqual(self.image.symbol("td_boot_params"), boot.BOOT_PARAMS_GPA)
         self.assertEqual(self.image.addr2sym(addr), "guest_return_value")
         self.assertEqual(self.image.addr2sym(addr + 3), "guest_return_value+0x3")
         self.assertEqual(self.image.addr2sym(0x80000000), "0x80000000")

@@ -112,6 +112,19 @@ class PageTableTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "full"):
             pt.map(0x1000, 0x1000, PAGE_SIZE)
 
+    def test_top_down_area(self):
+        # The root at the top page, the others below it, down to the base
+        # page (the last one taken) and no further; and a walk through them.
+        pt = PageTables(0x2000, 0x6000, top_down=True)
+        self.assertEqual(pt.cr3, 0x5000)
+        pt.map(0x1000, 0x7000, PAGE_SIZE)
+        self.assertEqual(sorted(pt.pages()), [0x2000, 0x3000, 0x4000, 0x5000])
+        self.assertEqual(walk(pt.pages(), pt.cr3, 0x1234).gpa, 0x7234)
+        with self.assertRaisesRegex(ValueError, "full"):
+            pt.map(0x40000000, 0x1000, PAGE_SIZE)      # a new PDPT entry: a fifth table
+        with self.assertRaisesRegex(ValueError, "full"):
+            PageTables(0x2000, 0x4000, top_down=True).map(0x1000, 0x1000, PAGE_SIZE)
+
     def test_pages_are_tables_only(self):
         self.pt.map(0x1000, 0x1000, PAGE_SIZE)
         pages = self.pt.pages()

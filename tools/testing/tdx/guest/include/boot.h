@@ -10,10 +10,10 @@
 #ifndef TDX_GUEST_BOOT_H
 #define TDX_GUEST_BOOT_H
 
-#define TD_BOOT_PARAMS_GPA	0x1000
-#define TD_STACKS_GPA		0x40000
+#define TD_BOOT_PARAMS_GPA	0xFF000		/* right below the ELF; GDT, IDT, TSS below it */
+#define TD_STACKS_TOP		0xFC000		/* vCPU i's stack ends at TD_STACKS_TOP - i * TD_STACK_SIZE */
 #define TD_STACK_SIZE		0x4000		/* per vCPU; stack tops are TD_STACK_SIZE aligned */
-#define TD_MAX_VCPUS		48		/* stacks fill 0x40000..0x100000 */
+#define TD_MAX_VCPUS		48		/* stacks down to 0x3C000, page tables below them */
 #define TD_ELF_GPA		0x100000
 #define TD_SHARED_GVA		0x40000000
 #define TD_MMIO_GVA		0xC0000000	/* 2 MiB mapped to the unbacked GPA TD_MMIO_GPA | shared bit */
