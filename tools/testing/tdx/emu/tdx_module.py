@@ -155,6 +155,18 @@ class TdxSysInfo:
         (function, index, flags, eax, ebx, ecx, edx) in TDH.MNG.RD order, flags =
         SIGNIFCANT_INDEX for sub-leaf indexed leaves.  Not modelled: the module's
         attribute-dependent bits and per-vCPU APIC IDs (emu/README)."""
+        # KVM_TDX_GET_CPUID and each vCPU's first entry ask for it; the
+        # answer depends on the arguments and this object's tables only.
+        key = (attributes, xfam, tuple(sorted(config.items())), tuple(self.cpuid_config),
+               tuple(self.native_cpuid.items()))
+        memo = self.__dict__.setdefault("_td_cpuid_memo", {})
+        if key not in memo:
+            if len(memo) >= 64:
+                memo.clear()
+            memo[key] = tuple(self._td_cpuid(attributes, xfam, config))
+        return list(memo[key])
+
+    def _td_cpuid(self, attributes, xfam, config):
         masks = {(leaf, 0 if sub == NO_SUBLEAF else sub): m for (leaf, sub), m in self.cpuid_config}
         out = []
         for (leaf, sub), native in sorted(self.native_cpuid.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):

@@ -60,6 +60,9 @@ def capabilities(kvm):
         vm.close()
 
 
+_FILTERED = {}          # filter_cpuid() answers: every TD of a process asks the same question
+
+
 def filter_cpuid(supported, configurable, gpaw=GPAW):
     """The CPUID for KVM_TDX_INIT_VM (§2.3 rule 6 and 7).
 
@@ -67,6 +70,19 @@ def filter_cpuid(supported, configurable, gpaw=GPAW):
     us set; 0x80000008 EAX[23:16] carries the GPAW; HLE, RTM and WAITPKG are
     refused by KVM and dropped.
     """
+    try:
+        key = (tuple(supported), tuple(configurable), gpaw)
+        hash(key)
+    except TypeError:           # entries given as lists: not kept
+        return _filter_cpuid(supported, configurable, gpaw)
+    if key not in _FILTERED:
+        if len(_FILTERED) >= 16:
+            _FILTERED.clear()
+        _FILTERED[key] = tuple(_filter_cpuid(supported, configurable, gpaw))
+    return list(_FILTERED[key])
+
+
+def _filter_cpuid(supported, configurable, gpaw):
     have = {(f, i): (eax, ebx, ecx, edx) for f, i, _, eax, ebx, ecx, edx in supported}
     indexed = {f for f, i, *_ in configurable if i} | {f for f, _, fl, *_ in supported if fl & SIGNIFICANT}
     out = []
