@@ -45,6 +45,8 @@ def parse_args(argv):
                    help="record this run's score and survivors in the triage file")
     p.add_argument("--session", metavar="FILE",
                    help="cosmic-ray session database to write (default $TDX_OUTPUT/mutate-results/<run>.sqlite)")
+    p.add_argument("--no-coverage", action="store_true",
+                   help="run the whole suite for every mutant, not only the modules that execute it")
     p.add_argument("--list", action="store_true", help="list the mutants that would run, run nothing")
     p.add_argument("--from-session", metavar="FILE",
                    help="run nothing: report (and --update-triage) from a session's results so far, "
@@ -109,6 +111,7 @@ def run(args, scratch, workers, kernels, session):
     timeout = args.timeout or max(60.0, 10 * seconds)
     print("tdx.mutate: unmutated run %.1f s; timeout per mutant %.0f s" % (seconds, timeout),
           file=sys.stderr, flush=True)
+    coverage = measure_coverage(args, scratch, base, env, kernels, seconds)
 
     recorder = engine.Recorder(session)
 
@@ -123,10 +126,35 @@ def run(args, scratch, workers, kernels, session):
         # In sample order: the first N mutants of a run are the sample of size N,
         # so an --all run stopped early is still an unbiased sample (--from-session).
         engine.execute(workers, sorted(picked, key=engine.Mutant.sample_key), kernels, timeout, progress,
-                       args.test_module)
+                       args.test_module, coverage, scratch.path)
     finally:
         recorder.close()
     return files, mutants, picked
+
+
+def measure_coverage(args, scratch, base, env, kernels, seconds):
+    """The coverage map of the snapshot (mutate/coverage_map.py), or None: the
+    whole suite then runs for every mutant."""
+    from tdx.mutate import coverage_map
+
+    if args.no_coverage or args.test_module != "tdx.mutate.suite":
+        return None
+    if not coverage_map.available():
+        print("tdx.mutate: coverage.py is not installed (make mutate installs it): "
+              "every mutant runs the whole suite", file=sys.stderr, flush=True)
+        return None
+    start = time.monotonic()
+    try:
+        cmap = coverage_map.build(base, dict(env, PYTHONPATH=base), kernels, args.target, args.jobs,
+                                  max(600.0, 20 * seconds))
+    except coverage_map.CoverageError as exc:
+        print("tdx.mutate: no coverage map (every mutant runs the whole suite): %s" % exc,
+              file=sys.stderr, flush=True)
+        return None
+    print("tdx.mutate: coverage map of %d modules in %.0f s: each mutant runs the modules that "
+          "execute it" % (sum(len(m) for m in cmap.by_release.values()), time.monotonic() - start),
+          file=sys.stderr, flush=True)
+    return cmap
 
 
 def main(argv=None):

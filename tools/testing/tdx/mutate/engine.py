@@ -225,15 +225,39 @@ def worker_env(root, output_dir):
     return env
 
 
-def test_command(mutant_path, kernels, test_module="tdx.mutate.suite"):
+def test_command(mutant_path, kernels, test_module="tdx.mutate.suite", select=None):
     cmd = [sys.executable, "-m", test_module, "--kernels", kernels]
     if mutant_path:
         cmd += ["--mutated", mutant_path]
+    if select:
+        cmd += ["--select", select]
     return cmd
 
 
-def execute(workers, mutants, kernels, timeout, progress, test_module="tdx.mutate.suite"):
-    """Run every mutant on the first free worker; progress(mutant, done, total)."""
+NOT_EXECUTED = "not executed: no case executes this statement (coverage map)"
+
+
+def job_for(m, kernels, timeout, test_module, coverage=None, select_dir=None):
+    """The worker's job for mutant m: the whole suite, or with a coverage map
+    only the modules that execute its statement (none: no command at all)."""
+    job = {"id": m.job_id, "module_path": m.path, "operator": m.operator, "occurrence": m.occurrence,
+           "timeout": timeout, "command": test_command(m.path, kernels, test_module)}
+    chosen = coverage.select(m.path, m.line, m.col) if coverage is not None else None
+    if chosen == {}:
+        job["command"], job["reason"] = None, NOT_EXECUTED
+    elif chosen is not None:
+        select = os.path.join(select_dir, "%s.json" % m.job_id)
+        with open(select, "w", encoding="utf-8") as f:
+            json.dump(chosen, f)
+        job["command"] = test_command(m.path, kernels, test_module, select)
+    return job
+
+
+def execute(workers, mutants, kernels, timeout, progress, test_module="tdx.mutate.suite",
+            coverage=None, select_dir=None):
+    """Run every mutant on the first free worker; progress(mutant, done, total).
+    With a coverage map (coverage_map.CoverageMap), each runs only the modules
+    that execute the mutated statement; select_dir holds their --select files."""
     jobs = queue.Queue()
     for m in mutants:
         jobs.put(m)
@@ -247,9 +271,7 @@ def execute(workers, mutants, kernels, timeout, progress, test_module="tdx.mutat
             except queue.Empty:
                 return
             try:
-                answer = worker.ask({"id": m.job_id, "module_path": m.path, "operator": m.operator,
-                                     "occurrence": m.occurrence, "timeout": timeout,
-                                     "command": test_command(m.path, kernels, test_module)})
+                answer = worker.ask(job_for(m, kernels, timeout, test_module, coverage, select_dir))
             except Exception as exc:             # the worker died: stop the run
                 failure.append(exc)
                 done.put(None)

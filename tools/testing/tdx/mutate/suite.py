@@ -11,6 +11,10 @@ then the x86_64 modules again under each other kernel release the model plays
 (TDX_EMU_KERNEL, each in its own process: a release is read when a VM is
 created, and a case's expected answers follow the release; docs/generations.md).
 
+With --select FILE (JSON: {release: [module, ...]}), only those modules run
+under each release, in the same order; a release without modules is left
+out.  tdx.mutate picks them from the coverage map (mutate/coverage_map.py).
+
 The package under test is the one this module was imported from, so running
 it from a copy of the tree tests that copy.
 """
@@ -18,6 +22,7 @@ it from a copy of the tree tests that copy.
 import argparse
 import fnmatch
 import glob
+import json
 import os
 import re
 import subprocess
@@ -91,10 +96,12 @@ def run_in_process(module_names, verbose=False, last=False):
     return result.wasSuccessful()
 
 
-def run_under_kernel(release, module_names, verbose=False):
+def run_under_kernel(release, module_names, verbose=False, select=None):
     """The x86_64 modules under one release, in a process of their own."""
     env = dict(os.environ, TDX_EMU_KERNEL=release)
     cmd = [sys.executable, "-m", "tdx.mutate.suite", "--only-x86-64", "--kernels", release]
+    if select:
+        cmd += ["--select", select]
     p = subprocess.run(cmd, env=env, cwd=os.path.dirname(PACKAGE), stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
     if p.returncode != 0:
@@ -115,30 +122,57 @@ def releases(spec):
     return names
 
 
+def plan(spec):
+    """[(release, [module, ...])] the test command runs for a --kernels spec:
+    every module under the first release, the x86_64 modules under the others."""
+    kernels = releases(spec)
+    first, rest = unit_test_modules(None)
+    return [(kernels[0], first + rest + x86_64_modules())] + [(k, x86_64_modules()) for k in kernels[1:]]
+
+
+def read_selection(path):
+    """--select FILE -> {release: set of modules}; a bad file is a usage error."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+            raise ValueError("want {release: [module, ...]}")
+    except (OSError, ValueError) as exc:
+        raise SystemExit("tdx.mutate.suite: --select %s: %s" % (path, exc))
+    return {k: set(v) for k, v in data.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m tdx.mutate.suite", description=__doc__.splitlines()[0])
     parser.add_argument("--mutated", help="the mutated file (emu/<name>.py): its unit tests run first")
     parser.add_argument("--kernels", default="newest",
                         help="releases to run the x86_64 modules under: newest (default), all, or a list")
     parser.add_argument("--only-x86-64", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--select", metavar="FILE", help="only these modules per release (JSON)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TDX_PLATFORM", "emulated")
     kernels = releases(args.kernels)
+    selection = read_selection(args.select) if args.select else None
+
+    def under(release, names):
+        return names if selection is None else [n for n in names if n in selection.get(release, ())]
+
     modules = x86_64_modules()
     if args.only_x86_64:
-        return 0 if run_in_process(modules, args.verbose) else 1
+        return 0 if run_in_process(under(kernels[0], modules), args.verbose) else 1
 
     first, rest = unit_test_modules(args.mutated)
+    everything = under(kernels[0], first + modules + rest)
     os.environ["TDX_EMU_KERNEL"] = kernels[0]
-    if not run_in_process(first + modules + rest, args.verbose):
+    if everything and not run_in_process(everything, args.verbose):
         return 1
     for release in kernels[1:]:
-        if not run_under_kernel(release, modules, args.verbose):
+        if under(release, modules) and not run_under_kernel(release, modules, args.verbose, args.select):
             return 1
     os.environ["TDX_EMU_KERNEL"] = kernels[0]
-    return 0 if run_in_process(first + modules + rest, args.verbose, last=True) else 1
+    return 0 if not everything or run_in_process(everything, args.verbose, last=True) else 1
 
 
 if __name__ == "__main__":

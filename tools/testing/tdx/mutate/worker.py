@@ -2,7 +2,8 @@
 """One mutation worker: python3 -m tdx.mutate.worker, started in a copy of the tree.
 
 Reads one JSON job a line on stdin ({"module_path", "operator", "occurrence",
-"command", "timeout"}), applies the mutation to the copy it runs in (cosmic-ray's
+"command", "timeout"}, and "reason" when there is no command to run: the
+coverage map found no case executing the mutated statement), applies the mutation to the copy it runs in (cosmic-ray's
 use_mutation(), which puts the file back afterwards), runs the test command in
 a session of its own and answers one JSON line on stdout: {"outcome": killed |
 survived | timeout | no-mutation | error, "seconds", "diff", "output"}.
@@ -74,7 +75,10 @@ def do_job(job):
     with use_mutation(path, operator, job["occurrence"]) as (original, mutated):
         if mutated is None:
             return {"outcome": "no-mutation", "output": "", "diff": "", "seconds": 0.0}
-        outcome, output = run_command(job["command"], job["timeout"])
+        if job["command"] is None:
+            outcome, output = "survived", job["reason"]
+        else:
+            outcome, output = run_command(job["command"], job["timeout"])
     diff = "\n".join(difflib.unified_diff(original.split("\n"), mutated.split("\n"), "a/%s" % path,
                                           "b/%s" % path, lineterm="", n=0))
     return {"outcome": outcome, "output": output[-OUTPUT_LIMIT:], "diff": diff,

@@ -10,7 +10,7 @@
 # only the interpreter path, for `PYTHON := $(shell scripts/python.sh)`.
 #
 # `python.sh --mutate` (for `make mutate` only) also wants cosmic-ray, the
-# mutation-testing library (docs/mutation.md); `make check` never asks for it.
+# mutation-testing library, and coverage.py (docs/mutation.md); `make check` never asks for it.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,9 +21,11 @@ venv=${TDX_VENV:-$top/.venv}
 deps="cffi pyelftools tabulate argcomplete tap.py junitparser"
 probe='import cffi, elftools, tabulate, argcomplete, tap, junitparser'
 if [ "${1:-}" = "--mutate" ]; then
-	# tdx/mutate uses cosmic-ray 8's session and mutation API.
-	deps="$deps cosmic-ray>=8.7,<9"
-	probe="$probe, cosmic_ray"
+	# tdx/mutate uses cosmic-ray 8's session and mutation API, and
+	# coverage.py 7.10+ (subprocess and fork measurement) for its map of
+	# which modules execute which statements.
+	deps="$deps cosmic-ray>=8.7,<9 coverage>=7.10"
+	probe="$probe, cosmic_ray, coverage"
 fi
 
 if [ -n "${PYTHON:-}" ] && "$PYTHON" -c "$probe" 2>/dev/null; then

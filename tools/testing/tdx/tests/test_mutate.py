@@ -288,6 +288,84 @@ class Selection(unittest.TestCase):
         self.assertFalse(any(m.split(".")[-1].startswith("_") for m in suite.x86_64_modules()))
 
 
+STATEMENTS = """\
+import functools
+
+
+@functools.lru_cache(maxsize=
+                     8)
+def f(a, b=3):
+    if (a > 1 and
+            b < 2):
+        return 1
+    if a: return 2
+    x = g(a,
+          b)
+    return x
+"""
+
+
+class CoverageMapRules(unittest.TestCase):
+    """coverage_map.CoverageMap on a given map: which lines a mutant's
+    statement spans, and which modules it runs (none: no run; None: all)."""
+
+    def setUp(self):
+        from tdx.mutate import coverage_map
+        self.root = tempfile.mkdtemp(prefix="test-covmap-")
+        self.addCleanup(shutil.rmtree, self.root)
+        os.makedirs(os.path.join(self.root, "tdx", "emu"))
+        with open(os.path.join(self.root, "tdx", "emu", "m.py"), "w") as f:
+            f.write(STATEMENTS)
+        self.coverage_map = coverage_map
+
+    def make(self, by_release, shared=()):
+        return self.coverage_map.CoverageMap(self.root, by_release, set(shared))
+
+    def test_statement_lines(self):
+        cmap = self.make({})
+        span = lambda line: list(cmap.statement_lines("tdx/emu/m.py", line, 8))
+        self.assertEqual(span(4), [4, 5, 6])        # decorator arguments: decorators through `def`
+        self.assertEqual(span(6), [4, 5, 6])        # a default: the header, not the body
+        self.assertEqual(span(8), [7, 8])           # the second line of an `if` test
+        self.assertEqual(span(9), [9])              # inside the body: its own statement
+        self.assertEqual(span(10), [10])            # `if a: return 2` on one line
+        self.assertEqual(span(12), [11, 12])        # a call's arguments on the next line
+        self.assertEqual(span(13), [13])
+
+    def test_select(self):
+        e = lambda *lines: {("tdx/emu/m.py", n) for n in lines}
+        cmap = self.make({"7.3": {"tdx.x86_64.a": e(7, 9), "tdx.x86_64.b": e(12)},
+                          "6.16": {"tdx.x86_64.a": e(11), "tdx.x86_64.c": e(13)}},
+                         shared=e(7, 9, 11, 12, 13, 10))
+        self.assertEqual(cmap.select("tdx/emu/m.py", 8, 8), {"7.3": ["tdx.x86_64.a"]})
+        self.assertEqual(cmap.select("tdx/emu/m.py", 12, 8), {"7.3": ["tdx.x86_64.b"],
+                                                              "6.16": ["tdx.x86_64.a"]})
+        self.assertEqual(cmap.select("tdx/emu/m.py", 13, 4), {"6.16": ["tdx.x86_64.c"]})
+        # Executed by no module alone but by the suite in one process: all of it.
+        self.assertIsNone(cmap.select("tdx/emu/m.py", 10, 4))
+        # Executed by nothing: no module to run.
+        self.assertEqual(cmap.select("tdx/emu/m.py", 1, 0), {})
+
+    def test_suite_selection_file(self):
+        path = os.path.join(self.root, "sel.json")
+        with open(path, "w") as f:
+            json.dump({"7.3": ["tdx.x86_64.a"], "6.16": []}, f)
+        self.assertEqual(suite.read_selection(path), {"7.3": {"tdx.x86_64.a"}, "6.16": set()})
+        for text in ("[1]", "{\"7.3\": \"tdx.x86_64.a\"}", "{"):
+            with open(path, "w") as f:
+                f.write(text)
+            with self.assertRaises(SystemExit) as cm:
+                suite.read_selection(path)
+            self.assertIn("--select", str(cm.exception))
+
+    def test_plan_runs_every_module_first_then_x86_64_per_release(self):
+        from tdx.lib.generations import FIRST, NEWEST
+        plan = suite.plan("%s,%s" % (NEWEST, FIRST))
+        self.assertEqual([r for r, _ in plan], [NEWEST, FIRST])
+        self.assertEqual(sorted(plan[0][1]), sorted(suite.x86_64_modules() + suite.unit_test_modules(None)[1]))
+        self.assertEqual(plan[1][1], suite.x86_64_modules())
+
+
 class Usage(unittest.TestCase):
     def run_tool(self, *args, prelude=""):
         code = prelude + "import sys; from tdx.mutate.__main__ import main; sys.exit(main(sys.argv[1:]))"
