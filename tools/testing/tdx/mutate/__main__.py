@@ -45,8 +45,10 @@ def parse_args(argv):
                    help="record this run's score and survivors in the triage file")
     p.add_argument("--session", metavar="FILE",
                    help="cosmic-ray session database to write (default $TDX_OUTPUT/mutate-results/<run>.sqlite)")
-    p.add_argument("--no-coverage", action="store_true",
-                   help="run the whole suite for every mutant, not only the modules that execute it")
+    p.add_argument("--coverage", choices=("module", "case", "off"),
+                   help="run each mutant's test command only on the modules (or cases) that execute the "
+                        "mutated statement, measured first (default: case with --all, else module); "
+                        "off: the whole suite for every mutant")
     p.add_argument("--list", action="store_true", help="list the mutants that would run, run nothing")
     p.add_argument("--from-session", metavar="FILE",
                    help="run nothing: report (and --update-triage) from a session's results so far, "
@@ -137,7 +139,8 @@ def measure_coverage(args, scratch, base, env, kernels, seconds):
     whole suite then runs for every mutant."""
     from tdx.mutate import coverage_map
 
-    if args.no_coverage or args.test_module != "tdx.mutate.suite":
+    by = args.coverage or ("case" if args.all else "module")
+    if by == "off" or args.test_module != "tdx.mutate.suite":
         return None
     if not coverage_map.available():
         print("tdx.mutate: coverage.py is not installed (make mutate installs it): "
@@ -146,13 +149,13 @@ def measure_coverage(args, scratch, base, env, kernels, seconds):
     start = time.monotonic()
     try:
         cmap = coverage_map.build(base, dict(env, PYTHONPATH=base), kernels, args.target, args.jobs,
-                                  max(600.0, 20 * seconds))
+                                  max(600.0, 20 * seconds), by)
     except coverage_map.CoverageError as exc:
         print("tdx.mutate: no coverage map (every mutant runs the whole suite): %s" % exc,
               file=sys.stderr, flush=True)
         return None
-    print("tdx.mutate: coverage map of %d modules in %.0f s: each mutant runs the modules that "
-          "execute it" % (sum(len(m) for m in cmap.by_release.values()), time.monotonic() - start),
+    print("tdx.mutate: coverage map of %d %ss in %.0f s: each mutant runs the %ss that execute it"
+          % (sum(len(m) for m in cmap.by_release.values()), by, time.monotonic() - start, by),
           file=sys.stderr, flush=True)
     return cmap
 

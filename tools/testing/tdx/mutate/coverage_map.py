@@ -24,7 +24,7 @@ gets the whole suite.
 The result is the same verdict as running the whole suite, except for
 statements whose execution depends on timing (a retry taken only under
 load): those may be charged to fewer modules than a full run could have
-used.  `--no-coverage` runs the whole suite for every mutant.
+used.  `--coverage off` runs the whole suite for every mutant.
 """
 
 import ast
@@ -89,17 +89,26 @@ def _read(root, data_prefix):
 
 
 class CoverageMap:
-    """{release: {module: executed (path, line) set}} and the shared run's set."""
+    """{release: {module or case id: executed (path, line) set}} and the
+    shared run's set."""
 
     def __init__(self, root, by_release, shared):
         self.root, self.by_release, self.shared = root, by_release, shared
         self._statements = {}
+        # Workers' threads ask at once, and CPython 3.11's ast.parse is not
+        # safe to call from two threads ("AST constructor recursion depth
+        # mismatch"): one parse at a time.
+        self._lock = threading.Lock()
 
     def statement_lines(self, path, line, col):
         """The lines of the innermost statement holding (line, col) of `path`
         (root-relative), as a range: a compound statement's header only (an
         `if`'s test, a `def`'s decorators and defaults), a simple statement
         whole.  Line events of a statement spread over its lines."""
+        with self._lock:
+            return self._statement_lines(path, line)
+
+    def _statement_lines(self, path, line):
         spans = self._statements.get(path)
         if spans is None:
             with open(os.path.join(self.root, path), encoding="utf-8") as f:
@@ -138,10 +147,13 @@ class CoverageMap:
         return chosen
 
 
-def build(root, env, kernels, target, jobs, timeout):
+def build(root, env, kernels, target, jobs, timeout, by="module"):
     """Measure every (release, module) of the run in `root` (a snapshot, the
     parent of its tdx/) and the shared run; `kernels` as tdx.mutate.suite
-    takes it.  Raises CoverageError when a measurement fails."""
+    takes it.  by="case": every case in a process of its own instead of
+    every module (a survivor then runs only the cases that execute it; the
+    map costs a process per case).  Raises CoverageError when a measurement
+    fails."""
     from tdx.mutate import suite
 
     work = tempfile.mkdtemp(prefix="coverage-", dir=os.path.dirname(root))
@@ -150,11 +162,11 @@ def build(root, env, kernels, target, jobs, timeout):
         f.write(RCFILE % os.path.join(root, "tdx", target))
     tasks = [("shared", None, ["tdx.mutate.suite", "--kernels", kernels])]
     for release, modules in suite.plan(kernels):
-        for module in modules:
+        for unit in (modules if by == "module" else suite.case_ids(modules)):
             sel = os.path.join(work, "select-%d.json" % len(tasks))
             with open(sel, "w", encoding="utf-8") as f:
-                json.dump({release: [module]}, f)
-            tasks.append((release, module, ["tdx.mutate.suite", "--kernels", release, "--select", sel]))
+                json.dump({release: [unit]}, f)
+            tasks.append((release, unit, ["tdx.mutate.suite", "--kernels", release, "--select", sel]))
     results, errors = {}, []
     pending = list(enumerate(tasks))
     lock = threading.Lock()

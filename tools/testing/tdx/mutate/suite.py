@@ -11,9 +11,9 @@ then the x86_64 modules again under each other kernel release the model plays
 (TDX_EMU_KERNEL, each in its own process: a release is read when a VM is
 created, and a case's expected answers follow the release; docs/generations.md).
 
-With --select FILE (JSON: {release: [module, ...]}), only those modules run
-under each release, in the same order; a release without modules is left
-out.  tdx.mutate picks them from the coverage map (mutate/coverage_map.py).
+With --select FILE (JSON: {release: [module or case id, ...]}), only those
+modules and cases run under each release, in the same order; a release
+without any is left out.  tdx.mutate picks them from the coverage map (mutate/coverage_map.py).
 
 The package under test is the one this module was imported from, so running
 it from a copy of the tree tests that copy.
@@ -71,20 +71,21 @@ def _flat(suite):
             yield test
 
 
-def load(module_names, last=False):
-    """The cases of these modules, without (last=False) or only (True) those matching LAST."""
+def load(module_names, last=False, keep=None):
+    """The cases of these modules, without (last=False) or only (True) those
+    matching LAST; with `keep`, only the cases whose id it accepts."""
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for name in module_names:
         for test in _flat(loader.loadTestsFromName(name)):
-            if any(fnmatch.fnmatch(test.id(), p) for p in LAST) == last:
+            if any(fnmatch.fnmatch(test.id(), p) for p in LAST) == last and (keep is None or keep(test.id())):
                 suite.addTest(test)
     return suite
 
 
-def run_in_process(module_names, verbose=False, last=False):
-    """Run these test modules with failfast; True when all passed."""
-    suite = load(module_names, last)
+def run_in_process(module_names, verbose=False, last=False, keep=None):
+    """Run these test modules (the cases `keep` accepts) with failfast; True when all passed."""
+    suite = load(module_names, last, keep)
     stream = sys.stderr if verbose else open(os.devnull, "w")
     result = unittest.TextTestRunner(stream=stream, verbosity=2 if verbose else 0, failfast=True).run(suite)
     if not result.wasSuccessful():
@@ -130,8 +131,18 @@ def plan(spec):
     return [(kernels[0], first + rest + x86_64_modules())] + [(k, x86_64_modules()) for k in kernels[1:]]
 
 
+def case_ids(module_names):
+    """Every case of these modules, LAST ones included, in run order."""
+    return [t.id() for t in _flat(load(module_names))] + [t.id() for t in _flat(load(module_names, True))]
+
+
+def module_of(case_id):
+    """'tdx.x86_64.ghci_io.GhciIo.test_x' -> 'tdx.x86_64.ghci_io'."""
+    return case_id.rsplit(".", 2)[0]
+
+
 def read_selection(path):
-    """--select FILE -> {release: set of modules}; a bad file is a usage error."""
+    """--select FILE -> {release: set of modules and case ids}; a bad file is a usage error."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -157,22 +168,32 @@ def main(argv=None):
     selection = read_selection(args.select) if args.select else None
 
     def under(release, names):
-        return names if selection is None else [n for n in names if n in selection.get(release, ())]
+        """The modules among `names` with something selected under `release`."""
+        if selection is None:
+            return names
+        wanted = selection.get(release, set())
+        return [n for n in names if n in wanted or any(module_of(e) == n for e in wanted)]
+
+    def keep(release):
+        if selection is None:
+            return None
+        wanted = selection.get(release, set())
+        return lambda case_id: case_id in wanted or module_of(case_id) in wanted
 
     modules = x86_64_modules()
     if args.only_x86_64:
-        return 0 if run_in_process(under(kernels[0], modules), args.verbose) else 1
+        return 0 if run_in_process(under(kernels[0], modules), args.verbose, keep=keep(kernels[0])) else 1
 
     first, rest = unit_test_modules(args.mutated)
     everything = under(kernels[0], first + modules + rest)
     os.environ["TDX_EMU_KERNEL"] = kernels[0]
-    if everything and not run_in_process(everything, args.verbose):
+    if everything and not run_in_process(everything, args.verbose, keep=keep(kernels[0])):
         return 1
     for release in kernels[1:]:
         if under(release, modules) and not run_under_kernel(release, modules, args.verbose, args.select):
             return 1
     os.environ["TDX_EMU_KERNEL"] = kernels[0]
-    return 0 if not everything or run_in_process(everything, args.verbose, last=True) else 1
+    return 0 if not everything or run_in_process(everything, args.verbose, last=True, keep=keep(kernels[0])) else 1
 
 
 if __name__ == "__main__":
