@@ -10,13 +10,18 @@ MSR_RET_FILTERED (KVM_MSR_EXIT_REASON_FILTER).
 
 Note: tdx_get_msr()/tdx_set_msr() return 1 for every MSR outside
 tdx_has_emulated_msr(), so an unknown MSR is reason INVAL for a TD, never UNKNOWN.
+Inside it, a write of an MSR kvm_set_msr_common() has no case for (MTRRcap,
+MCG_CAP) returns KVM_MSR_RET_UNSUPPORTED: reason UNKNOWN for the guest, and a
+failed KVM_SET_MSRS for the host (neither MSR is in KVM's emulated or to-save
+lists, so kvm_do_msr_access() does not excuse a host write of 0).
 
 Modelled precisely: the tdx_has_emulated_msr() set, the read-only APICBASE/EFER/
 FEAT_CTL, MTRRs (mtrr.c), PAT, MISC_ENABLE, PLATFORM_INFO, MISC_FEATURES_ENABLES,
-UCODE_REV, ARCH_CAPABILITIES, MCG_*, POLL_CONTROL and the listed x2APIC registers.
+UCODE_REV, ARCH_CAPABILITIES, MCG_*, the machine-check banks (get_msr_mce()/
+set_msr_mce(): 32 banks, no CMCI_P), POLL_CONTROL and the listed x2APIC registers
+with kvm_lapic_reset()'s values.
 x2APIC ICR writes send the IPI (emu/interrupts.py icr_write()), and before
-7.2 so do SELF_IPI writes.  Approximations (emu/README): machine-check bank
-writes are stored without KVM's value checks, LVT writes are stored
+7.2 so do SELF_IPI writes.  Approximations (emu/README): LVT writes are stored
 unmasked and the LAPIC timer never fires, ARCH_CAPABILITIES reads 0 (the
 real value depends on the host CPU).
 """
@@ -58,6 +63,8 @@ MSR_KVM_POLL_CONTROL = 0x4B564D05
 KVM_MAX_MCE_BANKS = 32
 KVM_NR_VAR_MTRR = 8
 MCG_CTL_P = 1 << 8
+MCG_CMCI_P = 1 << 10
+MCI_CTL2_CMCI_EN, MCI_CTL2_CMCI_THRESHOLD_MASK = 1 << 30, 0x7FFF
 MCG_LMCE_P = 1 << 27
 FEAT_CTL_LOCKED = 1 << 0
 FEAT_CTL_LMCE_ENABLED = 1 << 20
@@ -85,7 +92,9 @@ APIC_ID, APIC_LVR, APIC_LDR, APIC_SPIV, APIC_ESR = 0x20, 0x30, 0xD0, 0xF0, 0x280
 APIC_LVTCMCI, APIC_ICR, APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC = 0x2F0, 0x300, 0x320, 0x330, 0x340
 APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_TMICT, APIC_TMCCT, APIC_TDCR = 0x350, 0x360, 0x370, 0x380, 0x390, 0x3E0
 APIC_LVT_MASKED = 1 << 16
+APIC_MODE_EXTINT = 0x7
 APIC_LVR_DIRECTED_EOI = 1 << 24
+APIC_SPIV_DIRECTED_EOI = 1 << 12
 
 # "Except for x2APIC registers that are virtualized by the CPU ... KVM emulates
 # the same set of x2APIC registers for TDX versus non-TDX guests" (tdx.c).
@@ -93,9 +102,15 @@ X2APIC_EMULATED = frozenset(X2APIC_MSR(r) for r in (
     APIC_ID, APIC_LVR, APIC_LDR, APIC_SPIV, APIC_ESR, APIC_LVTCMCI, APIC_ICR, APIC_LVTT,
     APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR, APIC_TMICT, APIC_TMCCT,
     APIC_TDCR))
+# kvm_lapic_reset(): the vCPU's LVTs (apic->nr_lvt_entries: 6, as MCG_CAP has
+# no CMCI_P, so not LVTCMCI) masked, SPIV 0xFF; LVT0 of the reset BSP is
+# ExtINT instead (KVM_X86_QUIRK_LINT0_REENABLED, which no TD disables).
 _X2APIC_RESET = {X2APIC_MSR(r): APIC_LVT_MASKED for r in (
-    APIC_LVTCMCI, APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR)}
+    APIC_LVTT, APIC_LVTTHMR, APIC_LVTPC, APIC_LVT0, APIC_LVT1, APIC_LVTERR)}
 _X2APIC_RESET[X2APIC_MSR(APIC_SPIV)] = 0xFF
+# kvm_lapic_readable_reg_mask() and kvm_lapic_reg_write(): LVTCMCI only with
+# LVT_CMCI supported (kvm_lapic_lvt_supported(): MCG_CAP.CMCI_P).
+_X2APIC_NO_CMCI = X2APIC_MSR(APIC_LVTCMCI)
 _X2APIC_READ_ONLY = frozenset(X2APIC_MSR(r) for r in (APIC_ID, APIC_LVR, APIC_LDR, APIC_TMCCT))
 
 _FIXED_MTRRS = frozenset([MSR_MTRRfix64K_00000, MSR_MTRRfix16K_80000, MSR_MTRRfix16K_A0000] +
@@ -137,6 +152,13 @@ def tdx_has_emulated_msr(index, vcpu=None):
             or MSR_IA32_MC0_CTL2 <= index < MSR_IA32_MC0_CTL2 + KVM_MAX_MCE_BANKS)
 
 
+def _mc_ctl2(index):
+    """MCi_CTL2 (an emulated index below MTRRdefType and above the MTRRs and
+    PAT).  MCG_CAP always counts KVM_MAX_MCE_BANKS banks here: the model has
+    no KVM_X86_SETUP_MCE (emu/README)."""
+    return MSR_IA32_MC0_CTL2 <= index < MSR_MTRRdefType
+
+
 def tdx_is_read_only_msr(index):
     return index in (MSR_IA32_APICBASE, MSR_EFER, MSR_IA32_FEAT_CTL)
 
@@ -175,6 +197,8 @@ class MsrState:
             MSR_KVM_POLL_CONTROL: 1,
         }
         self.values.update(_X2APIC_RESET)
+        if bsp:
+            self.values[X2APIC_MSR(APIC_LVT0)] = APIC_MODE_EXTINT << 8     # SET_APIC_DELIVERY_MODE()
         self.bsp = bsp
 
     @property
@@ -184,6 +208,12 @@ class MsrState:
 
     def set_apic_base(self, value):
         self.values[MSR_IA32_APICBASE] = value
+
+
+def _directed_eoi(table):
+    """kvm_apic_set_version(): the LVR has Directed EOI when the vCPU's CPUID
+    has x2APIC and the IOAPIC is not in the kernel (always so for a TD)."""
+    return _cpuid.has_feature(table, _cpuid.X86_FEATURE_X2APIC)
 
 
 def get_msr(vcpu, index, host_initiated=False):
@@ -220,8 +250,10 @@ def get_msr(vcpu, index, host_initiated=False):
         return 0, 0                             # LVTT not in TSC-deadline mode
     if index == MSR_IA32_MCG_CTL and not host_initiated and not mcg_cap & MCG_CTL_P:
         return MSR_RET_INVALID, 0
+    if _mc_ctl2(index) and not host_initiated and not mcg_cap & MCG_CMCI_P:
+        return MSR_RET_INVALID, 0               # get_msr_mce()
     if index in X2APIC_EMULATED:
-        if not st.x2apic_mode:
+        if not st.x2apic_mode or index == _X2APIC_NO_CMCI:
             return MSR_RET_INVALID, 0
         if index == X2APIC_MSR(APIC_ID):
             return 0, st.vcpu_id
@@ -232,8 +264,7 @@ def get_msr(vcpu, index, host_initiated=False):
             # (tdx_vcpu_create()).  Userspace may clear it with
             # KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST (newer kernels; not
             # modelled, emu/README).
-            eoi = APIC_LVR_DIRECTED_EOI if _cpuid.has_feature(table, _cpuid.X86_FEATURE_X2APIC) else 0
-            return 0, 0x14 | (6 - 1) << 16 | eoi
+            return 0, 0x14 | (6 - 1) << 16 | (APIC_LVR_DIRECTED_EOI if _directed_eoi(table) else 0)
         if index == X2APIC_MSR(APIC_LDR):
             return 0, (st.vcpu_id >> 4) << 16 | 1 << (st.vcpu_id & 0xF)
         if index == X2APIC_MSR(APIC_TMCCT):
@@ -273,8 +304,8 @@ def set_msr(vcpu, index, data, host_initiated=False):
     if index == MSR_IA32_CR_PAT:
         if not _pat_valid(data):
             return MSR_RET_INVALID
-    elif index == MSR_MTRRcap:
-        return MSR_RET_INVALID
+    elif index in (MSR_MTRRcap, MSR_IA32_MCG_CAP):
+        return MSR_RET_UNSUPPORTED              # no case in kvm_set_msr_common()
     elif index == MSR_MTRRdefType:
         if data & ~0xCFF or not _valid_mtrr_type(data & 0xFF):
             return MSR_RET_INVALID
@@ -309,19 +340,29 @@ def set_msr(vcpu, index, data, host_initiated=False):
             return MSR_RET_INVALID
         if data and not st.values[MSR_PLATFORM_INFO] & MSR_PLATFORM_INFO_CPUID_FAULT:
             return MSR_RET_INVALID
-    elif index == MSR_IA32_MCG_CAP:
-        if not host_initiated:
-            return MSR_RET_INVALID
     elif index == MSR_IA32_MCG_CTL:
         if not mcg_cap & MCG_CTL_P and (data or not host_initiated):
             return MSR_RET_INVALID
         if data not in (0, (1 << 64) - 1):
             return MSR_RET_INVALID
+    elif _mc_ctl2(index):
+        # set_msr_mce()
+        if not mcg_cap & MCG_CMCI_P and (data or not host_initiated):
+            return MSR_RET_INVALID
+        if data & ~(MCI_CTL2_CMCI_EN | MCI_CTL2_CMCI_THRESHOLD_MASK):
+            return MSR_RET_INVALID
+    elif MSR_IA32_MC0_CTL <= index < MSR_IA32_MCG_EXT_CTL:
+        # MCi_CTL: 0 or all ones (bits 10 and 0 may be clear); MCi_STATUS:
+        # only 0 from the guest (can_set_mci_status(): AMD's HWCR only).
+        if index & 3 == 0 and data and (data | 1 << 10 | 1) != (1 << 64) - 1:
+            return MSR_RET_INVALID
+        if index & 3 == 1 and data and not host_initiated:
+            return MSR_RET_INVALID
     elif index == MSR_KVM_POLL_CONTROL:
         if data & ~1:
             return MSR_RET_INVALID
     elif index in X2APIC_EMULATED:
-        if not st.x2apic_mode or index in _X2APIC_READ_ONLY:
+        if not st.x2apic_mode or index in _X2APIC_READ_ONLY or index == _X2APIC_NO_CMCI:
             return MSR_RET_INVALID
         if index != X2APIC_MSR(APIC_ICR) and data >> 32:
             return MSR_RET_INVALID
@@ -331,7 +372,9 @@ def set_msr(vcpu, index, data, host_initiated=False):
             from tdx.emu import interrupts
             return interrupts.icr_write(vcpu, data)
         if index == X2APIC_MSR(APIC_SPIV):
-            data &= 0x3FF
+            # kvm_lapic_reg_write(): bit 12 (suppress EOI broadcast) too when the
+            # LVR advertises Directed EOI
+            data &= 0x3FF | (APIC_SPIV_DIRECTED_EOI if _directed_eoi(vcpu.cpuid) else 0)
         elif index == X2APIC_MSR(APIC_TDCR):
             data &= 0xB
     st.values[index] = data

@@ -63,18 +63,23 @@ MSR_PLATFORM_INFO = 0xCE
 MSR_MTRRcap = 0xFE
 MSR_IA32_MCG_CAP = 0x179
 MSR_IA32_MCG_STATUS = 0x17A
+MSR_IA32_MCG_CTL = 0x17B
 MSR_IA32_MISC_ENABLE = 0x1A0
 MSR_MISC_FEATURES_ENABLES = 0x140
 MSR_IA32_POWER_CTL = 0x1FC
 MSR_MTRRphysBase0 = 0x200
 MSR_MTRRphysMask0 = 0x201
 MSR_MTRRfix64K_00000 = 0x250
+MSR_MTRRfix16K_80000 = 0x258
+MSR_MTRRfix16K_A0000 = 0x259
 MSR_MTRRfix4K_C0000 = 0x268
 MSR_MTRRfix4K_F8000 = 0x26F
 MSR_IA32_ARCH_CAPABILITIES = 0x10A
 MSR_IA32_MCG_EXT_CTL = 0x4D0
 MSR_IA32_CR_PAT = 0x277
 MSR_MTRRdefType = 0x2FF
+MSR_IA32_MC0_CTL = 0x400                     # MCi_CTL, STATUS, ADDR, MISC: 4 per bank
+MSR_IA32_MC0_CTL2 = 0x280                    # MCi_CTL2: 1 per bank
 MSR_IA32_TSC_DEADLINE = 0x6E0
 MSR_EFER = 0xC0000080
 MSR_KVM_POLL_CONTROL = 0x4B564D05
@@ -95,11 +100,17 @@ X2APIC_SPIV = x2apic_msr(0xF0)
 X2APIC_ISR0 = x2apic_msr(0x100)
 X2APIC_TMR0 = x2apic_msr(0x180)
 X2APIC_IRR0 = x2apic_msr(0x200)
+X2APIC_ESR = x2apic_msr(0x280)
+X2APIC_LVTCMCI = x2apic_msr(0x2F0)
 X2APIC_ICR = x2apic_msr(0x300)
 X2APIC_LVTT = x2apic_msr(0x320)
+X2APIC_LVTTHMR = x2apic_msr(0x330)
+X2APIC_LVTPC = x2apic_msr(0x340)
 X2APIC_LVT0 = x2apic_msr(0x350)
+X2APIC_LVT1 = x2apic_msr(0x360)
 X2APIC_LVTERR = x2apic_msr(0x370)
 X2APIC_TMICT = x2apic_msr(0x380)
+X2APIC_TMCCT = x2apic_msr(0x390)
 X2APIC_TDCR = x2apic_msr(0x3E0)
 
 APICBASE_BSP, X2APIC_ENABLE, APICBASE_ENABLE = 1 << 8, 1 << 10, 1 << 11
@@ -117,6 +128,11 @@ APIC_LVR_DIRECTED_EOI = 1 << 24
 EFER_SCE, EFER_NX = 1 << 0, 1 << 11
 CR_PAT_DEFAULT = 0x0007040600070406
 KVM_MAX_MCE_BANKS = 32
+APIC_LVT_MASKED = 1 << 16
+APIC_LVT0_EXTINT = 0x7 << 8                   # SET_APIC_DELIVERY_MODE(0, APIC_MODE_EXTINT)
+APIC_SPIV_DIRECTED_EOI = 1 << 12
+MTRR_TYPE_WC, MTRR_TYPE_WB = 1, 6
+MTRR_PHYSMASK_VALID = 1 << 11
 
 READ, WRITE = abi.KVM_MSR_FILTER_READ, abi.KVM_MSR_FILTER_WRITE
 REASON_INVAL = abi.KVM_MSR_EXIT_REASON_INVAL
@@ -429,12 +445,16 @@ class GhciMsr(TdxTestCase):
         return gvm, vcpu
 
     def test_arch_capabilities_with_cpuid_bit(self):
-        """CPUID.7.0:EDX[29] set: the guest's RDMSR of ARCH_CAPABILITIES gets
-        SUCCESS and KVM's value; its WRMSR is refused (host-initiated only)."""
+        """CPUID.7.0:EDX[29] set: the host's KVM_SET_MSRS of ARCH_CAPABILITIES
+        before the first KVM_RUN takes a value of its own, which the guest's
+        RDMSR then gets with SUCCESS; the guest's WRMSR is refused
+        (host-initiated only)."""
         gvm, vcpu = self.arch_capabilities_td(True)
+        value = 0x29                                # RDCL_NO | SKIP_VMENTRY_L1DFLUSH | MDS_NO
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_ARCH_CAPABILITIES: value}), 1, "host KVM_SET_MSRS")
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
         results = self.results(gvm)
-        self.assertEqual(results[0], (SUCCESS, self.msr(vcpu, MSR_IA32_ARCH_CAPABILITIES)))
+        self.assertEqual(results[0], (SUCCESS, value))
         self.assertEqual(results[1][0], INVALID_OPERAND)
 
     def test_arch_capabilities_without_cpuid_bit(self):
@@ -501,6 +521,223 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(results[3:], [(SUCCESS, reset), (SUCCESS, reset)])
         for _ in range(2):
             self.assertEqual(self.msr(vcpu, MSR_IA32_MISC_ENABLE), reset)
+
+    # -- edges of KVM's MSR rules for a TD, each value its own --
+
+    def test_x2apic_lapic_reset_values_each_vcpu(self):
+        """kvm_lapic_reset() on each of 2 vCPUs, read with KVM_GET_MSRS before the
+        first KVM_RUN: the six LVTs a vCPU without CMCI has masked (0x10000),
+        except LVT0 of the BSP, which KVM_X86_QUIRK_LINT0_REENABLED makes ExtINT
+        (0x700); SPIV 0xFF; ESR, ICR, TMICT, TMCCT and TDCR 0.  LVTCMCI is no
+        register of such a vCPU (kvm_lapic_readable_reg_mask(): MCG_CAP has no
+        CMCI_P): KVM_GET_MSRS stops at it."""
+        gvm, _ = self.create_td("guest_msr_ops", nr_vcpus=2)
+        for i, vcpu in enumerate(gvm.vcpus):
+            want = {X2APIC_LVTT: APIC_LVT_MASKED, X2APIC_LVTTHMR: APIC_LVT_MASKED,
+                    X2APIC_LVTPC: APIC_LVT_MASKED, X2APIC_LVT0: APIC_LVT0_EXTINT if i == 0 else APIC_LVT_MASKED,
+                    X2APIC_LVT1: APIC_LVT_MASKED, X2APIC_LVTERR: APIC_LVT_MASKED, X2APIC_SPIV: 0xFF,
+                    X2APIC_ESR: 0, X2APIC_ICR: 0, X2APIC_TMICT: 0, X2APIC_TMCCT: 0, X2APIC_TDCR: 0,
+                    MSR_IA32_MCG_CTL: 0}
+            with self.subTest(vcpu=i):
+                got = vcpu.get_msrs(list(want))
+                self.assertEqual({k: "%#x" % v for k, v in got.items()}, {k: "%#x" % v for k, v in want.items()})
+                self.assertEqual(vcpu.get_msrs([X2APIC_LVTCMCI]), {}, "KVM_GET_MSRS of LVTCMCI")
+
+    def test_x2apic_write_masks_and_cmci(self):
+        """x2APIC writes KVM masks (kvm_lapic_reg_write()): SPIV keeps bits 0-9
+        and, as the LVR advertises Directed EOI, bit 12 (0x31FF -> 0x11FF); TDCR
+        keeps 0xB (0xF -> 0xB); TMICT keeps all 32 bits.  LVTCMCI is refused
+        both ways (no CMCI_P), and nothing else changed."""
+        gvm, vcpu = self.msr_td([wrmsr(X2APIC_SPIV, 0x31FF), rdmsr(X2APIC_SPIV),
+                                 wrmsr(X2APIC_TDCR, 0xF), rdmsr(X2APIC_TDCR),
+                                 wrmsr(X2APIC_TMICT, 0x89ABCDEF), rdmsr(X2APIC_TMICT),
+                                 wrmsr(X2APIC_LVTCMCI, APIC_LVT_MASKED), rdmsr(X2APIC_LVTCMCI)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual([r10 for r10, _ in results[0:6:2]], [SUCCESS] * 3, "WRMSR of SPIV, TDCR, TMICT")
+        self.assertEqual([results[1], results[3], results[5]],
+                         [(SUCCESS, 0x11FF), (SUCCESS, 0xB), (SUCCESS, 0x89ABCDEF)])
+        self.assertEqual([r10 for r10, _ in results[6:]], [INVALID_OPERAND] * 2, "LVTCMCI")
+        self.assertEqual(vcpu.get_msrs([X2APIC_SPIV, X2APIC_TDCR, X2APIC_TMICT]),
+                         {X2APIC_SPIV: 0x11FF, X2APIC_TDCR: 0xB, X2APIC_TMICT: 0x89ABCDEF})
+
+    def test_x2apic_range_ends_refused(self):
+        """0x800 and 0x8FF are x2APIC MSRs (kvm_msr_allowed() never filters them)
+        but no register (offsets 0x000 and 0xFF0): on every release, whether
+        tdx_has_emulated_msr() takes them or not, the guest's RDMSR and WRMSR get
+        INVALID_OPERAND and KVM_GET_MSRS/KVM_SET_MSRS process none."""
+        ends = (0x800, 0x8FF)
+        gvm, vcpu = self.msr_td([op for i in ends for op in (rdmsr(i), wrmsr(i, 0x10))])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * 4)
+        for index in ends:
+            with self.subTest(msr=hex(index)):
+                self.assertEqual(vcpu.get_msrs([index]), {})
+                self.assertEqual(vcpu.set_msrs({index: 0}), 0)
+
+    def test_msrs_before_init_vcpu(self):
+        """Before KVM_TDX_INIT_VCPU a vCPU has kvm_lapic_reset()'s APIC base: xAPIC
+        mode, enabled, BSP on vCPU 0 only (0xFEE00900, 0xFEE00800), so its x2APIC
+        registers are not accessible: KVM_GET_MSRS and KVM_SET_MSRS of the x2APIC
+        ID and SPIV process none (kvm_x2apic_msr_read()/write())."""
+        b = self.td_builder("guest_msr_ops")
+        vm = b.create_vm()
+        b.init_vm()
+        for i in range(2):
+            vcpu = vm.create_vcpu(i)
+            with self.subTest(vcpu=i):
+                self.assertEqual(vcpu.get_msrs([MSR_IA32_APICBASE]),
+                                 {MSR_IA32_APICBASE: APIC_DEFAULT_PHYS_BASE | APICBASE_ENABLE |
+                                  (APICBASE_BSP if i == 0 else 0)})
+                self.assertEqual(vcpu.get_msrs([X2APIC_ID]), {}, "x2APIC ID in xAPIC mode")
+                self.assertEqual(vcpu.get_msrs([X2APIC_SPIV]), {}, "x2APIC SPIV in xAPIC mode")
+                self.assertEqual(vcpu.set_msrs({X2APIC_SPIV: 0x1FF}), 0, "KVM_SET_MSRS of SPIV in xAPIC mode")
+
+    def test_fixed_64k_16k_mtrrs_each_its_own(self):
+        """The fixed 64K MTRR (0x250) and both 16K MTRRs (0x258, 0x259), each
+        with its own value (find_mtrr()); the neighbours 0x251, 0x257 and 0x25A
+        are no MTRRs KVM knows: INVALID_OPERAND."""
+        values = {MSR_MTRRfix64K_00000: 0x0001040506000104, MSR_MTRRfix16K_80000: 0x0605040100060504,
+                  MSR_MTRRfix16K_A0000: 0x0406050001040605}
+        ops = [wrmsr(i, v) for i, v in values.items()] + [rdmsr(i) for i in values]
+        ops += [rdmsr(MSR_MTRRfix64K_00000 + 1), rdmsr(MSR_MTRRfix16K_80000 - 1), rdmsr(MSR_MTRRfix16K_A0000 + 1)]
+        gvm, vcpu = self.msr_td(ops)
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual([r10 for r10, _ in results[:3]], [SUCCESS] * 3, "WRMSR")
+        self.assertEqual(results[3:6], [(SUCCESS, v) for v in values.values()], "RDMSR after WRMSR")
+        self.assertEqual(vcpu.get_msrs(list(values)), values, "KVM_GET_MSRS")
+        self.assertEqual([r10 for r10, _ in results[6:]], [INVALID_OPERAND] * 3, "0x251, 0x257, 0x25A")
+
+    def vcpu_maxphyaddr(self, vcpu):
+        """cpuid_query_maxphyaddr() of the vCPU's CPUID: 0x80000008 EAX[7:0], 36 without that leaf."""
+        leaves = {(f, i): (a, b, c, d) for f, i, _, a, b, c, d in vcpu.get_cpuid2()}
+        if leaves.get((0x80000000, 0), (0,))[0] < 0x80000008 or (0x80000008, 0) not in leaves:
+            return 36
+        return leaves[(0x80000008, 0)][0] & 0xFF
+
+    def test_variable_mtrr_edges(self):
+        """Variable MTRRs (kvm_mtrr_valid()): PhysBase0 (0x200) takes a valid type
+        (WC, bit 0 set) with the top address bit below MAXPHYADDR; refused: the
+        reserved type 2, bit MAXPHYADDR, reserved bit 8.  PhysMask0 (0x201) takes
+        VALID (bit 11) with the mask; refused: bit 10, bit MAXPHYADDR.  The last,
+        PhysMask7 (0x20F), takes a value too.  Every refused write leaves the MSR
+        as it was; PhysBase1 and PhysMask1, never written, read 0 (mtrr_state is
+        zeroed when the vCPU is created)."""
+        gvm, vcpu = self.msr_td()
+        top = self.vcpu_maxphyaddr(vcpu)
+        base = (1 << (top - 1)) | MTRR_TYPE_WC
+        mask = ((1 << top) - 1) & ~0xFFF | MTRR_PHYSMASK_VALID
+        last = MSR_MTRRphysBase0 + 2 * 8 - 1
+        self.set_ops(gvm, [
+            wrmsr(MSR_MTRRphysBase0, base), wrmsr(MSR_MTRRphysMask0, mask), wrmsr(last, mask),
+            wrmsr(MSR_MTRRphysBase0, 0x2), wrmsr(MSR_MTRRphysBase0, 1 << top | MTRR_TYPE_WB),
+            wrmsr(MSR_MTRRphysBase0, 1 << 8 | MTRR_TYPE_WB),
+            wrmsr(MSR_MTRRphysMask0, mask | 1 << 10), wrmsr(MSR_MTRRphysMask0, mask | 1 << top),
+            rdmsr(MSR_MTRRphysBase0), rdmsr(MSR_MTRRphysMask0), rdmsr(last),
+            rdmsr(MSR_MTRRphysBase0 + 2), rdmsr(MSR_MTRRphysMask0 + 2)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual([ghci.status_name(r10) for r10, _ in results[:8]],
+                         [ghci.status_name(s) for s in [SUCCESS] * 3 + [INVALID_OPERAND] * 5])
+        self.assertEqual(results[8:], [(SUCCESS, base), (SUCCESS, mask), (SUCCESS, mask), (SUCCESS, 0), (SUCCESS, 0)])
+
+    def test_mce_bank_ranges(self):
+        """The machine-check banks (tdx_has_emulated_msr(), get_msr_mce()): MCi_CTL,
+        STATUS, ADDR, MISC from 0x400 to 0x47F (32 banks) and MCi_CTL2 from 0x280
+        to 0x29F.  KVM_GET_MSRS reads each end as 0 and neither 0x480 nor 0x2A0.
+        The guest reads 0x400 and 0x47F; 0x480 and MC0_CTL2 (no CMCI_P in
+        MCG_CAP) get INVALID_OPERAND."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_MC0_CTL), rdmsr(MSR_IA32_MC0_CTL + 4 * KVM_MAX_MCE_BANKS - 1),
+                                 rdmsr(MSR_IA32_MC0_CTL + 4 * KVM_MAX_MCE_BANKS), rdmsr(MSR_IA32_MC0_CTL2)])
+        for index in (MSR_IA32_MC0_CTL, MSR_IA32_MC0_CTL + 4 * KVM_MAX_MCE_BANKS - 1, MSR_IA32_MC0_CTL2,
+                      MSR_IA32_MC0_CTL2 + KVM_MAX_MCE_BANKS - 1):
+            with self.subTest(msr=hex(index)):
+                self.assertEqual(vcpu.get_msrs([index]), {index: 0})
+        for index in (MSR_IA32_MC0_CTL + 4 * KVM_MAX_MCE_BANKS, MSR_IA32_MC0_CTL2 + KVM_MAX_MCE_BANKS):
+            with self.subTest(msr=hex(index)):
+                self.assertEqual(vcpu.get_msrs([index]), {})
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[:2], [(SUCCESS, 0), (SUCCESS, 0)], "RDMSR of 0x400 and 0x47F")
+        self.assertEqual([r10 for r10, _ in results[2:]], [INVALID_OPERAND] * 2, "RDMSR of 0x480 and MC0_CTL2")
+
+    def test_mce_bank_writes(self):
+        """set_msr_mce(): MCi_CTL takes 0 or all ones, bits 10 and 0 may be clear
+        (bank 31's CTL at 0x47C); other values refused.  MCi_STATUS takes only 0
+        from the guest, anything from the host.  MCi_CTL2 without CMCI_P: the host
+        may write 0 only, the guest nothing."""
+        ones = (1 << 64) - 1
+        ctl31, status0 = MSR_IA32_MC0_CTL + 4 * 31, MSR_IA32_MC0_CTL + 1
+        gvm, vcpu = self.msr_td([wrmsr(ctl31, ones & ~(1 << 10 | 1)), rdmsr(ctl31), wrmsr(ctl31, 0x5),
+                                 wrmsr(ctl31, ones & ~2), wrmsr(status0, 0), wrmsr(status0, 0x8000000000000001),
+                                 wrmsr(MSR_IA32_MC0_CTL2, 0)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual(results[1], (SUCCESS, ones & ~(1 << 10 | 1)))
+        self.assertEqual([ghci.status_name(r10) for r10, _ in results[:1] + results[2:]],
+                         [ghci.status_name(s) for s in (SUCCESS, INVALID_OPERAND, INVALID_OPERAND, SUCCESS,
+                                                        INVALID_OPERAND, INVALID_OPERAND)])
+        self.assertEqual(vcpu.set_msrs({status0: 0x8000000000000001}), 1, "host MCi_STATUS")
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_MC0_CTL2: 0}), 1, "host MCi_CTL2 = 0")
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_MC0_CTL2: 1}), 0, "host MCi_CTL2 = 1 without CMCI_P")
+        self.assertEqual(vcpu.get_msrs([ctl31, status0]), {ctl31: ones & ~(1 << 10 | 1), status0: 0x8000000000000001})
+
+    def test_mcg_ctl_without_ctl_p(self):
+        """MCG_CTL when MCG_CAP has no MCG_CTL_P (a TD vCPU's MCG_CAP): the guest
+        can neither read it nor write it, not even 0; the host reads 0, writes 0,
+        and cannot write all ones (set_msr_mce(), get_msr_mce())."""
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_MCG_CTL), wrmsr(MSR_IA32_MCG_CTL, 0)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+        self.assertEqual(vcpu.get_msrs([MSR_IA32_MCG_CTL]), {MSR_IA32_MCG_CTL: 0})
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_MCG_CTL: 0}), 1, "host write of 0")
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_MCG_CTL: (1 << 64) - 1}), 0, "host write of all ones")
+
+    def test_mcg_cap_and_mtrrcap_not_writable(self):
+        """MCG_CAP and MTRRcap are emulated for a TD but kvm_set_msr_common() has
+        no case for them: a write returns KVM_MSR_RET_UNSUPPORTED, so the guest's
+        WRMSR exits with reason UNKNOWN (and, with the error userspace sets,
+        completes with INVALID_OPERAND), and the host's KVM_SET_MSRS of either,
+        even of its own value, processes none.  Both read as before."""
+        gvm, vcpu = self.msr_td([wrmsr(MSR_IA32_MCG_CAP, KVM_MAX_MCE_BANKS), wrmsr(MSR_MTRRcap, 0x508)],
+                                exits=REASON_UNKNOWN)
+        before = vcpu.get_msrs([MSR_IA32_MCG_CAP, MSR_MTRRcap])
+        for index in (MSR_IA32_MCG_CAP, MSR_MTRRcap):
+            with self.subTest(msr=hex(index)):
+                self.assertEqual(vcpu.set_msrs({index: before[index]}), 0, "host KVM_SET_MSRS")
+        poison_exit(vcpu)
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_UNKNOWN, MSR_IA32_MCG_CAP, KVM_MAX_MCE_BANKS)
+        m.error = 1
+        m = self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_UNKNOWN, MSR_MTRRcap, 0x508)
+        m.error = 1
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
+        self.assertEqual(vcpu.get_msrs([MSR_IA32_MCG_CAP, MSR_MTRRcap]), before)
+
+    def test_misc_enable_fast_string_set_and_cleared(self):
+        """The guest sets MISC_ENABLE.FAST_STRING and clears it again: both writes
+        keep the read-only PMU bits (only bits that change are checked,
+        kvm_set_msr_common()), so both succeed."""
+        reset = MISC_ENABLE_PEBS_UNAVAIL | MISC_ENABLE_BTS_UNAVAIL
+        gvm, vcpu = self.msr_td([wrmsr(MSR_IA32_MISC_ENABLE, reset | MISC_ENABLE_FAST_STRING),
+                                 rdmsr(MSR_IA32_MISC_ENABLE), wrmsr(MSR_IA32_MISC_ENABLE, reset),
+                                 rdmsr(MSR_IA32_MISC_ENABLE)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual([r10 for r10, _ in results[0::2]], [SUCCESS, SUCCESS], "WRMSR")
+        self.assertEqual(results[1::2], [(SUCCESS, reset | MISC_ENABLE_FAST_STRING), (SUCCESS, reset)])
+
+    def test_poll_control_only_bit_0(self):
+        """MSR_KVM_POLL_CONTROL takes bit 0 alone: 0 and 1 accepted, 2 and bit 63
+        refused, the last accepted value (1) stays."""
+        gvm, vcpu = self.msr_td([wrmsr(MSR_KVM_POLL_CONTROL, 0), wrmsr(MSR_KVM_POLL_CONTROL, 1),
+                                 wrmsr(MSR_KVM_POLL_CONTROL, 2), wrmsr(MSR_KVM_POLL_CONTROL, 1 << 63),
+                                 rdmsr(MSR_KVM_POLL_CONTROL)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertEqual([r10 for r10, _ in self.results(gvm)[:4]],
+                         [SUCCESS, SUCCESS, INVALID_OPERAND, INVALID_OPERAND])
+        self.assertEqual(self.results(gvm)[4], (SUCCESS, 1))
 
     # -- the filter and the exits changed while the TD runs --
 
