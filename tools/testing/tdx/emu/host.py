@@ -8,15 +8,20 @@ KVM_SET_USER_MEMORY_REGION2, memory attributes, KVM_EXIT_MEMORY_FAULT,
 KVM_EXIT_HYPERCALL, user-space MSR exits and the MSR filter, the split
 irqchip -- the model answers itself (MODELLED), whatever the host has.
 
-Two newer host features are used when present (BORROWED), and modelled
-when absent or when TDX_EMU_HOST=baseline forces the baseline path:
+Three host features are used when present (BORROWED), and modelled or
+done without when absent or when TDX_EMU_HOST=baseline forces the
+baseline path:
 - guest_memfd (KVM_CAP_GUEST_MEMFD, Linux 6.8; GUEST_MEMFD_FLAG_MMAP with
   KVM_CAP_GUEST_MEMFD_FLAGS, 6.18): a TD's guest_memfd is a real one of the
   model's plain VM, so its file API is the kernel's own (emu/gmem.py);
 - the instruction bytes of an emulation-failure exit (x86.c
   prepare_emulation_failure_exit(), by default since Linux 5.16): TDCALL is
   recognised from them instead of being fetched from guest memory
-  (emu/insn.py).
+  (emu/insn.py);
+- kvm_run's sync_regs (KVM_CAP_SYNC_REGS, Linux 4.17: in the baseline
+  kernel, but left to the default path so that every make check also runs
+  the fallback): the model reads and writes a TD vCPU's registers in
+  kvm_run instead of with KVM_GET_REGS/KVM_SET_REGS (emu/vcpu_regs.py).
 Either way the TD's view through the System seam is the same.
 """
 
@@ -97,6 +102,8 @@ class HostFeatures:
         # KVM_CAP_GUEST_MEMFD_FLAGS is 0 before 6.18: only flags 0 then.
         self.gmem_flags = _check(host, kvm_fd, abi.KVM_CAP_GUEST_MEMFD_FLAGS) if self.gmem else 0
         self.emulation_failure_cap = _check(host, kvm_fd, KVM_CAP_EXIT_ON_EMULATION_FAILURE)
+        # The kvm_run fields KVM keeps in sync (KVM_SYNC_X86_VALID_FIELDS; 0 without).
+        self.sync_regs = max(_check(host, kvm_fd, abi.KVM_CAP_SYNC_REGS), 0)
         self.modelled = [(name, _check(host, kvm_fd, cap), mask) for name, cap, mask in MODELLED]
 
     def borrow_gmem(self, flags):
@@ -106,6 +113,11 @@ class HostFeatures:
     @property
     def borrow_insn_bytes(self):
         return not self.baseline
+
+    @property
+    def borrow_sync_regs(self):
+        """Read and write the real vCPUs' registers in kvm_run (emu/vcpu_regs.py)?"""
+        return not self.baseline and bool(self.sync_regs & abi.KVM_SYNC_X86_REGS)
 
     def report(self):
         """Lines for the platform report (tdx.lib.compat)."""
@@ -123,6 +135,13 @@ class HostFeatures:
             insn = "used when an exit carries them (KVM_CAP_EXIT_ON_EMULATION_FAILURE=%d)" % (
                 self.emulation_failure_cap)
         lines.append("host emulation-failure instruction bytes: %s" % insn)
+        if self.baseline:
+            sync = "not used (baseline): KVM_GET_REGS/KVM_SET_REGS"
+        elif self.borrow_sync_regs:
+            sync = "yes, fields %#x (registers read and written in kvm_run)" % self.sync_regs
+        else:
+            sync = "no (KVM_GET_REGS/KVM_SET_REGS)"
+        lines.append("host sync_regs: %s" % sync)
         lines.append("modelled whatever the host has: %s" % ", ".join(
             "%s (host %s)" % (name, hex(value) if mask else ("yes" if value else "no"))
             for name, value, mask in self.modelled))

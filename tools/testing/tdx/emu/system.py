@@ -36,6 +36,7 @@ from tdx.emu.memory import TdMemory
 from tdx.emu.regs import Regs
 from tdx.emu.state import EmuRunError, TdVm
 from tdx.emu.tdx_module import TdxModule
+from tdx.emu.vcpu_regs import VcpuRegs
 
 TDCALL_BYTES = b"\x66\x0f\x01\xcc"
 TDCALL_DOORBELL_PORT = 0xE4         # guest/include/tdx.h
@@ -112,6 +113,10 @@ class _TdVcpuFd:
         self.run_size = size
         self.run_addr = sys_.host.mmap(size, 3, 1, fd, 0)   # PROT_READ|WRITE, MAP_SHARED
         self.run = ffi.cast("struct kvm_run *", self.run_addr)
+        # The real vCPU's registers and KVM_RUN (emu/vcpu_regs.py); every
+        # other ioctl on the real vCPU goes through regs.ioctl().
+        features = sys_.features
+        self.regs = VcpuRegs(sys_.host, fd, self.run, bool(features and features.borrow_sync_regs))
         self.started = False
         self.pending = False        # an exit we produced awaits completion
         self.held = None            # (real_gpa, length, write, data) of an access held across a fault
@@ -427,7 +432,7 @@ class EmuSystem(HostSystem):
         handled = ioctls.td_vcpu_other_ioctl(vm, vcpu, request, arg)
         if handled is not None:
             return handled
-        return self.host.ioctl(vfd.fd, request, arg)
+        return vfd.regs.ioctl(request, arg)
 
     # -- KVM_RUN --
 
@@ -464,15 +469,16 @@ class EmuSystem(HostSystem):
         """Give the real vCPU the state the TDX module gives a new TD vCPU."""
         vm, vcpu = vfd.vmfd.vm, vfd.vcpu
         sregs = ffi.new("struct kvm_sregs *")
-        self.host.ioctl(vfd.fd, abi.KVM_GET_SREGS, sregs)
+        vfd.regs.ioctl(abi.KVM_GET_SREGS, sregs)
         regs = ffi.new("struct kvm_regs *")
         boot.initial_vcpu_state(sregs, regs, vcpu.index, vcpu.init_rcx)
         self.module.initial_regs(vm, vcpu, regs)
-        self.host.ioctl(vfd.fd, abi.KVM_SET_SREGS, sregs)
-        self.host.ioctl(vfd.fd, abi.KVM_SET_REGS, regs)
+        vfd.regs.ioctl(abi.KVM_SET_SREGS, sregs)
         entries = ioctls.virtual_cpuid(vm)
         from tdx.lib.kvm import new_cpuid2
-        self.host.ioctl(vfd.fd, abi.KVM_SET_CPUID2, new_cpuid2(entries))
+        vfd.regs.ioctl(abi.KVM_SET_CPUID2, new_cpuid2(entries))
+        # Last: with sync_regs the first KVM_RUN loads them.
+        vfd.regs.set(Regs.from_kvm_regs(regs))
         vfd.started = True
 
     def _run_loop(self, vfd, vm, vcpu, run, memory):
@@ -522,7 +528,7 @@ class EmuSystem(HostSystem):
         vfd.in_guest = True
         try:
             delivery.before_entry(self.host, vfd)
-            self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
+            vfd.regs.run_vcpu()
             return True
         except OSError as e:
             if e.errno == errno.EINTR and self._consume_kick(vfd):
@@ -565,11 +571,10 @@ class EmuSystem(HostSystem):
         if raw is not None and self.features.borrow_insn_bytes:
             return raw[:4] == TDCALL_BYTES
         sregs = ffi.new("struct kvm_sregs *")
-        self.host.ioctl(vfd.fd, abi.KVM_GET_SREGS, sregs)
-        regs = ffi.new("struct kvm_regs *")
-        self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, regs)
+        vfd.regs.ioctl(abi.KVM_GET_SREGS, sregs)
+        rip = vfd.regs.get().rip
         self.stats["insn-fetched"] += 1
-        return insn.fetch(memory, sregs, regs.rip, len(TDCALL_BYTES)) == TDCALL_BYTES
+        return insn.fetch(memory, sregs, rip, len(TDCALL_BYTES)) == TDCALL_BYTES
 
     def _wait_while_halted(self, vfd):
         """TDG.VP.VMCALL<HLT> blocks in KVM, with no exit (§4.5), like
@@ -720,17 +725,16 @@ class EmuSystem(HostSystem):
         at immediate_exit; restoring the registers afterwards puts the vCPU
         back at the load with nothing pending.
         """
-        regs = ffi.new("struct kvm_regs *")
-        self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, regs)
+        regs = vfd.regs.get()
         vfd.run.immediate_exit = 1
         try:
-            self.host.ioctl(vfd.fd, abi.KVM_RUN, 0)
+            vfd.regs.run_vcpu()
         except OSError as e:
             if e.errno != errno.EINTR:
                 raise
         finally:
             vfd.run.immediate_exit = 0
-        self.host.ioctl(vfd.fd, abi.KVM_SET_REGS, regs)
+        vfd.regs.set(regs)
 
     def _ve_instruction(self, vfd, exit_reason):
         """A TD cannot execute this instruction natively: the module injects #VE."""
@@ -739,23 +743,22 @@ class EmuSystem(HostSystem):
 
     def _inject(self, vfd, vector):
         events = ffi.new("struct kvm_vcpu_events *")
-        self.host.ioctl(vfd.fd, abi.KVM_GET_VCPU_EVENTS, events)
+        vfd.regs.ioctl(abi.KVM_GET_VCPU_EVENTS, events)
         events.exception.injected = 1
         events.exception.nr = vector
         events.exception.has_error_code = 0
         events.exception.pending = 0
-        self.host.ioctl(vfd.fd, abi.KVM_SET_VCPU_EVENTS, events)
+        vfd.regs.ioctl(abi.KVM_SET_VCPU_EVENTS, events)
 
-    def _get_regs(self, vfd):
-        regs = ffi.new("struct kvm_regs *")
-        self.host.ioctl(vfd.fd, abi.KVM_GET_REGS, regs)
-        return Regs.from_kvm_regs(regs)
+    @staticmethod
+    def _get_regs(vfd):
+        return vfd.regs.get()
 
-    def _set_regs(self, vfd, regs):
+    @staticmethod
+    def _set_regs(vfd, regs):
         # Regs holds every field of struct kvm_regs (16 GPRs, RIP, RFLAGS):
-        # nothing needs reading back first, one ioctl fewer per TDCALL.
-        out = regs.to_kvm_regs(ffi.new("struct kvm_regs *"))
-        self.host.ioctl(vfd.fd, abi.KVM_SET_REGS, out)
+        # nothing needs reading back first.
+        vfd.regs.set(regs)
 
 
 def _exit_insn_bytes(run):

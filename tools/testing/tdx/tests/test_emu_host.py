@@ -75,6 +75,28 @@ class Probe(unittest.TestCase):
         self.assertIn("KVM_CAP_MEMORY_ATTRIBUTES (host 0x8)", line)
         self.assertIn("KVM_CAP_MEMORY_FAULT_INFO (host yes)", line)
 
+    def test_sync_regs_borrowed_with_the_regs_field_on_the_default_path(self):
+        """KVM_CAP_SYNC_REGS answers the kvm_run fields KVM keeps in sync:
+        borrowed when KVM_SYNC_X86_REGS is one of them, never on the
+        baseline path."""
+        for answer, borrowed, text in ((0, False, "no (KVM_GET_REGS/KVM_SET_REGS)"),
+                                       (abi.KVM_SYNC_X86_REGS, True, "yes, fields 0x1 "),
+                                       (abi.KVM_SYNC_X86_SREGS | abi.KVM_SYNC_X86_EVENTS, False, "no "),
+                                       (0x7, True, "yes, fields 0x7 ")):
+            class Answering(HostSystem):
+                def ioctl(self, fd, request, arg=0):
+                    if request == abi.KVM_CHECK_EXTENSION and arg == abi.KVM_CAP_SYNC_REGS:
+                        return answer
+                    return super().ioctl(fd, request, arg)
+
+            with self.subTest(answer=answer):
+                f = self.features(Answering())
+                self.assertEqual(f.borrow_sync_regs, borrowed)
+                self.assertIn("host sync_regs: " + text, "\n".join(f.report()))
+                f = self.features(Answering(), "baseline")
+                self.assertFalse(f.borrow_sync_regs)
+                self.assertIn("host sync_regs: not used (baseline)", "\n".join(f.report()))
+
     def test_mode_values(self):
         self.assertEqual(emu_host.requested_mode(""), "auto")
         self.assertEqual(emu_host.requested_mode(" Baseline "), "baseline")
@@ -178,6 +200,63 @@ class LegacyHostTd(unittest.TestCase):
 class LegacyHostTdUd(LegacyHostTd):
     """The same, with TDCALL delivered as #UD and forwarded through the doorbell (VMX hosts)."""
     trap = "ud"
+
+
+class _Counting:
+    """Counts the register ioctls the model makes on the host."""
+
+    def ioctl(self, fd, request, arg=0):
+        if request in (abi.KVM_GET_REGS, abi.KVM_SET_REGS):
+            self.register_ioctls.append(request)
+        return super().ioctl(fd, request, arg)
+
+
+class CountingHost(_Counting, HostSystem):
+    def __init__(self):
+        self.register_ioctls = []
+
+
+class CountingLegacyHost(_Counting, Linux510Host):
+    def __init__(self, missing=()):
+        super().__init__(missing)
+        self.register_ioctls = []
+
+
+@requires_kvm
+class RegisterIoctls(unittest.TestCase):
+    """A TD's TDCALLs cost no register ioctl with sync_regs (default path);
+    without (baseline path, a host without KVM_CAP_SYNC_REGS) at least one
+    KVM_GET_REGS and one KVM_SET_REGS each.  The guest checks its results
+    either way (guest_vp_info on two vCPUs)."""
+
+    def run_td(self, host, mode):
+        system = EmuSystem(host=host, host_mode=mode, tdcall_trap="exit")
+        kvm = Kvm(system)
+        self.addCleanup(kvm.close)
+        gvm = td.create_guest(kvm, GuestImage.load(find_image("td_lifecycle")), "guest_vp_info", nr_vcpus=2)
+        self.addCleanup(gvm.close)
+        for vcpu in gvm.vcpus:
+            vcpu.run_until_done()
+        tdcalls = system.stats["tdcall-exit"]
+        self.assertGreater(tdcalls, 0)
+        return tdcalls, host.register_ioctls.count(abi.KVM_GET_REGS), host.register_ioctls.count(abi.KVM_SET_REGS)
+
+    def test_default_path_uses_kvm_run(self):
+        host = CountingHost()
+        kvm_fd = _host_kvm_fd(host)
+        has = host.ioctl(kvm_fd, abi.KVM_CHECK_EXTENSION, abi.KVM_CAP_SYNC_REGS) & abi.KVM_SYNC_X86_REGS
+        host.close(kvm_fd)
+        if not has:
+            self.skipTest("this host's KVM has no KVM_CAP_SYNC_REGS")
+        self.assertEqual(self.run_td(host, "auto")[1:], (0, 0))
+
+    def test_fallback_uses_ioctls(self):
+        for host, mode in ((CountingHost(), "baseline"), (CountingLegacyHost(), "baseline"),
+                           (CountingLegacyHost(missing={abi.KVM_CAP_SYNC_REGS}), "auto")):
+            with self.subTest(host=type(host).__name__, mode=mode):
+                tdcalls, gets, sets = self.run_td(host, mode)
+                self.assertGreaterEqual(gets, tdcalls)
+                self.assertGreaterEqual(sets, tdcalls + 2)      # and each vCPU's initial state
 
 
 @requires_kvm
