@@ -80,6 +80,7 @@ def _ascii(text):
 
 
 NO_SUBLEAF = 0xFFFFFFFF
+_TD_CPUID = {}                  # TdxSysInfo.td_cpuid() answers, per process
 
 
 class TdxSysInfo:
@@ -155,16 +156,16 @@ class TdxSysInfo:
         (function, index, flags, eax, ebx, ecx, edx) in TDH.MNG.RD order, flags =
         SIGNIFCANT_INDEX for sub-leaf indexed leaves.  Not modelled: the module's
         attribute-dependent bits and per-vCPU APIC IDs (emu/README)."""
-        # KVM_TDX_GET_CPUID and each vCPU's first entry ask for it; the
-        # answer depends on the arguments and this object's tables only.
+        # KVM_TDX_GET_CPUID and each vCPU's first entry ask for it, for every
+        # TD: the answer depends on the arguments and the two tables only,
+        # which are in the key (each TD has its own TdxSysInfo).
         key = (attributes, xfam, tuple(sorted(config.items())), tuple(self.cpuid_config),
                tuple(self.native_cpuid.items()))
-        memo = self.__dict__.setdefault("_td_cpuid_memo", {})
-        if key not in memo:
-            if len(memo) >= 64:
-                memo.clear()
-            memo[key] = tuple(self._td_cpuid(attributes, xfam, config))
-        return list(memo[key])
+        if key not in _TD_CPUID:
+            if len(_TD_CPUID) >= 64:
+                _TD_CPUID.clear()
+            _TD_CPUID[key] = tuple(self._td_cpuid(attributes, xfam, config))
+        return list(_TD_CPUID[key])
 
     def _td_cpuid(self, attributes, xfam, config):
         masks = {(leaf, 0 if sub == NO_SUBLEAF else sub): m for (leaf, sub), m in self.cpuid_config}
