@@ -49,6 +49,9 @@ def parse_args(argv):
                    help="run each mutant's test command only on the modules (or cases) that execute the "
                         "mutated statement, measured first (default: case with --all, else module); "
                         "off: the whole suite for every mutant")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with the session's run (--session, or the default one) where it stopped: "
+                        "same model, same settings, the mutants without a result")
     p.add_argument("--list", action="store_true", help="list the mutants that would run, run nothing")
     p.add_argument("--from-session", metavar="FILE",
                    help="run nothing: report (and --update-triage) from a session's results so far, "
@@ -89,13 +92,29 @@ def run(args, scratch, workers, kernels, session):
     if not files:
         print("tdx.mutate: no file to mutate in %s/%s" % (args.package, args.target), file=sys.stderr)
         return 2
-    mutants = engine.enumerate_mutants(base, files, session)
-    picked = mutants if args.all else engine.pick(mutants, args.sample)
-    chosen = set(id(m) for m in picked)
-    skipped = [m for m in mutants if id(m) not in chosen]
-    print("tdx.mutate: %d mutants in %d files (%s), running %d%s; kernels %s; %d jobs"
-          % (len(mutants), len(files), ", ".join(os.path.basename(f) for f in files), len(picked),
-             "" if args.all else " (sample)", kernels, args.jobs), file=sys.stderr, flush=True)
+    if args.resume:
+        try:
+            mutants, settings = engine.resume(base, files, session)
+        except engine.ResumeError as exc:
+            print("tdx.mutate: %s" % exc, file=sys.stderr)
+            return 2
+        kernels, args.coverage = settings["kernels"], settings["coverage"]
+        picked = [m for m in mutants if m.outcome is None]
+        skipped = []
+        print("tdx.mutate: resuming %s: %d mutants with a result, %d to run; kernels %s; %d jobs"
+              % (session, sum(1 for m in mutants if m.outcome not in (None, "skipped")), len(picked),
+                 kernels, args.jobs), file=sys.stderr, flush=True)
+    else:
+        mutants = engine.enumerate_mutants(base, files, session)
+        picked = mutants if args.all else engine.pick(mutants, args.sample)
+        chosen = set(id(m) for m in picked)
+        skipped = [m for m in mutants if id(m) not in chosen]
+        args.coverage = args.coverage or ("case" if args.all else "module")
+        engine.record_run(session, {"fingerprint": engine.fingerprint(base, files), "kernels": kernels,
+                                    "coverage": args.coverage})
+        print("tdx.mutate: %d mutants in %d files (%s), running %d%s; kernels %s; %d jobs"
+              % (len(mutants), len(files), ", ".join(os.path.basename(f) for f in files), len(picked),
+                 "" if args.all else " (sample)", kernels, args.jobs), file=sys.stderr, flush=True)
     if args.list:
         for m in picked:
             print("%s:%d  %s  %s" % (m.file, m.line, m.operator, m.source_line.strip()))
@@ -113,7 +132,7 @@ def run(args, scratch, workers, kernels, session):
     timeout = args.timeout or max(60.0, 10 * seconds)
     print("tdx.mutate: unmutated run %.1f s; timeout per mutant %.0f s" % (seconds, timeout),
           file=sys.stderr, flush=True)
-    coverage = measure_coverage(args, scratch, base, env, kernels, seconds)
+    coverage = measure_coverage(args, scratch, base, env, kernels, seconds, session + ".coverage.json")
 
     recorder = engine.Recorder(session)
 
@@ -131,17 +150,20 @@ def run(args, scratch, workers, kernels, session):
                        args.test_module, coverage, scratch.path)
     finally:
         recorder.close()
-    return files, mutants, picked
+    return files, mutants, [m for m in mutants if m.outcome not in (None, "skipped")]
 
 
-def measure_coverage(args, scratch, base, env, kernels, seconds):
+def measure_coverage(args, scratch, base, env, kernels, seconds, saved):
     """The coverage map of the snapshot (mutate/coverage_map.py), or None: the
-    whole suite then runs for every mutant."""
+    whole suite then runs for every mutant.  Kept in `saved` for --resume."""
     from tdx.mutate import coverage_map
 
-    by = args.coverage or ("case" if args.all else "module")
+    by = args.coverage
     if by == "off" or args.test_module != "tdx.mutate.suite":
         return None
+    if args.resume and os.path.exists(saved):
+        print("tdx.mutate: coverage map from %s" % saved, file=sys.stderr, flush=True)
+        return coverage_map.load(base, saved)
     if not coverage_map.available():
         print("tdx.mutate: coverage.py is not installed (make mutate installs it): "
               "every mutant runs the whole suite", file=sys.stderr, flush=True)
@@ -157,6 +179,7 @@ def measure_coverage(args, scratch, base, env, kernels, seconds):
     print("tdx.mutate: coverage map of %d %ss in %.0f s: each mutant runs the %ss that execute it"
           % (sum(len(m) for m in cmap.by_release.values()), by, time.monotonic() - start, by),
           file=sys.stderr, flush=True)
+    cmap.save(saved)
     return cmap
 
 

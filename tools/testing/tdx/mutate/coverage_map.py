@@ -100,6 +100,18 @@ class CoverageMap:
         # mismatch"): one parse at a time.
         self._lock = threading.Lock()
 
+    def save(self, path):
+        """As JSON: {"by_release": {release: {unit: {file: [line, ...]}}}, "shared": {file: [...]}}."""
+        def pack(executed):
+            out = {}
+            for f, n in executed:
+                out.setdefault(f, []).append(n)
+            return {f: sorted(v) for f, v in out.items()}
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"by_release": {r: {u: pack(e) for u, e in units.items()}
+                                      for r, units in self.by_release.items()},
+                       "shared": pack(self.shared)}, f)
+
     def statement_lines(self, path, line, col):
         """The lines of the innermost statement holding (line, col) of `path`
         (root-relative), as a range: a compound statement's header only (an
@@ -145,6 +157,15 @@ class CoverageMap:
                                             for executed in modules.values()):
                 return None
         return chosen
+
+
+def load(root, path):
+    """A map save() wrote, for the snapshot at `root`."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    unpack = lambda d: {(f, n) for f, lines in d.items() for n in lines}
+    return CoverageMap(root, {r: {u: unpack(e) for u, e in units.items()}
+                              for r, units in data["by_release"].items()}, unpack(data["shared"]))
 
 
 def build(root, env, kernels, target, jobs, timeout, by="module"):

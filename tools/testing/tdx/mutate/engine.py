@@ -98,6 +98,52 @@ def enumerate_mutants(root, files, session_path):
     return mutants
 
 
+class ResumeError(Exception):
+    pass
+
+
+def fingerprint(root, files):
+    """What the session measured: the target files' names and contents."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        with open(os.path.join(root, f), "rb") as fh:
+            h.update(f.encode() + b"\0" + fh.read() + b"\0")
+    return h.hexdigest()
+
+
+def record_run(session_path, settings):
+    """<session>.run: the fingerprint and settings a later --resume must match."""
+    with open(session_path + ".run", "w", encoding="utf-8") as f:
+        json.dump(settings, f)
+
+
+def resume(root, files, session_path):
+    """(mutants of the session, its settings) to go on with: those not run
+    yet have outcome None.  ResumeError when there is nothing to resume or
+    the model is no longer the one the session measured."""
+    try:
+        with open(session_path + ".run", encoding="utf-8") as f:
+            settings = json.load(f)
+    except FileNotFoundError:
+        raise ResumeError("--resume: no run to resume at %s (%s.run missing)" % (session_path, session_path))
+    except ValueError as exc:
+        raise ResumeError("--resume: %s.run: %s" % (session_path, exc))
+    if not os.path.exists(session_path):
+        raise ResumeError("--resume: no session %s" % session_path)
+    if settings.get("fingerprint") != fingerprint(root, files):
+        raise ResumeError("--resume: the model is not the one %s measured (files or their contents "
+                          "changed); start a new run" % session_path)
+    mutants = load_session(session_path)
+    lines = {}
+    for m in mutants:
+        if m.path not in lines:
+            with open(os.path.join(root, m.path), encoding="utf-8") as f:
+                lines[m.path] = f.read().splitlines()
+        m.source_line = lines[m.path][m.line - 1] if 0 < m.line <= len(lines[m.path]) else ""
+    mutants.sort(key=lambda m: (m.path, m.line, m.col, m.operator, m.occurrence))
+    return mutants, settings
+
+
 def pick(mutants, count):
     """A deterministic sample of `count` mutants, spread over every file:
     the first by a hash of what each mutant is (not where), so that the

@@ -14,6 +14,7 @@ installed (`make mutate` installs it; `make check` does not need it).
 import hashlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -163,6 +164,30 @@ class Interrupted(unittest.TestCase):
         self.assertEqual(p.returncode, 128 + signal.SIGTERM)
         self.assertEqual([f for f in os.listdir(tmp) if f.startswith("tdx-mutate-")], [])
         self.assertEqual(processes_in(tmp), [])
+
+        # --resume runs only the mutant left without a result (the looping
+        # one, stopped this time by a short timeout) and reports all 16.
+        resume = FIXTURE_ARGS + ["--all", "--resume", "--timeout", "2", "--triage", os.path.join(tmp, "triage.json"),
+                                 "--session", os.path.join(tmp, "s.sqlite")]
+        cmd, env = tool(resume, tmp)
+        p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        self.assertIn("15 mutants with a result, 1 to run", p.stderr)
+        self.assertEqual(len(re.findall(r"^\[ *\d+/\d+\]", p.stderr, re.M)), 1, p.stderr)
+        self.assertRegex(p.stderr, r"\[1/1\] timeout +tests/fixtures/mutate/model/bounds.py:22")
+        self.assertIn("mutation score (all): 8 killed / 16 (16 run, 0 equivalent) = 50.0%", p.stdout, p.stderr)
+
+        # Not for a model other than the one the session measured.
+        with open(os.path.join(tmp, "s.sqlite.run")) as f:
+            run = json.load(f)
+        run["fingerprint"] = "0" * 64
+        with open(os.path.join(tmp, "s.sqlite.run"), "w") as f:
+            json.dump(run, f)
+        p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--resume: the model is not the one", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
 
 @requires_cosmic_ray
