@@ -15,6 +15,11 @@ KVM's side (arch/x86/kvm/vmx/tdx.c, virt/kvm/kvm_main.c, kvm-x86/linux
   vcpu->mutex (INIT_MEM_REGION also slots_lock).
 - From 6.19, TDH.VP.INIT runs under mmu_lock held for write (9a89894f30d5
   "KVM: TDX: Take MMU lock around tdh_vp_init()").
+- kvm->srcu (Srcu): a vCPU handling a private EPT violation is a reader;
+  deleting or moving a memslot publishes it with KVM_MEMSLOT_INVALID and
+  waits for the readers (kvm_invalidate_memslot() -> kvm_swap_active_memslots()
+  -> synchronize_srcu_expedited(), virt/kvm/kvm_main.c) before it zaps and
+  removes it.
 
 The TDX module's side: SEAMCALLs take internal try-locks and return
 TDX_OPERAND_BUSY when another SEAMCALL holds what they need.  The model
@@ -42,6 +47,13 @@ import time
 
 TDX_OPERAND_BUSY = 0x8000020000000000          # arch/x86/include/asm/shared/tdx_errno.h
 HOLD_TIMEOUT = 2.0                              # seconds a holder waits for the other racers
+# Seconds synchronize_srcu() waits for a reader that does not leave.  The
+# kernel waits forever (the hung-task detector reports the writer after
+# 120 s); the model gives up after this bound, logs the report and goes on,
+# so that a re-created deadlock fails a case instead of hanging the suite.
+# Longer than the library's KVM_RUN watchdog (10 s), whose signal ends a
+# reader's local retry as signal_pending() does.
+SRCU_STALL = 30.0
 
 # Pairs of SEAMCALLs that contend on the TD's TDR resource.  TDH.VP.CREATE
 # against TDH.MR.EXTEND and TDH.MR.FINALIZE: 15945e9ec195's changelog.
@@ -153,6 +165,63 @@ class Races:
         lock.acquire()
         with self.cond:
             self.blocked.discard(me)
+
+
+class Srcu:
+    """kvm->srcu: srcu_read_lock()/unlock() and synchronize_srcu()."""
+
+    def __init__(self, races, log=None):
+        self.races = races
+        self.log = log                  # the model's kernel log (a list of lines), if any
+        self.cond = threading.Condition()
+        self.readers = set()            # one token per read-side critical section
+
+    @contextlib.contextmanager
+    def read(self):
+        me = object()
+        with self.cond:
+            self.readers.add(me)
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.readers.discard(me)
+                self.cond.notify_all()
+
+    def changed(self):
+        """Wake readers waiting in wait_change() (a memslot was published)."""
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_change(self, timeout):
+        with self.cond:
+            self.cond.wait(timeout)
+
+    def synchronize(self):
+        """Wait until every reader present now has left (SRCU_STALL at most);
+        a racing caller is blocked meanwhile (Races)."""
+        me = threading.get_ident()
+        with self.cond:
+            waiting_for = set(self.readers)
+        if not waiting_for:
+            return
+        with self.races.cond:
+            self.races.blocked.add(me)
+            self.races.cond.notify_all()
+        try:
+            deadline = time.monotonic() + SRCU_STALL
+            with self.cond:
+                while waiting_for & self.readers:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        if self.log is not None:
+                            self.log.append("INFO: task blocked in synchronize_srcu() for more than %d seconds "
+                                            "(emulated: the writer goes on)" % SRCU_STALL)
+                        return
+                    self.cond.wait(min(left, 0.05))
+        finally:
+            with self.races.cond:
+                self.races.blocked.discard(me)
 
 
 class Mutex:

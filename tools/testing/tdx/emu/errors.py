@@ -29,3 +29,11 @@ class EmuMemoryFault(EmuRunError):
         self.gpa = gpa
         self.size = size
         self.private = private
+
+
+class EmuKernelOops(Exception):
+    """The modelled kernel oopsed inside this ioctl (its report is in the
+    model's kernel log, emu/kmsg.py).  A real kernel kills the task: the
+    ioctl never returns.  The model ends the call with this exception instead
+    of an errno, so that the caller sees that it did not complete normally,
+    without hanging (emu/README)."""

@@ -178,6 +178,18 @@ FAULTS = {
         "model-level check of virtual-interrupt delivery (EOIs are virtualised by the TDX module for a "
         "TD)", PRE_MERGE),
     # -- concurrency: KVM's locks around the TDX commands (emu/ioctls.py) --
+    "memslot-delete-deadlock": Fault(
+        "emu/memory.py", "tdx_handle_ept_violation (local retry)",
+        "a private EPT violation retries locally inside kvm->srcu while its memslot is being deleted "
+        "(KVM_MEMSLOT_INVALID): the deletion's synchronize_srcu() waits until a signal stops the vCPU, "
+        "KVM_SET_USER_MEMORY_REGION2 blocks and KVM_RUN ends EINTR instead of the memory fault",
+        "2bc2694fe20b KVM: TDX: Do not retry locally when the retry is caused by invalid memslot", "6.18"),
+    "vcpu-create-list-add": Fault(
+        "emu/percpu.py", "tdx_vcpu_free",
+        "a vCPU that KVM_CREATE_VCPU frees after kvm_arch_vcpu_create() loaded it (duplicate vCPU id, "
+        "EEXIST) stays on its CPU's associated_tdvcpus list: the next vcpu_load() on that CPU oopses in "
+        "list_add() (kernel BUG at lib/list_debug.c:29 in the kernel log; the ioctl never completes)",
+        "1e3a825c9ec9 KVM: TDX: Fix list_add corruption during vcpu_load()", "6.19"),
     "vm-state-unguarded": Fault(
         "emu/ioctls.py", "tdx_vcpu_unlocked_ioctl, tdx_td_finalize (tdx_acquire_vm_state_locks)",
         "KVM_TDX_INIT_VCPU takes only its own vcpu->mutex: racing INIT_MEM_REGION(MEASURE) or "

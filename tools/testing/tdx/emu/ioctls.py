@@ -545,17 +545,24 @@ def _vcpu_get_cpuid(vm, vcpu, kcmd, host):
 # --------------------------------------------------------------------------
 # TD rules of ordinary ioctls
 
-def td_create_vcpu(vm, vcpu_id):
-    """KVM_CREATE_VCPU on a TD: kvm_vm_ioctl_create_vcpu() + tdx_vcpu_create() (§2.8)."""
+def td_create_vcpu(vm, vcpu_id, percpu=None):
+    """KVM_CREATE_VCPU on a TD: kvm_vm_ioctl_create_vcpu() + tdx_vcpu_create() (§2.8).
+    kvm_arch_vcpu_create() loads the new vCPU once (vcpu_load(): `percpu`,
+    emu/percpu.py) before the duplicate-id check; a vCPU refused there is
+    freed again (kvm_arch_vcpu_destroy() -> tdx_vcpu_free())."""
     if vcpu_id >= KVM_MAX_VCPU_IDS or len(vm.vcpus) >= vm.max_vcpus:
         _err(errno.EINVAL, "KVM_CREATE_VCPU: id %d / %d vCPUs" % (vcpu_id, len(vm.vcpus)))
     if vm.state != TD_STATE_INITIALIZED:
         _err(errno.EIO, "KVM_CREATE_VCPU: TD not initialized (KVM_TDX_INIT_VM) or finalized")
     if not vm.split_irqchip:
         _err(errno.EINVAL, "KVM_CREATE_VCPU: a TD needs KVM_CAP_SPLIT_IRQCHIP")
-    if any(v.vcpu_id == vcpu_id for v in vm.vcpus):
-        _err(errno.EEXIST, "KVM_CREATE_VCPU: id %d exists" % vcpu_id)
     vcpu = TdVcpu(vcpu_id, bsp=vcpu_id == 0, kernel=vm.kernel, vm=vm, faults=vm.faults)
+    if percpu is not None:
+        percpu.load(vcpu, caller="kvm_arch_vcpu_create")
+    if any(v.vcpu_id == vcpu_id for v in vm.vcpus):
+        if percpu is not None:
+            percpu.free(vcpu)
+        _err(errno.EEXIST, "KVM_CREATE_VCPU: id %d exists" % vcpu_id)
     vm.vcpus.append(vcpu)
     return vcpu
 

@@ -45,12 +45,19 @@ RULES = {
     # tdx.c tdx_vcpu_unlocked_ioctl(): tdx_get_cmd() before the TD state check.
     "vcpu-cmd-first": ("6.19", "94428e3ba325 KVM: TDX: Convert INIT_MEM_REGION and INIT_VCPU to \"unlocked\" "
                                "vCPU ioctl"),
+    # tdx.c tdx_handle_ept_violation(): no local retry while the memslot is
+    # KVM_MEMSLOT_INVALID (emu/memory.py private_fault_retry()).
+    "memslot-invalid-no-local-retry": ("6.18", "2bc2694fe20b KVM: TDX: Do not retry locally when the retry is "
+                                               "caused by invalid memslot"),
     # tdx.c tdx_acquire_vm_state_locks(): INIT_VM, FINALIZE_VM, INIT_VCPU and
     # INIT_MEM_REGION under kvm->lock, every vcpu->mutex and slots_lock;
     # EBUSY while a KVM_CREATE_VCPU is in flight (emu/concurrency.py).
     "vm-state-ebusy": ("6.19", "15945e9ec195 KVM: TDX: Guard VM state transitions with \"all\" the locks"),
     # tdx.c tdx_td_vcpu_init(): TDH.VP.INIT under mmu_lock (write).
     "vp-init-mmu-lock": ("6.19", "9a89894f30d5 KVM: TDX: Take MMU lock around tdh_vp_init()"),
+    # tdx.c tdx_vcpu_free(): a vCPU freed with vcpu->cpu != -1 leaves its
+    # CPU's associated_tdvcpus list (emu/percpu.py).
+    "vcpu-free-disassociate": ("6.19", "1e3a825c9ec9 KVM: TDX: Fix list_add corruption during vcpu_load()"),
     # guest_memfd.c kvm_gmem_populate(): no "prepared" tracking, so no EEXIST;
     # mmu.c kvm_tdp_mmu_map_private_pfn() fails an existing mapping with EIO.
     "init-mem-no-prepared": ("7.0", "8622ef05709f KVM: guest_memfd: Remove preparation tracking"),

@@ -34,6 +34,7 @@ import threading
 from tdx.lib import abi
 from tdx.lib.kvm import Mapping
 from tdx.lib.system import buffer
+from tdx.emu.errors import EmuRunError
 from tdx.emu.kernel import Kernel
 
 PAGE_SIZE = 4096
@@ -79,6 +80,9 @@ class Slot:
         self.gmem_offset = gmem_offset
         self.private = private          # Mapping owned by the model, or None without guest_memfd
         self.real = set()               # (gpa, size, host address) of the real memslots backing it
+        # KVM_MEMSLOT_INVALID: published while a deletion or move waits for
+        # the vCPUs in kvm->srcu (kvm_invalidate_memslot()).
+        self.invalid = False
 
     def contains(self, gpa):
         return self.gpa <= gpa < self.gpa + self.size
@@ -140,8 +144,31 @@ class TdMemory:
             raise OSError(err, "guest_memfd range already bound")
         return gmem
 
-    @_locked
     def set_region(self, slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset):
+        """KVM_SET_USER_MEMORY_REGION(2) under kvm->slots_lock (kvm_vm_ioctl_set_memory_region())."""
+        if self.vm is None:
+            with self.lock:
+                return self._set_region(slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset)
+        with self.vm.slots_lock, self.lock:
+            return self._set_region(slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset)
+
+    def _invalidate(self, slot):
+        """kvm_invalidate_memslot(): publish the slot with KVM_MEMSLOT_INVALID,
+        then synchronize_srcu() (kvm_swap_active_memslots()), so that no vCPU
+        still uses the old slot when it is zapped.  The memory lock is let go
+        meanwhile: a vCPU in kvm->srcu looks the slot up under it."""
+        slot.invalid = True
+        if self.vm is None:
+            return
+        self.vm.srcu.changed()
+        self.lock.release()
+        try:
+            self.vm.srcu.synchronize()
+        finally:
+            self.lock.acquire()
+            slot.invalid = False
+
+    def _set_region(self, slot_id, flags, gpa, size, uaddr, gmem_fd, gmem_offset):
         """Validate like kvm_set_memory_region(); raise OSError(errno) on refusal."""
         valid = abi.KVM_MEM_LOG_DIRTY_PAGES | abi.KVM_MEM_GUEST_MEMFD
         # TDX VMs have no read-only memory (kvm_arch_has_readonly_mem() is false for them).
@@ -163,6 +190,7 @@ class TdMemory:
         if size == 0:
             if not old:
                 raise OSError(errno.EINVAL, "deleting memslot %d, which does not exist" % slot_id)
+            self._invalidate(old)
             self._unmap_slot(old)
             if old.private:
                 old.private.close()
@@ -175,6 +203,7 @@ class TdMemory:
                 self.held_stores.pop(gfn, None)
             del self.slots[slot_id]
             self.dirty = True
+            self.vm is not None and self.vm.srcu.changed()
             return
         if old:
             # Modify an existing slot: private (guest_memfd) memslots are
@@ -193,9 +222,11 @@ class TdMemory:
             if other is not old and gpa < other.gpa + other.size and other.gpa < gpa + size:
                 raise OSError(errno.EEXIST, "memslot overlaps slot %d" % other.id)
         if old:
+            self._invalidate(old)
             self._unmap_slot(old)
             old.gpa = gpa
             self.dirty = True
+            self.vm is not None and self.vm.srcu.changed()
             return
         private = gmem = None
         if flags & abi.KVM_MEM_GUEST_MEMFD:
@@ -206,6 +237,45 @@ class TdMemory:
             gmem.bindings.append(slot)
         self.slots[slot_id] = slot
         self.dirty = True
+
+    def private_fault_retry(self, gpa, signal_pending, hold=None):
+        """tdx_handle_ept_violation() for a private GPA, as far as its local
+        retry goes (arch/x86/kvm/vmx/tdx.c): the vCPU handles the exit in
+        kvm->srcu; while the GPA's memslot is being deleted or moved
+        (KVM_MEMSLOT_INVALID) kvm_faultin_pfn() answers RET_PF_RETRY.  Since
+        2bc2694fe20b ("KVM: TDX: Do not retry locally when the retry is caused
+        by invalid memslot", 6.18) the handler then returns to the guest, which
+        leaves kvm->srcu and faults again (modelled here as a wait outside the
+        read side); before it, and with FAULT "memslot-delete-deadlock", it
+        retries in place, inside kvm->srcu, until signal_pending(): the
+        deletion's synchronize_srcu() waits as long.  Returns once the slot
+        is valid or gone (the caller faults the page in as usual); raises
+        EINTR for a pending signal (KVM_RUN fails EINTR, the access
+        did not retire: EmuRunError).  `hold`: the racing thread's pause inside the read
+        side (EmuSystem.race: a racing deletion publishes its slot meanwhile)."""
+        vm = self.vm
+        if vm is None:
+            return
+        srcu = vm.srcu
+        # FAULT "memslot-delete-deadlock": the newest kernel with 6.17's local retry.
+        local = not vm.kernel.has("memslot-invalid-no-local-retry") or "memslot-delete-deadlock" in self.faults
+        while True:
+            with srcu.read():
+                if hold is not None:
+                    hold()
+                    hold = None
+                while True:
+                    with self.lock:
+                        slot = self.slot_of(gpa)
+                        if slot is None or not slot.invalid:
+                            return
+                    if signal_pending():
+                        raise EmuRunError(errno.EINTR, "KVM_RUN: signal during the EPT violation's local retry")
+                    if not local:
+                        break
+                    srcu.wait_change(0.01)          # cond_resched(), still in kvm->srcu
+            # Back to the guest, out of kvm->srcu: the access faults again.
+            srcu.wait_change(0.01)
 
     def slot_of(self, gpa):
         for slot in self.slots.values():

@@ -10,7 +10,7 @@ from collections import namedtuple
 
 from tdx.lib import abi
 from tdx.emu.apic import VirtualApic
-from tdx.emu.concurrency import Mutex, Races, TdxModuleLocks
+from tdx.emu.concurrency import Mutex, Races, Srcu, TdxModuleLocks
 from tdx.emu.errors import EmuMemoryFault, EmuRunError  # noqa: F401  (re-exported)
 from tdx.emu.kernel import Kernel
 from tdx.emu.measurement import Measurement
@@ -88,7 +88,8 @@ class MsrFilter:
 class TdVm:
     """A TD: struct kvm_tdx plus the TDCS fields the model needs."""
 
-    def __init__(self, faults=frozenset(), sysinfo=None, max_vcpus=None, memory=None, kernel=None, races=None):
+    def __init__(self, faults=frozenset(), sysinfo=None, max_vcpus=None, memory=None, kernel=None, races=None,
+                 log=None):
         self.faults = frozenset(faults)
         # KVM's locks and the TDX module's try-locks (emu/concurrency.py);
         # `races`: the platform's forced interleavings.
@@ -97,6 +98,10 @@ class TdVm:
         self.slots_lock = Mutex(self.races)            # kvm->slots_lock
         self.mmu_lock = Mutex(self.races)              # kvm->mmu_lock, write side
         self.module_locks = TdxModuleLocks(self.races)
+        # kvm->srcu; `log`: the platform's kernel log (emu/kmsg.py), where the
+        # model writes what the kernel would print.
+        self.log = log
+        self.srcu = Srcu(self.races, log)
         # kvm->created_vcpus / online_vcpus: they differ while a
         # KVM_CREATE_VCPU is in flight.
         self.created_vcpus = 0
@@ -178,6 +183,10 @@ class TdVcpu:
         # APs UNINITIALIZED; KVM_TDX_INIT_VCPU makes every TD vCPU RUNNABLE.
         self.mp_state = abi.KVM_MP_STATE_RUNNABLE if self.msrs.bsp else abi.KVM_MP_STATE_UNINITIALIZED
         self.has_run = False                    # kvm_vcpu_has_run()
+        # vcpu->cpu: the CPU whose associated_tdvcpus list holds it, -1 for
+        # none; freed: KVM_CREATE_VCPU gave it up (emu/percpu.py).
+        self.cpu = -1
+        self.freed = False
         # Interrupts (emu/apic.py, emu/interrupts.py).  exit_hlt: the last TD
         # exit was TDVMCALL<HLT> (vmx_get_exit_reason().basic == EXIT_REASON_HLT),
         # which with vp_enter_args.r12 decides tdx_interrupt_allowed().

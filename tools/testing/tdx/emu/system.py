@@ -32,6 +32,9 @@ from tdx.lib.system import HostSystem, buffer
 from tdx.emu import (delivery, faults as _faults, gmem as _gmem, host as _hostfeat, insn, interrupts, ioctls,
                      kernel as _kernel)
 from tdx.emu.concurrency import Races
+from tdx.emu.errors import EmuKernelOops
+from tdx.emu.kmsg import KernelLog
+from tdx.emu.percpu import AssociatedTdVcpus
 from tdx.emu.memory import TdMemory
 from tdx.emu.regs import Regs
 from tdx.emu.state import EmuRunError, TdVm
@@ -121,6 +124,7 @@ class _TdVcpuFd:
         self.pending = False        # an exit we produced awaits completion
         self.held = None            # (real_gpa, length, write, data) of an access held across a fault
         self.cancel_mmio = False
+        self.oopsed = False         # an oops killed a task inside this vCPU's ioctl (emu/percpu.py)
         self.retry_doorbell = False  # a TDCALL from the #UD doorbell did not retire (see _tdcall)
         # kvm_vcpu_kick() (EmuSystem._kick): the thread in KVM_RUN, whether it is
         # between the pre-entry event check and the end of the real KVM_RUN,
@@ -159,6 +163,10 @@ class EmuSystem(HostSystem):
         self.module = TdxModule()
         # Forced interleavings of racing threads (emu/concurrency.py, race()).
         self.races = Races()
+        # The modelled kernel's log (System.kernel_log()) and the per-CPU
+        # lists of associated TD vCPUs (emu/percpu.py).
+        self.log = KernelLog()
+        self.percpu = AssociatedTdVcpus(self.log)
         # How TDCALLs arrived, for tests of both trap paths.
         self.stats = {"tdcall-exit": 0, "tdcall-doorbell": 0, "ud-injected": 0, "insn-fetched": 0}
         self._kvm_fds = set()
@@ -188,10 +196,16 @@ class EmuSystem(HostSystem):
         elif fd in self._vms:
             vmfd = self._vms.pop(fd)
             vmfd.memory.close()
+            self.percpu.release(vmfd.vm)
         elif fd in self._gmems:
             self._gmems.pop(fd).release()
         self._kvm_fds.discard(fd)
         self.host.close(fd)
+
+    def kernel_log(self):
+        """The modelled kernel's log from now on (emu/kmsg.py): the model is
+        the kernel under test."""
+        return self.log.reader()
 
     def kvm_fd_for(self, vmfd):
         return next(iter(self._kvm_fds))
@@ -239,7 +253,7 @@ class EmuSystem(HostSystem):
                 self.host.close(vm_fd)
                 raise
             self._vms[vm_fd] = _TdVmFd(self, vm_fd, TdVm(faults=self.faults, kernel=self.kernel,
-                                                         races=self.races))
+                                                         races=self.races, log=self.log))
             return vm_fd
         if request == abi.KVM_CHECK_EXTENSION:
             return self._check_extension(fd, arg, td=None)
@@ -298,11 +312,14 @@ class EmuSystem(HostSystem):
             with vm.kvm_lock:
                 vm.created_vcpus += 1
             try:
-                vcpu = ioctls.td_create_vcpu(vm, arg)
+                vcpu = ioctls.td_create_vcpu(vm, arg, self.percpu)
                 try:
                     fd = self.host.ioctl(vmfd.fd, request, arg)
                 except OSError:
+                    # Refused after kvm_arch_vcpu_create() (the vCPU fd, or the
+                    # host's own limits): kvm_arch_vcpu_destroy().
                     vm.vcpus.remove(vcpu)
+                    self.percpu.free(vcpu)
                     raise
             except OSError:
                 with vm.kvm_lock:
@@ -420,6 +437,15 @@ class EmuSystem(HostSystem):
 
     def _vcpu_ioctl(self, vfd, request, arg):
         vm, vcpu = vfd.vmfd.vm, vfd.vcpu
+        # kvm_vcpu_ioctl(): vcpu->mutex, then vcpu_load() on this CPU.
+        if vfd.oopsed:
+            raise EmuKernelOops("vCPU %d: vcpu->mutex is held by a task an oops killed; the ioctl would wait "
+                                "for it forever" % vcpu.vcpu_id)
+        try:
+            self.percpu.load(vcpu)
+        except EmuKernelOops:
+            vfd.oopsed = True
+            raise
         if request == abi.KVM_RUN:
             return self._run(vfd)
         if request == abi.KVM_MEMORY_ENCRYPT_OP:
@@ -639,6 +665,17 @@ class EmuSystem(HostSystem):
         """A real MMIO exit: what would KVM-TDX have done?  True = exit to userspace.
         Decided and completed under the memory lock: another thread may be
         changing the memslots or attributes (emu/memory.py _locked)."""
+        mmio = vfd.run.mmio
+        real_gpa = mmio.phys_addr
+        if not (memory.shared_bit and real_gpa & memory.shared_bit):
+            try:
+                memory.private_fault_retry(real_gpa, lambda: bool(vfd.run.immediate_exit))
+            except EmuRunError:
+                # The access did not retire: the next KVM_RUN replays it.
+                write = bool(mmio.is_write)
+                vfd.held = (real_gpa, mmio.len, write, bytes(mmio.data[0:mmio.len]) if write else None)
+                vfd.run.exit_reason = abi.KVM_EXIT_INTR
+                raise
         with memory.lock:
             return self._unmapped_access_locked(vfd, memory)
 

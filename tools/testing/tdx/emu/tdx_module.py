@@ -36,7 +36,7 @@ rest of the non-GPR state are set by the TD VMCS initialisation; the run loop
 
 from tdx.lib import abi, ghci
 from tdx.emu import vmcall as _vmcall
-from tdx.emu.errors import EmuMemoryFault
+from tdx.emu.errors import EmuMemoryFault, EmuRunError
 from tdx.emu.regs import Regs
 
 # TDG.VP.VMCALL: RCX bits that must be 0 (tdg_vp_vmcall.c): GPR_SELECT bits 0
@@ -309,6 +309,13 @@ class TdxModule:
         gpaw = vm.gpaw or 48
         if gpa & vm.shared_bit or gpa >> gpaw:
             return TDX_OPERAND_INVALID_RCX
+        # The module's EPT violation reaches KVM when the page is not in the
+        # S-EPT yet: KVM faults it in from kvm->srcu (emu/memory.py).
+        try:
+            vm.memory.private_fault_retry(gpa, lambda: bool(run.immediate_exit), vm.races.hold)
+        except EmuRunError:
+            run.exit_reason = abi.KVM_EXIT_INTR
+            raise
         try:
             result = vm.memory.accept(gpa, level)
         except EmuMemoryFault as fault:

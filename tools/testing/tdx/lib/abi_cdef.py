@@ -464,6 +464,7 @@ ssize_t pread(int fd, void *buf, size_t count, long offset);
 int fallocate(int fd, int mode, long offset, long len);
 int epoll_create1(int flags);
 int eventfd(unsigned int initval, int flags);
+int sched_getcpu(void);
 """
 
 

@@ -104,6 +104,20 @@ CHANGES = (
         "gmem-flags",
         ("private_mem_access.test_guest_memfd_flags",)),
     Change(
+        "memslot-invalid-no-local-retry",
+        "a private EPT violation of a vCPU while another thread deletes or moves the GPA's memslot",
+        "the TDX handler retries locally inside kvm->srcu while the slot is KVM_MEMSLOT_INVALID: the "
+        "deletion's synchronize_srcu() waits until a signal reaches the vCPU thread (a deadlock)",
+        "the handler returns to the guest; the deletion completes and the access then fails KVM_RUN with "
+        "EFAULT and KVM_EXIT_MEMORY_FAULT (PRIVATE)",
+        "6.18",
+        "2bc2694fe20b KVM: TDX: Do not retry locally when the retry is caused by invalid memslot "
+        "(no Cc: stable; no 6.17.y or 6.16.y backport found)",
+        "KVM x86 MMU changes for 6.18 (tag kvm-x86-mmu-6.18), in \"Second batch of KVM changes for Linux "
+        "6.18\", Message-ID 20251006141011.74372-1-pbonzini@redhat.com",
+        None,
+        ("private_mem_access.test_private_fault_races_memslot_delete",)),
+    Change(
         "vcpu-cmd-first",
         "vCPU-fd KVM_MEMORY_ENCRYPT_OP after KVM_TDX_FINALIZE_VM with an unreadable struct kvm_tdx_cmd",
         "EINVAL: the TD state is checked before the command is copied (tdx_vcpu_ioctl)",
@@ -135,6 +149,20 @@ CHANGES = (
         "KVM TDX changes for 6.19, Message-ID 20251204180619.33800-1-pbonzini@redhat.com",
         None,
         ("td_lifecycle.test_punch_hole_races_init_vcpu",)),
+    Change(
+        "vcpu-free-disassociate",
+        "KVM_CREATE_VCPU refused after kvm_arch_vcpu_create() (a vCPU id in use: EEXIST), then other "
+        "vCPUs loaded on the same CPU",
+        "the freed vCPU stays on the CPU's associated_tdvcpus list (tdx_vcpu_free() returns early while "
+        "the HKID is assigned): the next vcpu_load() there oopses in list_add() (kernel BUG at "
+        "lib/list_debug.c:29 with CONFIG_DEBUG_LIST, memory corruption without)",
+        "tdx_vcpu_free() flushes a vCPU with vcpu->cpu != -1 from its CPU's list: nothing in the kernel log",
+        "6.19",
+        "1e3a825c9ec9 KVM: TDX: Fix list_add corruption during vcpu_load() "
+        "(patch 20251017003244.186495-26-seanjc@google.com; no 6.18.y backport found)",
+        "KVM TDX changes for 6.19, Message-ID 20251204180619.33800-1-pbonzini@redhat.com",
+        None,
+        ("td_lifecycle.test_duplicate_vcpu_id_then_vcpus_on_its_cpu",)),
     Change(
         "caps-no-copyback",
         "KVM_TDX_CAPABILITIES with struct kvm_tdx_cmd in a read-only page",

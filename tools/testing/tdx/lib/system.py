@@ -58,6 +58,12 @@ class HostSystem:
         maps it to the KVM-TDX generation whose answers the suite expects."""
         return os.uname().release
 
+    def kernel_log(self):
+        """A reader of the kernel log from now on: .read() returns the records
+        printed since (tdx.lib.kmsg).  OSError when /dev/kmsg cannot be read."""
+        from tdx.lib.kmsg import KmsgReader
+        return KmsgReader()
+
     def open(self, path, flags):
         fd = libc.open(path.encode(), flags | os.O_CLOEXEC)
         if fd < 0:

@@ -64,6 +64,17 @@ class TdxTestCase(unittest.TestCase):
         print(gen.diagnostic(key))
         return gen.newer(key)
 
+    def kernel_log(self):
+        """A reader of the kernel log from now on (System.kernel_log(),
+        tdx.lib.kmsg), closed at cleanup; skips when the log cannot be read."""
+        try:
+            log = self.kvm.system.kernel_log()
+        except OSError as e:
+            self.skipTest("kernel log unreadable: %s: %s (reading it needs root or CAP_SYSLOG where "
+                          "kernel.dmesg_restrict=1)" % (e.filename or "/dev/kmsg", e.strerror))
+        self.addCleanup(log.close)
+        return log
+
     def require(self, condition, reason):
         if not condition:
             self.skipTest(reason)

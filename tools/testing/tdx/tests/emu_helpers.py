@@ -42,6 +42,13 @@ class FakeMemory:
         self.populate_errors = {}       # gpa -> errno
         self.populated = []             # (gpa, data, measure)
         self.accepted = []
+        self.faulted = []               # GPAs of private_fault_retry()
+        self.fault_error = None         # raised by private_fault_retry()
+
+    def private_fault_retry(self, gpa, signal_pending, hold=None):
+        self.faulted.append(gpa)
+        if self.fault_error is not None:
+            raise self.fault_error
 
     def accept(self, gpa, level):
         self.accepted.append((gpa, level))

@@ -285,6 +285,21 @@ class PageAccept(Base):
         self.assertEqual((self.run.run.exit_reason, mf.flags, mf.gpa, mf.size),
                          (abi.KVM_EXIT_MEMORY_FAULT, abi.KVM_MEMORY_EXIT_FLAG_PRIVATE, 0x203000, 4096))
 
+    def test_fault_path_before_accept(self):
+        """KVM's fault path (kvm->srcu, the local retry) runs for the GPA
+        first; a signal there fails KVM_RUN with EINTR and KVM_EXIT_INTR, the
+        accept not done."""
+        self.accept(0x200000)
+        self.assertEqual(self.vm.memory.faulted, [0x200000])
+        self.vm.memory.fault_error = EmuRunError(errno.EINTR)
+        regs = guest_regs()
+        regs.rax, regs.rcx = ghci.TDG_MEM_PAGE_ACCEPT, 0x203000
+        with self.assertRaises(EmuRunError) as ctx:
+            self.module.tdcall(self.vm, self.vcpu, regs, self.run.run)
+        self.assertEqual(ctx.exception.errno, errno.EINTR)
+        self.assertEqual(self.run.run.exit_reason, abi.KVM_EXIT_INTR)
+        self.assertEqual(self.vm.memory.accepted, [(0x200000, 0)])
+
     def test_memory_fault_raised_by_memory(self):
         self.vm.memory.accept_result = EmuMemoryFault(0x205000, 4096, private=True)
         regs = guest_regs()

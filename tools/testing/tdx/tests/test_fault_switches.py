@@ -156,6 +156,9 @@ CATCHES = {
         "private_mem_access.test_map_gpa_bad_completion_fails_run",
         "private_mem_access.test_map_gpa_retry_completion",
     ),
+    "memslot-delete-deadlock": (
+        "private_mem_access.test_private_fault_races_memslot_delete",
+    ),
     "mmio-shared-bit-kept": (
         "ghci_mmio.test_direction_upper_bits_ignored",
         "ghci_mmio.test_last_shared_bytes",
@@ -334,6 +337,9 @@ CATCHES = {
     ),
     "tsc-khz-vm-after-vcpu-accepted": (
         "td_lifecycle.test_set_tsc_khz",
+    ),
+    "vcpu-create-list-add": (
+        "td_lifecycle.test_duplicate_vcpu_id_then_vcpus_on_its_cpu",
     ),
     "vm-state-unguarded": (
         "td_lifecycle.test_finalize_races_init_vcpu",

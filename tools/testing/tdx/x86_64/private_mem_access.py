@@ -28,11 +28,12 @@ in a diagnostic which one applied.
 import errno
 import threading
 
-from tdx.lib import abi, apic, boot, ghci, td, tdx_cmd
+from tdx.lib import abi, apic, boot, ghci, races, td, tdx_cmd
 from tdx.lib.kvm import KvmError, try_call
 from tdx.lib.private_memory import PAGE, PRIVATE, PrivateMemoryCase, qwords
 from tdx.lib.system import MAP_SHARED, PROT_READ, PROT_WRITE
 from tdx.lib.testcase import main
+from tdx.lib.ucall import UCALL_SYNC
 
 
 # Patterns; private_mem_access.c has the same values.
@@ -631,6 +632,57 @@ class PrivateMemAccess(PrivateMemoryCase):
         self.assertEqual(error.errno, errno.EFAULT, str(error))
         self.check_memory_fault(vcpu.kvm_run, boot.MMIO_GPA, private=True)
         self.expect_memory_fault(vcpu, boot.MMIO_GPA, private=True)
+
+    @staticmethod
+    def run_until_error(vcpu):
+        """KVM_RUN until it fails (the KvmError), past the guest's SYNC; any
+        other end (a timeout, a second SYNC) is returned for the case to report."""
+        for _ in range(2):
+            try:
+                uc = vcpu.run_exit()
+            except KvmError as e:
+                return e
+            except BaseException as e:          # reported by the case
+                return e
+            if uc is None or uc.cmd != UCALL_SYNC or uc.value != 1:
+                return uc
+        return "no KVM_RUN failure after two runs"
+
+    def test_private_fault_races_memslot_delete(self):
+        """The guest's first TDG.MEM.PAGE.ACCEPT of the page of a guest_memfd
+        memslot (a private EPT violation KVM faults in from kvm->srcu) races the
+        deletion of that memslot from another thread: the deletion returns 0,
+        and KVM_RUN fails EFAULT with KVM_EXIT_MEMORY_FAULT, PRIVATE, the page,
+        4096 (a private access without a memslot), again at the next run.
+        Where the accept came first, the guest reports SYNC and loads the page
+        until the deletion zaps it: the same failure.  The deletion publishes
+        the slot KVM_MEMSLOT_INVALID and waits for kvm->srcu
+        (kvm_invalidate_memslot()); tdx_handle_ept_violation() gives up its
+        local retry for an invalid slot since 2bc2694fe20b (6.18, generation
+        row memslot-invalid-no-local-retry); before, it retried inside
+        kvm->srcu and the deletion deadlocked until a signal stopped the
+        vCPU, so the case does not run on such a kernel."""
+        self.require_kernel_offers(
+            self.kernel_has("memslot-invalid-no-local-retry"),
+            "2bc2694fe20b \"KVM: TDX: Do not retry locally when the retry is caused by invalid memslot\" "
+            "(6.18): without it this race deadlocks the memslot deletion; with the fix backported, run with "
+            "TDX_KVM_GENERATION=6.18")
+        system = self.kvm.system
+        for _ in range(races.rounds(system, real=5)):
+            b = self.td_before_finalize("guest_private_window_loop")
+            self.window_gmem_slot(b)
+            b.finalize()
+            vcpu = b.gvm.vcpus[0]
+            run, delete = races.run(system, lambda: self.run_until_error(vcpu),
+                                    lambda: b.vm.set_user_memory_region2(BIND_SLOT, 0, boot.MMIO_GPA, 0, 0))
+            self.assertIsNot(delete, races.TIMEOUT, "the memslot deletion did not return (deadlock)")
+            if isinstance(delete, BaseException):
+                raise delete
+            self.assertIsInstance(run, KvmError, "KVM_RUN while the memslot went away: %r" % (run,))
+            self.assertEqual(run.errno, errno.EFAULT, str(run))
+            self.check_memory_fault(vcpu.kvm_run, boot.MMIO_GPA, private=True)
+            self.expect_memory_fault(vcpu, boot.MMIO_GPA, private=True)
+            b.gvm.close()
 
     def test_private_page_pending_again_after_memslot_readded(self):
         """The memslot of an accepted, written private page is deleted (the vCPU

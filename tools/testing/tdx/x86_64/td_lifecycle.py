@@ -23,7 +23,7 @@ two commands one after the other and check the same answers.
 import errno
 import os
 
-from tdx.lib import abi, boot, races, td, tdx_cmd
+from tdx.lib import abi, boot, kmsg, races, td, tdx_cmd
 from tdx.lib.abi import ffi
 from tdx.lib.kvm import KvmError, VcpuTimeout
 from tdx.lib.system import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_SHARED, PROT_READ
@@ -249,6 +249,48 @@ class TdLifecycle(TdxTestCase):
         b = self.td_builder("guest_done")
         vm = b.create_vm()
         self.assertErrno(errno.EIO, vm.create_vcpu, 0)
+
+    def test_duplicate_vcpu_id_then_vcpus_on_its_cpu(self):
+        """After KVM_TDX_INIT_VM, KVM_CREATE_VCPU of id 0 twice: the second fails
+        EEXIST.  Then, on the same CPU (the thread pinned to it), vCPU 1 is
+        created, both get KVM_TDX_INIT_VCPU, the TD is finalised and both run
+        to the end, with no EIO on the way and no new BUG, WARNING, Oops or
+        list_debug record in the kernel log.  kvm_arch_vcpu_create() loads
+        the refused vCPU on this CPU before kvm_vm_ioctl_create_vcpu() finds
+        the id in use, so tdx_vcpu_free() must take it off the CPU's
+        associated_tdvcpus list: since 1e3a825c9ec9 (6.19, generation row
+        vcpu-free-disassociate); before, the next vcpu_load() on this CPU
+        oopsed in list_add() (the case does not run there).  A kernel that
+        checks the id before kvm_arch_vcpu_create() (97d65b544f48, since
+        reverted; c5866d42f711) never loads the refused vCPU: there the case
+        passes without reaching tdx_vcpu_free()."""
+        self.require_kernel_offers(
+            self.kernel_has("vcpu-free-disassociate"),
+            "1e3a825c9ec9 \"KVM: TDX: Fix list_add corruption during vcpu_load()\" (6.19): without it a "
+            "refused KVM_CREATE_VCPU oopses the host at the next vcpu_load on that CPU; with the fix "
+            "backported, run with TDX_KVM_GENERATION=6.19")
+        log = self.kernel_log()
+        cpu = min(os.sched_getaffinity(0))
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})
+        self.addCleanup(os.sched_setaffinity, 0, allowed)
+        b = self.td_builder("guest_done", nr_vcpus=2)
+        b.create_vm()
+        b.init_vm()
+        vcpus = [b.vm.create_vcpu(0, cls=td.GuestVcpu)]
+        self.assertErrno(errno.EEXIST, b.vm.create_vcpu, 0)
+        vcpus.append(b.vm.create_vcpu(1, cls=td.GuestVcpu))
+        for i, vcpu in enumerate(vcpus):
+            vcpu.guest = b.gvm
+            vcpu.index = i
+            vcpu.set_cpuid2(td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu)))
+            b.gvm.vcpus.append(vcpu)
+            tdx_cmd.init_vcpu(vcpu, b.rcx)
+        b.add_memory()
+        b.finalize()
+        for vcpu in vcpus:
+            vcpu.run_until_done()
+        self.assertEqual(kmsg.problems(log.read()), [], "kernel log (CPU %d)" % cpu)
 
     def test_irqchip_must_be_split(self):
         """A TD needs the split irqchip: KVM_CREATE_VCPU without it fails EINVAL
