@@ -203,7 +203,8 @@ class TdMemory:
                 self.held_stores.pop(gfn, None)
             del self.slots[slot_id]
             self.dirty = True
-            self.vm is not None and self.vm.srcu.changed()
+            if self.vm is not None:
+                self.vm.srcu.changed()          # readers waiting for the slot look again
             return
         if old:
             # Modify an existing slot: private (guest_memfd) memslots are
@@ -226,7 +227,8 @@ class TdMemory:
             self._unmap_slot(old)
             old.gpa = gpa
             self.dirty = True
-            self.vm is not None and self.vm.srcu.changed()
+            if self.vm is not None:
+                self.vm.srcu.changed()          # readers waiting for the slot look again
             return
         private = gmem = None
         if flags & abi.KVM_MEM_GUEST_MEMFD:
@@ -250,9 +252,10 @@ class TdMemory:
         retries in place, inside kvm->srcu, until signal_pending(): the
         deletion's synchronize_srcu() waits as long.  Returns once the slot
         is valid or gone (the caller faults the page in as usual); raises
-        EINTR for a pending signal (KVM_RUN fails EINTR, the access
-        did not retire: EmuRunError).  `hold`: the racing thread's pause inside the read
-        side (EmuSystem.race: a racing deletion publishes its slot meanwhile)."""
+        EmuRunError(EINTR) for a pending signal (KVM_RUN fails EINTR, the
+        access did not retire).  `hold`: the racing thread's pause inside the
+        read side (EmuSystem.race: a racing deletion publishes its slot
+        meanwhile)."""
         vm = self.vm
         if vm is None:
             return

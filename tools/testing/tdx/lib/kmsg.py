@@ -50,8 +50,8 @@ class KmsgReader:
                 raise
             if not record:
                 return lines
-            head, _, text = record.decode("utf-8", "replace").partition(";")
-            lines.append(text.split("\n", 1)[0])
+            text = record.decode("utf-8", "replace").partition(";")[2]
+            lines.append(text.split("\n", 1)[0])       # continuation lines (" KEY=value") dropped
 
     def close(self):
         if self.fd >= 0:
