@@ -545,12 +545,16 @@ def _vcpu_get_cpuid(vm, vcpu, kcmd, host):
 # --------------------------------------------------------------------------
 # TD rules of ordinary ioctls
 
-def td_create_vcpu(vm, vcpu_id, percpu=None):
+def td_create_vcpu(vm, vcpu_id, percpu=None, max_vcpu_ids=KVM_MAX_VCPU_IDS):
     """KVM_CREATE_VCPU on a TD: kvm_vm_ioctl_create_vcpu() + tdx_vcpu_create() (§2.8).
     kvm_arch_vcpu_create() loads the new vCPU once (vcpu_load(): `percpu`,
     emu/percpu.py) before the duplicate-id check; a vCPU refused there is
-    freed again (kvm_arch_vcpu_destroy() -> tdx_vcpu_free())."""
-    if vcpu_id >= KVM_MAX_VCPU_IDS or len(vm.vcpus) >= vm.max_vcpus:
+    freed again (kvm_arch_vcpu_destroy() -> tdx_vcpu_free()).
+    `max_vcpu_ids`: kvm->arch.max_vcpu_ids, KVM_MAX_VCPU_IDS of the kernel's
+    configuration (CONFIG_KVM_MAX_NR_VCPUS); the platform passes the host
+    VM's KVM_CAP_MAX_VCPU_ID answer, the same kernel's.  The id is checked
+    before the TD's state (EIO) and the split irqchip (EINVAL)."""
+    if vcpu_id >= max_vcpu_ids or len(vm.vcpus) >= vm.max_vcpus:
         _err(errno.EINVAL, "KVM_CREATE_VCPU: id %d / %d vCPUs" % (vcpu_id, len(vm.vcpus)))
     if vm.state != TD_STATE_INITIALIZED:
         _err(errno.EIO, "KVM_CREATE_VCPU: TD not initialized (KVM_TDX_INIT_VM) or finalized")

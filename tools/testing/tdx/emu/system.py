@@ -312,7 +312,8 @@ class EmuSystem(HostSystem):
             with vm.kvm_lock:
                 vm.created_vcpus += 1
             try:
-                vcpu = ioctls.td_create_vcpu(vm, arg, self.percpu)
+                max_ids = self.host.ioctl(vmfd.fd, abi.KVM_CHECK_EXTENSION, abi.KVM_CAP_MAX_VCPU_ID)
+                vcpu = ioctls.td_create_vcpu(vm, arg, self.percpu, max_ids)
                 try:
                     fd = self.host.ioctl(vmfd.fd, request, arg)
                 except OSError:

@@ -7,8 +7,8 @@
  * ESI = vCPU index.  The stub loads GDTR/IDTR, CR4, CR3 and CR0 from the
  * boot-parameter block, which turns on paging and with it long mode, and
  * far-jumps to the 64-bit entry.  That picks the per-vCPU record by ESI,
- * switches to its stack and calls entry(arg); if the entry returns, the
- * value is reported to the host with UCALL_DONE.
+ * switches to its stack and calls entry(arg, boot RCX, boot R8); if the
+ * entry returns, the value is reported to the host with UCALL_DONE.
  *
  * Everything here runs in KVM's instruction emulator on the development
  * machines, so it is kept to a few dozen instructions.
@@ -67,6 +67,13 @@ td_boot_entry64:
 	movq	%rsi, 16 - TD_STACK_VCPU_INDEX(%rsp)
 	xorl	%ebp, %ebp
 	movq	TD_BOOT_VCPU_ARG(%rbx), %rdi
+	/*
+	 * entry(arg, RCX, R8): the registers as the vCPU started, which nothing
+	 * above writes.  For a TD both are the KVM_TDX_INIT_VCPU data
+	 * (TDH.VP.INIT), so a guest can report what the host gave it.
+	 */
+	movq	%rcx, %rsi
+	movq	%r8, %rdx
 	call	*TD_BOOT_VCPU_ENTRY(%rbx)
 
 	movq	%rax, %rdi

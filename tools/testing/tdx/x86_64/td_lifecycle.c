@@ -86,6 +86,19 @@ void guest_vp_info(void)
 	GUEST_DONE();
 }
 
+/*
+ * The registers TDH.VP.INIT gave the vCPU from the KVM_TDX_INIT_VCPU data:
+ * RCX and R8 (boot.S passes them on), stored in the shared area.
+ */
+void guest_boot_regs(uint64_t arg, uint64_t rcx, uint64_t r8)
+{
+	volatile uint64_t *out = (volatile uint64_t *)(td_boot_params.shared_gva + VP_INFO_OFFSET);
+
+	out[0] = rcx;
+	out[1] = r8;
+	GUEST_DONE();
+}
+
 /* A TD with nothing but its boot image: no shared page, so only port I/O. */
 void guest_boot_only(void)
 {

@@ -24,9 +24,10 @@ import errno
 import os
 
 from tdx.lib import abi, boot, kmsg, races, td, tdx_cmd
-from tdx.lib.abi import ffi
-from tdx.lib.kvm import KvmError, VcpuTimeout
-from tdx.lib.system import FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_SHARED, PROT_READ
+from tdx.lib.abi import ffi, libc
+from tdx.lib.kvm import KvmError, VcpuTimeout, ioctl, new_cpuid2
+from tdx.lib.system import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE,
+                            MAP_SHARED, PROT_READ, PROT_WRITE)
 from tdx.lib.testcase import TdxTestCase, main
 
 PORT_BOOT_ONLY = 0x30
@@ -46,6 +47,18 @@ UNMAPPED_ADDR = 0x1000              # below vm.mmap_min_addr: copy_from_user() f
 CAPS_FILL = 0xFF                    # what the caller leaves in struct kvm_tdx_capabilities
 CAPS_NENT = 64
 TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT = 1 << 1   # user_tdvmcallinfo_1_r11 (GHCI GetTdVmCallInfo leaf 1)
+BOOT_RCX = 0x8123456789ABCDEF       # KVM_TDX_INIT_VCPU data: bit 0 and bit 63 set, no two bytes alike
+MAP_FIXED_NOREPLACE = 0x100000
+USER_TOP = 0x7FFFFFFFF000           # TASK_SIZE_MAX with 4-level paging: access_ok() stops here
+DEFAULT_MMAP_MIN_ADDR = 0x10000     # CONFIG_DEFAULT_MMAP_MIN_ADDR on x86 distributions
+# The vCPU-state ioctls of include/uapi/linux/kvm.h not in tdx.lib.abi, by (name, direction, nr, struct size):
+# struct kvm_fpu 416, kvm_debugregs 128, kvm_xsave 4096, kvm_xcrs 392, kvm_sregs2 320 bytes (arch/x86/include/uapi/asm/kvm.h).
+VCPU_STATE_IOCTLS = (("KVM_GET_FPU", "r", 0x8C, 416), ("KVM_SET_FPU", "w", 0x8D, 416),
+                     ("KVM_GET_DEBUGREGS", "r", 0xA1, 128), ("KVM_SET_DEBUGREGS", "w", 0xA2, 128),
+                     ("KVM_GET_XSAVE", "r", 0xA4, 4096), ("KVM_SET_XSAVE", "w", 0xA5, 4096),
+                     ("KVM_GET_XCRS", "r", 0xA6, 392), ("KVM_SET_XCRS", "w", 0xA7, 392),
+                     ("KVM_GET_SREGS2", "r", 0xCC, 320), ("KVM_SET_SREGS2", "w", 0xCD, 320),
+                     ("KVM_GET_XSAVE2", "r", 0xCF, 4096))
 
 
 class TdLifecycle(TdxTestCase):
@@ -345,21 +358,94 @@ class TdLifecycle(TdxTestCase):
         self.assertErrno(errno.EINVAL, tdx_cmd.init_mem_region, b.gvm.vcpus[0], gpa, source.addr, 1)
 
     def test_init_vm_reserved_fields(self):
-        """Nonzero reserved bytes or cpuid.padding in kvm_tdx_init_vm: EINVAL (§2.3 rule 3)."""
+        """Nonzero reserved bytes or cpuid.padding in kvm_tdx_init_vm: EINVAL (§2.3
+        rule 3), at both ends of reserved[] (its first byte, offset 160, and its
+        last, offset 255), each alone with everything else valid."""
         b = self.td_builder("guest_done")
         vm = b.create_vm()
         caps = tdx_cmd.capabilities(vm)
         cpuid = td.filter_cpuid(self.kvm.supported_cpuid(), tdx_cmd.caps_cpuid(caps))
-        for field in ("reserved", "padding"):
+        for field in ("reserved[0] byte 0", "reserved[11] byte 7", "padding"):
             with self.subTest(field=field):
                 init = tdx_cmd.new_init_vm(0, caps.supported_xfam & 0x7, cpuid)
-                if field == "reserved":
-                    init.reserved[11] = 1
+                if field == "reserved[0] byte 0":
+                    init.reserved[0] = 1
+                elif field == "reserved[11] byte 7":
+                    init.reserved[11] = 1 << 63
                 else:
                     init.cpuid.padding = 1
                 self.assertErrno(errno.EINVAL, tdx_cmd.init_vm, vm, init)
         # and the very same struct with them clear is accepted
         tdx_cmd.init_vm(vm, tdx_cmd.new_init_vm(0, caps.supported_xfam & 0x7, cpuid))
+
+    def test_init_vm_struct_ends_at_unmapped_page(self):
+        """KVM_TDX_INIT_VM copies exactly struct kvm_tdx_init_vm with cpuid.nent
+        entries (tdx_td_init(): memdup_user() of struct_size()): the struct
+        placed so that its last byte is the last of a mapping, with nothing
+        mapped after it, is accepted."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = tdx_cmd.capabilities(vm)
+        cpuid = td.filter_cpuid(self.kvm.supported_cpuid(), tdx_cmd.caps_cpuid(caps))
+        init = tdx_cmd.new_init_vm(0, caps.supported_xfam & 0x7, cpuid)
+        size = ffi.sizeof("struct kvm_tdx_init_vm") + len(cpuid) * ffi.sizeof("struct kvm_cpuid_entry2")
+        self.assertLessEqual(size, PAGE_SIZE)
+        addr = self.page_before_hole() + PAGE_SIZE - size
+        ffi.memmove(ffi.cast("void *", addr), ffi.buffer(init, size), size)
+        cmd = tdx_cmd.new_cmd(abi.KVM_TDX_INIT_VM, addr)
+        self.assertErrno(0, tdx_cmd.tdx_ioctl, vm, cmd)
+        b.add_vcpus()
+        b.add_memory()
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def page_before_hole(self):
+        """A writable page with no mapping right after it (two pages mapped, the
+        second unmapped again); unmapped at cleanup."""
+        system = self.kvm.system
+        addr = system.mmap(2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+        system.munmap(addr + PAGE_SIZE, PAGE_SIZE)
+        self.addCleanup(system.munmap, addr, PAGE_SIZE)
+        return addr
+
+    def fixed_page(self, addr):
+        """An anonymous page mapped at exactly `addr`, or None where the address
+        space does not allow it; unmapped at cleanup."""
+        got = libc.mmap(ffi.cast("void *", addr), PAGE_SIZE, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0)
+        if got == MAP_FAILED:
+            return None
+        self.addCleanup(libc.munmap, got, PAGE_SIZE)
+        return addr if int(ffi.cast("uintptr_t", got)) == addr else None
+
+    def test_cmd_at_user_space_edges(self):
+        """struct kvm_tdx_cmd at the edges of the user address space: ending
+        exactly at the top of the user half (TASK_SIZE_MAX, 4-level paging) it
+        is read (access_ok() takes addr + size == TASK_SIZE_MAX); crossing it
+        EFAULT; at 64 KiB, the default vm.mmap_min_addr (the lowest address a
+        process maps by default), it is read.
+        KVM_TDX_CAPABILITIES, whose answer goes to ordinary memory.  A part the
+        host's address space cannot host is reported and left out."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": CAPS_NENT, "entries": CAPS_NENT}})
+        caps.cpuid.nent = CAPS_NENT
+        raw = bytes(ffi.buffer(tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, int(ffi.cast("uintptr_t", caps)))))
+
+        def issue(addr, nbytes):
+            ffi.memmove(ffi.cast("void *", addr), raw[:nbytes], nbytes)
+            # Not tdx_cmd.tdx_ioctl(): it reads the command's fields itself.
+            return vm.memory_encrypt_op(ffi.cast("struct kvm_tdx_cmd *", addr))
+        if self.fixed_page(USER_TOP - PAGE_SIZE) is None:
+            print("# the last user page %#x cannot be mapped here" % (USER_TOP - PAGE_SIZE))
+        else:
+            self.assertErrno(0, issue, USER_TOP - len(raw), len(raw))
+            self.assertErrno(errno.EFAULT, issue, USER_TOP - 8, 8)
+        if self.fixed_page(DEFAULT_MMAP_MIN_ADDR) is None:
+            print("# %#x cannot be mapped here (vm.mmap_min_addr)" % DEFAULT_MMAP_MIN_ADDR)
+        else:
+            self.assertErrno(0, issue, DEFAULT_MMAP_MIN_ADDR, len(raw))
+        self.assertEqual(caps.user_tdvmcallinfo_1_r11, TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT)
 
     def test_cmd_reserved_hw_error_and_flags(self):
         """hw_error != 0 or unknown flags on input: EINVAL (§2.1, §2.2)."""
@@ -464,6 +550,194 @@ class TdLifecycle(TdxTestCase):
         sregs = ffi.new("struct kvm_sregs *")
         self.assertErrno(errno.EINVAL, vcpu.set_sregs, sregs)
         vcpu.run_until_done()
+
+    def test_vcpu_state_ioctls_protected(self):
+        """Every ioctl on a vCPU's register, FPU, debug-register, XSAVE and XCR
+        state fails EINVAL on a TD vCPU, before and after it runs: KVM_GET/SET_REGS,
+        SREGS, SREGS2, FPU, DEBUGREGS, XSAVE, XCRS and KVM_GET_XSAVE2
+        (kvm_arch_vcpu_ioctl() and its helpers in x86.c: has_protected_state with
+        guest_state_protected, or a confidential guest_fpu; §2.8).  Each request
+        number is built from the uAPI struct size, so a wrong number is not
+        refused but reaches KVM as another ioctl."""
+        gvm, vcpu = self.create_td("guest_done")
+        buf = ffi.new("char[]", 4 * PAGE_SIZE)         # past KVM_CAP_XSAVE2's size with AMX state
+        requests = [("KVM_GET_REGS", abi.KVM_GET_REGS), ("KVM_SET_REGS", abi.KVM_SET_REGS),
+                    ("KVM_GET_SREGS", abi.KVM_GET_SREGS), ("KVM_SET_SREGS", abi.KVM_SET_SREGS)]
+        for name, direction, nr, size in VCPU_STATE_IOCTLS:
+            requests.append((name, abi._IOC(abi._IOC_READ if direction == "r" else abi._IOC_WRITE,
+                                            abi.KVMIO, nr, size)))
+        for when in ("before KVM_RUN", "after KVM_RUN"):
+            for name, request in requests:
+                with self.subTest(ioctl=name, when=when):
+                    self.assertErrno(errno.EINVAL, ioctl, self.kvm.system, vcpu.fd, name, request, buf)
+            if when == "before KVM_RUN":
+                vcpu.run_until_done()
+
+    def test_init_vcpu_data_is_boot_rcx_and_r8(self):
+        """The KVM_TDX_INIT_VCPU data becomes the vCPU's RCX and R8 at its first
+        instruction (tdx_td_vcpu_init() passes it to TDH.VP.INIT; the module's
+        init_vcpu_gprs_and_registers() loads both): the guest reports the
+        registers it started with.  A value with bit 0, bit 63 and every byte
+        different, so a lost bit or a shifted byte shows."""
+        gvm, vcpu = self.create_td("guest_boot_regs", rcx=BOOT_RCX)
+        vcpu.run_until_done()
+        raw = gvm.read(gvm.layout.shared_gpa + VP_INFO_OFFSET, 16)
+        rcx, r8 = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little")
+        # The boot stub runs in 32-bit mode, where the upper half of RCX is not
+        # architecturally kept; R8 cannot be touched there at all.
+        self.assertEqual("%#x" % (rcx & 0xFFFFFFFF), "%#x" % (BOOT_RCX & 0xFFFFFFFF), "ECX at boot")
+        self.assertEqual("%#x" % r8, "%#x" % BOOT_RCX, "R8 at boot")
+
+    def test_tdx_commands_return_0(self):
+        """Each KVM_TDX_* command that succeeds returns 0 from the ioctl (not a
+        count or a flag): CAPABILITIES, INIT_VM, GET_CPUID, INIT_VCPU,
+        INIT_MEM_REGION, FINALIZE_VM (tdx_vm_ioctl()/tdx_vcpu_ioctl(), §2.1)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": CAPS_NENT, "entries": CAPS_NENT}})
+        caps.cpuid.nent = CAPS_NENT
+        self.assertEqual(tdx_cmd.tdx_ioctl(vm, tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES,
+                                                                int(ffi.cast("uintptr_t", caps)))), 0)
+        cpuid = td.filter_cpuid(self.kvm.supported_cpuid(), tdx_cmd.caps_cpuid(caps))
+        self.assertEqual(tdx_cmd.init_vm(vm, tdx_cmd.new_init_vm(0, caps.supported_xfam & 0x7, cpuid)), 0)
+        vcpu = vm.create_vcpu(0)
+        out = ffi.new("struct kvm_cpuid2 *", {"nent": CAPS_NENT, "entries": CAPS_NENT})
+        out.nent = CAPS_NENT
+        self.assertEqual(tdx_cmd.tdx_ioctl(vcpu, tdx_cmd.new_cmd(abi.KVM_TDX_GET_CPUID,
+                                                                  int(ffi.cast("uintptr_t", out)))), 0)
+        vcpu.set_cpuid2(td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu)))
+        self.assertEqual(tdx_cmd.init_vcpu(vcpu), 0)
+        gpa = boot.SHARED_GPA - PAGE_SIZE
+        gmem = vm.create_guest_memfd(PAGE_SIZE)
+        vm.set_user_memory_region2(RACE_SLOT, abi.KVM_MEM_GUEST_MEMFD, gpa, PAGE_SIZE, vm.alloc(PAGE_SIZE).addr,
+                                   gmem, 0)
+        vm.set_memory_attributes(gpa, PAGE_SIZE, abi.KVM_MEMORY_ATTRIBUTE_PRIVATE)
+        region = ffi.new("struct kvm_tdx_init_mem_region *", {
+            "source_addr": vm.alloc(PAGE_SIZE).addr, "gpa": gpa, "nr_pages": 1})
+        self.assertEqual(tdx_cmd.tdx_ioctl(vcpu, tdx_cmd.new_cmd(abi.KVM_TDX_INIT_MEM_REGION,
+                                                                  int(ffi.cast("uintptr_t", region)))), 0)
+        self.assertEqual(tdx_cmd.finalize_vm(vm), 0)
+
+    def test_vm_and_vcpu_ioctls_return_0(self):
+        """The ordinary ioctls the TD setup uses return 0 when they succeed:
+        KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP), KVM_SET_CPUID2, KVM_GET_CPUID2,
+        KVM_GET_MP_STATE (kvm_vm_ioctl_enable_cap(), kvm_arch_vcpu_ioctl())."""
+        self.require(td.tdx_supported(self.kvm), "KVM_CAP_VM_TYPES: no KVM_X86_TDX_VM")
+        b = self.td_builder("guest_done")
+        b.vm = vm = self.kvm.create_vm(abi.KVM_X86_TDX_VM)
+        system = self.kvm.system
+        cap = ffi.new("struct kvm_enable_cap *", {"cap": abi.KVM_CAP_SPLIT_IRQCHIP, "args": [td.IOAPIC_PINS]})
+        self.assertEqual(ioctl(system, vm.fd, "KVM_ENABLE_CAP", abi.KVM_ENABLE_CAP, cap), 0)
+        b.init_vm()
+        vcpu = vm.create_vcpu(0)
+        table = td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu))
+        self.assertEqual(ioctl(system, vcpu.fd, "KVM_SET_CPUID2", abi.KVM_SET_CPUID2, new_cpuid2(table)), 0)
+        out = ffi.new("struct kvm_cpuid2 *", {"nent": len(table), "entries": len(table)})
+        out.nent = len(table)
+        self.assertEqual(ioctl(system, vcpu.fd, "KVM_GET_CPUID2", abi.KVM_GET_CPUID2, out), 0)
+        mp = ffi.new("struct kvm_mp_state *")
+        self.assertEqual(ioctl(system, vcpu.fd, "KVM_GET_MP_STATE", abi.KVM_GET_MP_STATE, mp), 0)
+        self.assertEqual(mp.mp_state, abi.KVM_MP_STATE_RUNNABLE, "vCPU 0 is the BSP (kvm_arch_vcpu_create())")
+
+    def test_check_extension_values(self):
+        """The capabilities a TD's setup relies on answer exactly 1 on /dev/kvm and
+        on the TD's VM fd, not just nonzero: KVM_CAP_SPLIT_IRQCHIP,
+        KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_MSR_FILTER
+        (kvm_vm_ioctl_check_extension(), x86.c: r = 1)."""
+        self.require(td.tdx_supported(self.kvm), "KVM_CAP_VM_TYPES: no KVM_X86_TDX_VM")
+        vm = self.kvm.create_vm(abi.KVM_X86_TDX_VM)
+        self.addCleanup(vm.close)
+        for cap in (abi.KVM_CAP_SPLIT_IRQCHIP, abi.KVM_CAP_X86_USER_SPACE_MSR, abi.KVM_CAP_X86_MSR_FILTER):
+            with self.subTest(cap=cap):
+                self.assertEqual(self.kvm.check_extension(cap), 1, "/dev/kvm")
+                self.assertEqual(vm.check_extension(cap), 1, "TD VM fd")
+
+    def test_unknown_command_ids(self):
+        """A command id the fd does not take is EINVAL, with the TD in the state
+        every vCPU command needs (initialised, vCPU initialised, not
+        finalised): on the VM fd INIT_VCPU, INIT_MEM_REGION, GET_CPUID and the
+        first unused id; on a vCPU fd CAPABILITIES, INIT_VM, FINALIZE_VM and
+        the first unused id (tdx_vm_ioctl(), tdx_vcpu_ioctl(): default -EINVAL)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        vcpu = b.gvm.vcpus[0]
+        unused = abi.KVM_TDX_GET_CPUID + 1
+        for target, ids in ((vm, (abi.KVM_TDX_INIT_VCPU, abi.KVM_TDX_INIT_MEM_REGION, abi.KVM_TDX_GET_CPUID, unused)),
+                            (vcpu, (abi.KVM_TDX_CAPABILITIES, abi.KVM_TDX_INIT_VM, abi.KVM_TDX_FINALIZE_VM, unused))):
+            for cmd_id in ids:
+                with self.subTest(fd="VM" if target is vm else "vCPU", id=cmd_id):
+                    self.assertErrno(errno.EINVAL, tdx_cmd.tdx_ioctl, target, tdx_cmd.new_cmd(cmd_id))
+        # Nothing of that changed the TD: it is built and runs.
+        b.add_memory()
+        b.finalize()
+        vcpu.run_until_done()
+
+    def test_vcpu_id_limit(self):
+        """KVM_CREATE_VCPU's id must be below the per-VM KVM_CAP_MAX_VCPU_ID
+        (kvm_vm_ioctl_create_vcpu(): kvm->max_vcpu_ids), checked before the TD's
+        state: before KVM_TDX_INIT_VM the last id below the limit gets the TD's
+        EIO (tdx_vcpu_create()), the limit itself EINVAL; after it the last id
+        is created."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        limit = vm.check_extension(abi.KVM_CAP_MAX_VCPU_ID)
+        self.assertGreater(limit, 0)
+        self.assertErrno(errno.EIO, vm.create_vcpu, limit - 1)
+        self.assertErrno(errno.EINVAL, vm.create_vcpu, limit)
+        b.init_vm()
+        self.assertErrno(errno.EINVAL, vm.create_vcpu, limit)
+        vm.create_vcpu(limit - 1)
+
+    def test_init_vcpu_apic_base_maxphyaddr(self):
+        """KVM_TDX_INIT_VCPU sets APIC_BASE to 0xFEE00000 | x2APIC | enable | BSP
+        through kvm_apic_set_base(), whose reserved bits are those at and above
+        the vCPU's MAXPHYADDR (CPUID.0x80000008:EAX[7:0], KVM_SET_CPUID2) and
+        0x2FF: with MAXPHYADDR 31 bit 31 of the base is reserved (EINVAL); with
+        32 the same vCPU is initialised (tdx_vcpu_init(); §2.4)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        vcpu = vm.create_vcpu(0)
+        td_cpuid = tdx_cmd.get_cpuid(vcpu)
+        vcpu.set_cpuid2(td.vcpu_cpuid(td_cpuid, gpaw=31))
+        self.assertErrno(errno.EINVAL, tdx_cmd.init_vcpu, vcpu)
+        vcpu.set_cpuid2(td.vcpu_cpuid(td_cpuid, gpaw=32))
+        tdx_cmd.init_vcpu(vcpu)
+
+    def test_set_cpuid2_virtual_address_bits(self):
+        """KVM_SET_CPUID2 on a TD vCPU takes CPUID.0x80000008:EAX[15:8] (linear
+        address bits) of 0, 48 or 57 only: 1, 47, 49, 56 and 58 are EINVAL
+        (kvm_check_cpuid(), cpuid.c), each with an otherwise valid table."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        vcpu = vm.create_vcpu(0)
+        base = td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu))
+
+        def with_vaddr_bits(bits):
+            return [(f, i, fl, (a & ~0xFF00) | bits << 8 if f == 0x80000008 else a, bx, c, d)
+                    for f, i, fl, a, bx, c, d in base]
+        for bits in (0, 48, 57, 1, 47, 49, 56, 58):
+            with self.subTest(bits=bits):
+                want = 0 if bits in (0, 48, 57) else errno.EINVAL
+                self.assertErrno(want, vcpu.set_cpuid2, with_vaddr_bits(bits))
+        vcpu.set_cpuid2(base)
+        tdx_cmd.init_vcpu(vcpu)
+
+    def test_get_cpuid2_exact_count(self):
+        """KVM_GET_CPUID2 on a TD vCPU with nent exactly the table's size returns
+        the table; one fewer is E2BIG (kvm_vcpu_ioctl_get_cpuid2())."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        vcpu = vm.create_vcpu(0)
+        table = td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu))
+        vcpu.set_cpuid2(table)
+        self.assertEqual(vcpu.get_cpuid2(len(table)), table)
+        self.assertErrno(errno.E2BIG, vcpu.get_cpuid2, len(table) - 1)
+        self.assertEqual(vcpu.get_cpuid2(len(table)), table, "read twice")
 
     def test_run_before_finalize(self):
         """KVM_RUN on a TD that is not finalized: EINVAL (§2.8 step 10)."""

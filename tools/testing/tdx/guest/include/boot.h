@@ -66,7 +66,7 @@ struct td_boot_dtr {
 
 struct td_boot_vcpu {
 	uint64_t stack_top;
-	uint64_t entry;		/* uint64_t entry(uint64_t arg) */
+	uint64_t entry;		/* uint64_t entry(uint64_t arg, uint64_t rcx, uint64_t r8): boot.S */
 	uint64_t arg;
 };
 
