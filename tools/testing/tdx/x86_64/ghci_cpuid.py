@@ -82,6 +82,12 @@ HV_ANY = (0xC0C0C0C0, 0xC1C1C1C1, 0xC2C2C2C2, 0xC3C3C3C3)       # 0x40000003, in
 MAX_SUB0 = (0xD0D0D0D0, 0xD1D1D1D1, 0xD2D2D2D2, 0xD3D3D3D3)     # max basic leaf, index 0
 MAX_SUB1 = (0xE0E0E0E0, 0xE1E1E1E1, 0xE2E2E2E2, 0xE3E3E3E3)     # max basic leaf, index 1
 ZEROS = (0, 0, 0, 0)
+CPUID_LM = 1 << 29                               # CPUID.0x80000001:EDX
+XFAM_X87_SSE = 0x3                               # XFAM_FIXED1: always set
+XFAM_X87_SSE_AVX = 0x7
+# Supervisor state components (IA32_XSS; SDM vol. 1 13.2): PT 8, PASID 10, CET_U 11, CET_S 12,
+# HDC 13, UINTR 14, LBR 15, HWP 16.
+XSS_COMPONENTS = (1 << 8) | (0x7F << 10)
 IN_RANGE_MISSING = (0x8, 0x80000007)             # removed from the table
 
 
@@ -382,10 +388,39 @@ class GhciCpuid(TdxTestCase):
             with self.subTest(leaf=hex(leaf)):
                 self.assertEqual(indices, list(range(len(indices))), "sub-leaves in the order listed")
         self.assertGreaterEqual(len(subleaves[0xD]), 2, "leaf 0xD sub-leaf 1")
+        # CPUID.7.0:EAX is leaf 7's highest sub-leaf: the walk lists 7.0 up to it.
+        leaf7 = find(table, 7, 0)
+        self.assertIsNotNone(leaf7, "leaf 7.0")
+        self.assertEqual(len(subleaves.get(7, [])), leaf7[3] + 1, "sub-leaves of leaf 7 vs CPUID.7.0:EAX")
+
+    def test_tdx_get_cpuid_xsave_leaf_from_xfam(self):
+        """CPUID leaf 0xD as KVM_TDX_GET_CPUID reports it follows the XFAM given to
+        KVM_TDX_INIT_VM (the TDX module virtualises it from XFAM): sub-leaf 0
+        EDX:EAX = XFAM's user (XCR0) components, sub-leaf 1 EDX:ECX = its
+        supervisor (IA32_XSS) components - for the smallest XFAM (x87|SSE), with
+        AVX, and for all of supported_xfam, each in its own TD; and the TD's
+        vCPU reads the same table twice."""
+        b = self.td_builder("guest_cpuid_native_ops")
+        b.create_vm()
+        b.init_vm()
+        supported = b.caps.supported_xfam
+        for xfam in sorted({XFAM_X87_SSE, supported & XFAM_X87_SSE_AVX, supported}):
+            with self.subTest(xfam=hex(xfam)):
+                t = self.td_builder("guest_cpuid_native_ops", xfam=xfam)
+                t.create_vm()
+                t.init_vm()
+                vcpu = t.vm.create_vcpu(0)
+                table = tdx_cmd.get_cpuid(vcpu)
+                self.assertEqual(tdx_cmd.get_cpuid(vcpu), table, "read twice")
+                d0, d1 = find(table, 0xD, 0), find(table, 0xD, 1)
+                self.assertIsNotNone(d0, "leaf 0xD.0")
+                self.assertIsNotNone(d1, "leaf 0xD.1")
+                self.assertEqual(hex(d0[3] | d0[6] << 32), hex(xfam & ~XSS_COMPONENTS), "0xD.0 EDX:EAX")
+                self.assertEqual(hex(d1[5] | d1[6] << 32), hex(xfam & XSS_COMPONENTS), "0xD.1 EDX:ECX")
 
     def test_cpuid_native_matches_tdx_get_cpuid(self):
         """The CPUID instruction in the TD agrees with KVM_TDX_GET_CPUID (fields not compared:
-        module docstring); leaf 0x21 says "IntelTDX    "."""
+        module docstring); leaf 0x21 says "IntelTDX    "; 0x80000001 has long mode."""
         b = self.td_builder("guest_cpuid_native_ops")
         b.create_vm()
         b.init_vm()
@@ -400,6 +435,7 @@ class GhciCpuid(TdxTestCase):
                     (0x1, 0, (MASK64, 0x00FFFF00, 0, 0)),     # EBX: CLFLUSH size, max IDs (anchor row 4)
                     (0x21, 0, (0, MASK64, MASK64, MASK64)),
                     (0x80000000, 0, (MASK64, 0, 0, 0)),
+                    (0x80000001, 0, (0, 0, 0, CPUID_LM)),
                     (0x80000008, 0, (0xFFFF, 0, 0, 0))]
         self.set_ops(gvm, [(leaf, sub, 0, 0, 0, 0) for leaf, sub, _ in compared])
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
@@ -415,6 +451,8 @@ class GhciCpuid(TdxTestCase):
                                  [v & m for v, m in zip(entry[3:], masks)])
         self.assertGreaterEqual(checked, 3, "KVM_TDX_GET_CPUID lacks leaves 0, 1, 0x80000000/8")
         self.assertEqual(native[(0x1, 0)][1] >> 24, 0, "CPUID.1:EBX initial APIC ID of vCPU 0")
+        # The guest runs in 64-bit mode, so the CPU it sees has long mode.
+        self.assertTrue(native[(0x80000001, 0)][3] & CPUID_LM, "CPUID.0x80000001:EDX[29] (LM) in a TD")
         # TDX_IDENT in EBX, EDX, ECX order, as the Linux guest reads it (arch/x86/coco/tdx/tdx.c).
         self.assertEqual(native[(0x21, 0)][1:4], vendor("IntelTDX    "), "CPUID.0x21 EBX/ECX/EDX in a TD")
 
