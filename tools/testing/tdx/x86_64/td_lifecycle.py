@@ -25,7 +25,7 @@ import os
 
 from tdx.lib import abi, boot, kmsg, races, td, tdx_cmd
 from tdx.lib.abi import ffi, libc
-from tdx.lib.kvm import KvmError, VcpuTimeout, ioctl, new_cpuid2
+from tdx.lib.kvm import KvmError, VcpuTimeout, cpuid_entries, ioctl, new_cpuid2, try_call
 from tdx.lib.system import (FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE,
                             MAP_SHARED, PROT_READ, PROT_WRITE)
 from tdx.lib.testcase import TdxTestCase, main
@@ -340,6 +340,141 @@ class TdLifecycle(TdxTestCase):
                  for f, i, fl, a, bx, c, d in td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu))]
         vcpu.set_cpuid2(cpuid)
         self.assertErrno(errno.EINVAL, tdx_cmd.init_vcpu, vcpu)
+
+    def test_init_vm_each_rule_alone(self):
+        """KVM_TDX_INIT_VM's rules, each broken alone with everything else as in the
+        accepted form, on the same VM (a refusal leaves the TD uninitialised):
+        flags 1; an attribute or an XFAM bit outside what CAPABILITIES offers
+        (the highest, bit 63); GPAW (CPUID.0x80000008:EAX[23:16]) 0, 47, 49, 51
+        or 53; no 0x80000008 entry; HLE, RTM or WAITPKG in 7.0; a leaf the TDX
+        module does not let KVM configure - all EINVAL (tdx_td_init(),
+        setup_tdparams*(); §2.3); cpuid.nent past KVM_MAX_CPUID_ENTRIES E2BIG,
+        at it EINVAL (entries that are not configurable).  Then the accepted
+        form, and the TD runs."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        caps = tdx_cmd.capabilities(vm)
+        base = td.filter_cpuid(self.kvm.supported_cpuid(), tdx_cmd.caps_cpuid(caps))
+        xfam = caps.supported_xfam & 0x7
+        configurable = {(f, i) for f, i, *_ in tdx_cmd.caps_cpuid(caps)}
+        stranger = next(e for e in self.kvm.supported_cpuid() if (e[0], e[1]) not in configurable)
+
+        def changed(leaf, reg, clear, value):
+            out = []
+            for e in base:
+                if e[0] == leaf and e[1] == 0:
+                    e = list(e)
+                    e[3 + reg] = (e[3 + reg] & ~clear) | value
+                    e = tuple(e)
+                out.append(e)
+            return out
+        EAX, EBX, ECX = 0, 1, 2
+        cases = [("flags 1", 0, xfam, base, 1),
+                 ("attribute bit 63", 1 << 63, xfam, base, 0),
+                 ("XFAM bit 63", 0, xfam | 1 << 63, base, 0),
+                 ("no 0x80000008", 0, xfam, [e for e in base if e[0] != 0x80000008], 0),
+                 ("HLE", 0, xfam, changed(7, EBX, 0, 1 << 4), 0),
+                 ("RTM", 0, xfam, changed(7, EBX, 0, 1 << 11), 0),
+                 ("WAITPKG", 0, xfam, changed(7, ECX, 0, 1 << 5), 0),
+                 ("leaf %#x.%d not configurable" % stranger[:2], 0, xfam, base + [stranger], 0)]
+        for gpaw in (0, 47, 49, 51, 53):
+            cases.append(("GPAW %d" % gpaw, 0, xfam, changed(0x80000008, EAX, 0xFF0000, gpaw << 16), 0))
+        for what, attrs, x, entries, flags in cases:
+            with self.subTest(rule=what):
+                self.assertErrno(errno.EINVAL, tdx_cmd.init_vm, vm, tdx_cmd.new_init_vm(attrs, x, entries), flags)
+        for nent, want in ((abi.KVM_MAX_CPUID_ENTRIES, errno.EINVAL), (abi.KVM_MAX_CPUID_ENTRIES + 1, errno.E2BIG)):
+            with self.subTest(nent=nent):
+                entries = (base * (nent // len(base) + 1))[:nent]
+                self.assertErrno(want, tdx_cmd.init_vm, vm, tdx_cmd.new_init_vm(0, xfam, entries))
+        tdx_cmd.init_vm(vm, tdx_cmd.new_init_vm(0, xfam, base))
+        b.add_vcpus()
+        b.add_memory()
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_init_vcpu_each_rule_alone(self):
+        """KVM_TDX_INIT_VCPU: flags 1 EINVAL, then the same vCPU with flags 0
+        initialised, then again EINVAL (already initialised; tdx_vcpu_init()).
+        The refusals change nothing: the TD is finalised and runs."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        vcpu = vm.create_vcpu(0, cls=td.GuestVcpu)
+        vcpu.guest, vcpu.index = b.gvm, 0
+        vcpu.set_cpuid2(td.vcpu_cpuid(tdx_cmd.get_cpuid(vcpu)))
+        self.assertErrno(errno.EINVAL, tdx_cmd.init_vcpu, vcpu, 0, 1)
+        tdx_cmd.init_vcpu(vcpu)
+        self.assertErrno(errno.EINVAL, tdx_cmd.init_vcpu, vcpu)
+        b.gvm.vcpus.append(vcpu)
+        b.add_memory()
+        b.finalize()
+        vcpu.run_until_done()
+
+    def test_init_mem_region_each_rule_alone(self):
+        """KVM_TDX_INIT_MEM_REGION's rules, each broken alone on a private page that
+        is not part of the image (tdx_vcpu_init_mem_region(); §2.5): flags with
+        the bit after MEASURE or bit 31, nr_pages 0, a GPA or a source 2 KiB into
+        a page, a region whose end wraps past 2^64 - all EINVAL with the struct
+        as it went in; then the page with MEASURE and the next without it are
+        added, progress written back (source and gpa one page on, nr_pages 0)."""
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        vcpu = b.gvm.vcpus[0]
+        gpa = boot.SHARED_GPA - 2 * PAGE_SIZE          # private, past the image
+        self.assertNotIn(gpa, dict(b.gvm.layout.ranges()), "the image reaches the shared area")
+        source = b.vm.alloc(2 * PAGE_SIZE).addr
+        half = PAGE_SIZE // 2
+        cases = (("flags bit 1", source, gpa, 1, 2), ("flags bit 31", source, gpa, 1, 1 << 31),
+                 ("nr_pages 0", source, gpa, 0, 1), ("gpa + 2 KiB", source, gpa + half, 1, 1),
+                 ("source + 2 KiB", source + half, gpa, 1, 1), ("end wraps", source, gpa, 1 << 52, 1))
+        for what, src, g, n, flags in cases:
+            with self.subTest(rule=what):
+                region = ffi.new("struct kvm_tdx_init_mem_region *", {"source_addr": src, "gpa": g, "nr_pages": n})
+                cmd = tdx_cmd.new_cmd(abi.KVM_TDX_INIT_MEM_REGION, int(ffi.cast("uintptr_t", region)), flags)
+                self.assertErrno(errno.EINVAL, tdx_cmd.tdx_ioctl, vcpu, cmd)
+                self.assertEqual((region.source_addr, region.gpa, region.nr_pages), (src, g, n), "struct unchanged")
+        for i, measure in enumerate((True, False)):
+            r = tdx_cmd.init_mem_region(vcpu, gpa + i * PAGE_SIZE, source + i * PAGE_SIZE, 1, measure=measure)
+            self.assertEqual((r.source_addr, r.gpa, r.nr_pages),
+                             (source + (i + 1) * PAGE_SIZE, gpa + (i + 1) * PAGE_SIZE, 0))
+        b.finalize()
+        vcpu.run_until_done()
+
+    def test_finalize_flags_and_data_not_checked(self):
+        """KVM_TDX_FINALIZE_VM does not look at flags or data (tdx_td_finalize()
+        reads neither): nonzero values in both are accepted, and the TD runs."""
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        self.assertEqual(tdx_cmd.finalize_vm(b.vm, flags=1 << 31 | 1, data=0xDA7A), 0)
+        b.gvm.vcpus[0].run_until_done()
+
+    def test_tdx_get_cpuid_exact_count(self):
+        """KVM_TDX_GET_CPUID with cpuid.nent one short of the TD's table: E2BIG, and
+        KVM writes back the count it needs; with exactly that count the table,
+        the same when read twice (tdx_vcpu_get_cpuid(); §2.7)."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        b.init_vm()
+        vcpu = vm.create_vcpu(0)
+        need = len(tdx_cmd.get_cpuid(vcpu))
+
+        def get(nent):
+            cpuid = ffi.new("struct kvm_cpuid2 *", {"nent": nent, "entries": nent})
+            cpuid.nent = nent
+            err = try_call(tdx_cmd.tdx_ioctl, vcpu, tdx_cmd.new_cmd(abi.KVM_TDX_GET_CPUID,
+                                                                    int(ffi.cast("uintptr_t", cpuid))))
+            return err, cpuid.nent, cpuid_entries(cpuid) if not err else None
+        self.assertEqual(get(need - 1)[:2], (errno.E2BIG, need))
+        err, nent, table = get(need)
+        self.assertEqual((err, nent), (0, need))
+        self.assertEqual(get(need)[2], table, "read twice")
+        self.assertEqual(table, tdx_cmd.get_cpuid(vcpu))
 
     def test_init_mem_region_after_finalize(self):
         gvm, vcpu = self.create_td("guest_done")
