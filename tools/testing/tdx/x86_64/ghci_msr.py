@@ -39,6 +39,7 @@ import struct
 
 from tdx.lib import abi, apic, ghci
 from tdx.lib.exits import describe, poison_exit
+from tdx.lib.kvm import KvmError
 from tdx.lib.testcase import TdxTestCase, main
 
 # guest: ghci_msr.c
@@ -162,6 +163,14 @@ def allow(index, flags):
     """A filter range of 8 MSRs from `index` where only `index` is allowed."""
     return (flags, index, b"\x01")
 
+
+
+def msi_result(vm, address_lo, address_hi, data):
+    """KVM_SIGNAL_MSI's answer: the count it returns, or -errno."""
+    try:
+        return vm.signal_msi(address_lo, address_hi, data)
+    except KvmError as e:
+        return -e.errno
 
 class GhciMsr(TdxTestCase):
     guest = "ghci_msr"
@@ -1169,6 +1178,38 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 3)
         self.assertEqual(gvm.vm.signal_msi(*msi), 1)
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
+
+    def test_x2apic_api_flags_decide_msi_destination(self):
+        """KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) before the vCPUs, with no flag, with
+        USE_32BIT_IDS and with DISABLE_BROADCAST_QUIRK, each in its own TD whose
+        vCPU 0 (x2APIC, APIC software-enabled) waits with interrupts off.  An MSI
+        to ID 0 with address_hi 0x100 reaches vCPU 0 (1) unless 32-bit IDs make
+        that ID 256, which no vCPU has (0); with 32-bit IDs address_hi[7:0] must
+        be 0 (EINVAL, kvm_msi_route_invalid()).  An MSI to 0xFF reaches the
+        x2APIC vCPU as a broadcast (1) unless the quirk is disabled: then it is
+        ID 255, which nothing takes (kvm_apic_mda(): 0, or the slow path's -1)."""
+        for flags in (0, abi.KVM_X2APIC_API_USE_32BIT_IDS, abi.KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK):
+            with self.subTest(flags=flags):
+                b = self.td_builder("guest_msi")
+                vm = b.create_vm()
+                vm.enable_cap(abi.KVM_CAP_X2APIC_API, flags)
+                b.init_vm()
+                b.add_vcpus()
+                b.add_memory()
+                b.finalize()
+                vcpu = b.gvm.vcpus[0]
+                self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
+                self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 2)
+                lo, _, data = apic.msi(0, MSI_VECTOR)
+                wide = flags & abi.KVM_X2APIC_API_USE_32BIT_IDS
+                quirk = not flags & abi.KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK
+                self.assertEqual(msi_result(vm, lo, 0x100, data), 0 if wide else 1, "ID 0, address_hi 0x100")
+                self.assertEqual(msi_result(vm, lo, 1, data), -errno.EINVAL if wide else 1, "address_hi 1")
+                got = msi_result(vm, *apic.msi(0xFF, MSI_VECTOR))
+                if quirk:
+                    self.assertEqual(got, 1, "ID 0xFF: a broadcast")
+                else:
+                    self.assertLessEqual(got, 0, "ID 0xFF: no vCPU has it")
 
     def test_icr_self_ipi(self):
         """An ICR write with the self shorthand sends the vector to the writer
