@@ -28,7 +28,7 @@ import time
 
 from tdx.lib import abi, boot, kvm as _kvm
 from tdx.lib.abi import ffi, libc
-from tdx.lib.system import HostSystem, buffer
+from tdx.lib.system import HostSystem
 from tdx.emu import (delivery, faults as _faults, gmem as _gmem, host as _hostfeat, insn, interrupts, ioctls,
                      kernel as _kernel)
 from tdx.emu.concurrency import Races
@@ -63,9 +63,25 @@ class _Host:
     _lock = threading.Lock()
     _fd = -1
 
-    @staticmethod
-    def read(addr, length):
-        return bytes(buffer(addr, length))
+    @classmethod
+    def read(cls, addr, length):
+        """copy_from_user(): the kernel itself reads the bytes (a pwrite(2) from
+        `addr` into a memfd), so an address the caller has not mapped fails
+        with EFAULT, as in KVM, instead of faulting the test process."""
+        with cls._lock:
+            fd = cls._memfd()
+            done = libc.pwrite(fd, ffi.cast("void *", addr), length, 0)
+            if done < 0:
+                raise OSError(ffi.errno, "copy_from_user(%#x)" % addr)
+            if done != length:
+                raise OSError(errno.EFAULT, "copy_from_user(%#x): %d of %d bytes" % (addr, done, length))
+            return os.pread(fd, length, 0)
+
+    @classmethod
+    def _memfd(cls):
+        if cls._fd < 0:
+            cls._fd = os.memfd_create("tdx-emu-copy-user", os.MFD_CLOEXEC)
+        return cls._fd
 
     @classmethod
     def write(cls, addr, data):
@@ -74,10 +90,9 @@ class _Host:
         fails with EFAULT, as in KVM, instead of faulting the test process."""
         data = bytes(data)
         with cls._lock:
-            if cls._fd < 0:
-                cls._fd = os.memfd_create("tdx-emu-copy-to-user", os.MFD_CLOEXEC)
-            os.pwrite(cls._fd, data, 0)
-            done = libc.pread(cls._fd, ffi.cast("void *", addr), len(data), 0)
+            fd = cls._memfd()
+            os.pwrite(fd, data, 0)
+            done = libc.pread(fd, ffi.cast("void *", addr), len(data), 0)
             if done < 0:
                 raise OSError(ffi.errno, "copy_to_user(%#x)" % addr)
             if done != len(data):

@@ -461,6 +461,7 @@ int ioctl(int fd, unsigned long request, void *arg);
 void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset);
 int munmap(void *addr, size_t length);
 ssize_t pread(int fd, void *buf, size_t count, long offset);
+ssize_t pwrite(int fd, const void *buf, size_t count, long offset);
 int fallocate(int fd, int mode, long offset, long len);
 int epoll_create1(int flags);
 int eventfd(unsigned int initval, int flags);

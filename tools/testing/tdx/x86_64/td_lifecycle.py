@@ -534,6 +534,28 @@ class TdLifecycle(TdxTestCase):
         b.finalize()
         b.gvm.vcpus[0].run_until_done()
 
+    def test_structs_in_unmapped_memory(self):
+        """User memory KVM cannot read is EFAULT (copy_from_user()), wherever in the
+        user range it lies: struct kvm_tdx_cmd in a page that was mapped and
+        unmapped again, or crossing into it from a mapped page; KVM_TDX_INIT_VM's
+        struct kvm_tdx_init_vm there.  The TD is then initialised normally."""
+        b = self.td_builder("guest_done")
+        vm = b.create_vm()
+        hole = self.page_before_hole() + PAGE_SIZE
+        caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": CAPS_NENT, "entries": CAPS_NENT}})
+        caps.cpuid.nent = CAPS_NENT
+        raw = bytes(ffi.buffer(tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, int(ffi.cast("uintptr_t", caps)))))
+        ffi.memmove(ffi.cast("void *", hole - 8), raw[:8], 8)
+        for what, addr in (("in the hole", hole), ("crossing into it", hole - 8)):
+            with self.subTest(cmd=what):
+                self.assertErrno(errno.EFAULT, vm.memory_encrypt_op, ffi.cast("struct kvm_tdx_cmd *", addr))
+        self.assertErrno(errno.EFAULT, tdx_cmd.tdx_ioctl, vm, tdx_cmd.new_cmd(abi.KVM_TDX_INIT_VM, hole))
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        b.finalize()
+        b.gvm.vcpus[0].run_until_done()
+
     def page_before_hole(self):
         """A writable page with no mapping right after it (two pages mapped, the
         second unmapped again); unmapped at cleanup."""
