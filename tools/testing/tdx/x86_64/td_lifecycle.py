@@ -251,6 +251,15 @@ class TdLifecycle(TdxTestCase):
 
     # -- the setup sequence's rules (§2) --
 
+    def td_before_finalize(self):
+        """A guest_done TD built up to KVM_TDX_FINALIZE_VM (td.TdBuilder's steps)."""
+        b = self.td_builder("guest_done")
+        b.create_vm()
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        return b
+
     def test_init_vm_twice(self):
         b = self.td_builder("guest_done")
         b.create_vm()
@@ -417,11 +426,7 @@ class TdLifecycle(TdxTestCase):
         a page, a region whose end wraps past 2^64 - all EINVAL with the struct
         as it went in; then the page with MEASURE and the next without it are
         added, progress written back (source and gpa one page on, nr_pages 0)."""
-        b = self.td_builder("guest_done")
-        b.create_vm()
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
+        b = self.td_before_finalize()
         vcpu = b.gvm.vcpus[0]
         gpa = boot.SHARED_GPA - 2 * PAGE_SIZE          # private, past the image
         self.assertNotIn(gpa, dict(b.gvm.layout.ranges()), "the image reaches the shared area")
@@ -446,11 +451,7 @@ class TdLifecycle(TdxTestCase):
     def test_finalize_flags_and_data_not_checked(self):
         """KVM_TDX_FINALIZE_VM does not look at flags or data (tdx_td_finalize()
         reads neither): nonzero values in both are accepted, and the TD runs."""
-        b = self.td_builder("guest_done")
-        b.create_vm()
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
+        b = self.td_before_finalize()
         self.assertEqual(tdx_cmd.finalize_vm(b.vm, flags=1 << 31 | 1, data=0xDA7A), 0)
         b.gvm.vcpus[0].run_until_done()
 
@@ -483,11 +484,7 @@ class TdLifecycle(TdxTestCase):
 
     def test_init_mem_region_shared_gpa(self):
         """KVM_TDX_INIT_MEM_REGION refuses a GPA with the shared bit (§2.5)."""
-        b = self.td_builder("guest_done")
-        b.create_vm()
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
+        b = self.td_before_finalize()
         source = b.vm.alloc(4096)
         gpa = 0x200000 | b.gvm.shared_bit
         self.assertErrno(errno.EINVAL, tdx_cmd.init_mem_region, b.gvm.vcpus[0], gpa, source.addr, 1)
@@ -898,11 +895,7 @@ class TdLifecycle(TdxTestCase):
 
     def test_run_before_finalize(self):
         """KVM_RUN on a TD that is not finalized: EINVAL (§2.8 step 10)."""
-        b = self.td_builder("guest_done")
-        b.create_vm()
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
+        b = self.td_before_finalize()
         self.assertErrno(errno.EINVAL, b.gvm.vcpus[0].run)
         b.finalize()
         b.gvm.vcpus[0].run_until_done()
@@ -940,11 +933,7 @@ class TdLifecycle(TdxTestCase):
         nothing a TD can send (INIT/SIPI are blocked) wakes it: EINTR with
         KVM_EXIT_INTR when the watchdog's signal comes; with immediate_exit set,
         EINTR at once (x86.c kvm_arch_vcpu_ioctl_run()).  The BSP runs on."""
-        b = self.td_builder("guest_done")
-        b.create_vm()
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
+        b = self.td_before_finalize()
         ap = b.vm.create_vcpu(1)
         b.finalize()
         self.assertEqual(ap.get_mp_state(), abi.KVM_MP_STATE_UNINITIALIZED)
@@ -1024,11 +1013,7 @@ class TdLifecycle(TdxTestCase):
         (generation row vcpu-cmd-first): before KVM_TDX_FINALIZE_VM EFAULT; after
         it, EFAULT since 6.19 (the command is copied first) and EINVAL before
         (the finalized TD was refused first)."""
-        b = self.td_builder("guest_done")
-        b.create_vm()
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
+        b = self.td_before_finalize()
         vcpu = b.gvm.vcpus[0]
         unreadable = ffi.cast("struct kvm_tdx_cmd *", UNMAPPED_ADDR)
         self.assertErrno(errno.EFAULT, vcpu.memory_encrypt_op, unreadable)
