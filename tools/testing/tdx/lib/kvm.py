@@ -63,6 +63,18 @@ def ioctl(sys_, fd, name, request, arg=0):
         raise KvmError(name, e.errno) from None
 
 
+class KvmBadReturn(Exception):
+    """An ioctl whose uAPI returns 0 on success returned something else."""
+
+
+def ioctl_zero(sys_, fd, name, request, arg=0):
+    """ioctl() of a command that returns 0 on success (Documentation/virt/kvm/api.rst)."""
+    ret = ioctl(sys_, fd, name, request, arg)
+    if ret != 0:
+        raise KvmBadReturn("%s returned %r, not 0" % (name, ret))
+    return ret
+
+
 class Mapping:
     """Anonymous (or fd-backed) host memory, unmapped by close()."""
 
@@ -257,14 +269,14 @@ class Vm:
         region = ffi.new("struct kvm_userspace_memory_region *", {
             "slot": slot, "flags": flags, "guest_phys_addr": gpa,
             "memory_size": size, "userspace_addr": addr})
-        self._ioctl("KVM_SET_USER_MEMORY_REGION", abi.KVM_SET_USER_MEMORY_REGION, region)
+        ioctl_zero(self.system, self.fd, "KVM_SET_USER_MEMORY_REGION", abi.KVM_SET_USER_MEMORY_REGION, region)
 
     def set_user_memory_region2(self, slot, flags, gpa, size, addr, guest_memfd=0, guest_memfd_offset=0):
         region = ffi.new("struct kvm_userspace_memory_region2 *", {
             "slot": slot, "flags": flags, "guest_phys_addr": gpa, "memory_size": size,
             "userspace_addr": addr, "guest_memfd_offset": guest_memfd_offset,
             "guest_memfd": guest_memfd})
-        self._ioctl("KVM_SET_USER_MEMORY_REGION2", abi.KVM_SET_USER_MEMORY_REGION2, region)
+        ioctl_zero(self.system, self.fd, "KVM_SET_USER_MEMORY_REGION2", abi.KVM_SET_USER_MEMORY_REGION2, region)
 
     def create_guest_memfd(self, size, flags=0, owned=True):
         """KVM_CREATE_GUEST_MEMFD; the fd is closed with the VM unless `owned`
@@ -278,7 +290,7 @@ class Vm:
     def set_memory_attributes(self, gpa, size, attributes, flags=0):
         attrs = ffi.new("struct kvm_memory_attributes *", {
             "address": gpa, "size": size, "attributes": attributes, "flags": flags})
-        self._ioctl("KVM_SET_MEMORY_ATTRIBUTES", abi.KVM_SET_MEMORY_ATTRIBUTES, attrs)
+        ioctl_zero(self.system, self.fd, "KVM_SET_MEMORY_ATTRIBUTES", abi.KVM_SET_MEMORY_ATTRIBUTES, attrs)
 
     def set_msr_filter(self, ranges, default_deny=False, flags=None):
         """ranges: [(flags, base, bitmap bytes[, nmsrs])]; a set bit allows the
@@ -313,7 +325,7 @@ class Vm:
         return self._ioctl("KVM_GET_TSC_KHZ", abi.KVM_GET_TSC_KHZ)
 
     def set_tsc_khz(self, khz):
-        self._ioctl("KVM_SET_TSC_KHZ", abi.KVM_SET_TSC_KHZ, khz)
+        ioctl_zero(self.system, self.fd, "KVM_SET_TSC_KHZ", abi.KVM_SET_TSC_KHZ, khz)
 
     def memory_encrypt_op(self, cmd):
         """KVM_MEMORY_ENCRYPT_OP with a struct kvm_tdx_cmd (written back by KVM)."""
@@ -377,7 +389,9 @@ class Vcpu:
         try:
             while True:
                 try:
-                    self.system.ioctl(self.fd, _KVM_RUN, 0)
+                    ret = self.system.ioctl(self.fd, _KVM_RUN, 0)
+                    if ret:
+                        raise KvmBadReturn("KVM_RUN returned %r, not 0" % ret)
                     break
                 except OSError as e:
                     if e.errno != _errno.EINTR:
@@ -466,7 +480,7 @@ class Vcpu:
         return self._ioctl("KVM_MEMORY_ENCRYPT_OP", abi.KVM_MEMORY_ENCRYPT_OP, cmd)
 
     def set_tsc_khz(self, khz):
-        self._ioctl("KVM_SET_TSC_KHZ", abi.KVM_SET_TSC_KHZ, khz)
+        ioctl_zero(self.system, self.fd, "KVM_SET_TSC_KHZ", abi.KVM_SET_TSC_KHZ, khz)
 
     def set_guest_debug(self, control, debugreg=()):
         dbg = ffi.new("struct kvm_guest_debug *", {"control": control})

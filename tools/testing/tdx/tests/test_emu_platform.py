@@ -71,6 +71,9 @@ class EmuPlatformTest(unittest.TestCase):
             if self.host_mode == "baseline":
                 # Not from the exit's instruction bytes: fetched from guest memory (emu/insn.py).
                 self.assertEqual(stats["insn-fetched"], stats["tdcall-exit"])
+            elif self.system.features.borrow_insn_bytes:
+                # From the exit's instruction bytes: guest memory never read for them.
+                self.assertEqual(stats["insn-fetched"], 0)
         else:
             self.assertGreater(stats["ud-injected"], 0)
             self.assertEqual(stats["tdcall-doorbell"], stats["ud-injected"])
@@ -144,6 +147,54 @@ class EmuPlatformMiscTest(unittest.TestCase):
         self.assertEqual(len(os.listdir("/proc/self/fd")), fds)
         with open("/proc/self/maps") as f:
             self.assertLessEqual(len(f.readlines()), maps + 2)
+
+
+class EmuPlatformPassThroughTest(unittest.TestCase):
+    """What the platform hands to the host unchanged, and how it reads an
+    emulation-failure exit, each field its own value."""
+
+    def test_file_syscalls_on_other_fds_reach_the_host(self):
+        """read/pread/write/pwrite/fstat/ftruncate/fallocate of an fd that is no
+        TD's guest_memfd (a memfd here) are the host's: offsets and lengths that
+        differ show a swap."""
+        system = EmuSystem()
+        fd = os.memfd_create("tdx-emu-pass-through", os.MFD_CLOEXEC)
+        self.addCleanup(os.close, fd)
+        self.assertEqual(system.pwrite(fd, b"abcdefgh", 3), 8)
+        self.assertEqual(system.pread(fd, 4, 5), b"cdef")
+        self.assertEqual(system.write(fd, b"XY"), 2)          # at the file offset, still 0
+        self.assertEqual(system.read(fd, 5), b"\0abcd")        # after "XY"
+        self.assertEqual(system.fstat(fd).st_size, 11)
+        system.ftruncate(fd, 2)
+        self.assertEqual(system.fstat(fd).st_size, 2)
+        system.fallocate(fd, 0, 0, 8192)
+        self.assertEqual(system.fstat(fd).st_size, 8192)
+
+    def test_exit_insn_bytes(self):
+        """_exit_insn_bytes() of an emulation failure (struct kvm_run's
+        emulation_failure: flags, insn_size, insn_bytes): the bytes when
+        KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES (bit 0) is set and
+        ndata covers them; None without the flag, with another flag only, or
+        with ndata < 3; False for another suberror."""
+        from tdx.emu.system import _exit_insn_bytes
+        from tdx.lib.abi import ffi
+        tdcall = b"\x66\x0f\x01\xcc"
+
+        def run(suberror, ndata, flags, size=len(tdcall), insn=tdcall):
+            r = ffi.new("struct kvm_run *")
+            r.exit_reason = abi.KVM_EXIT_INTERNAL_ERROR
+            r.internal.suberror, r.internal.ndata = suberror, ndata
+            raw = flags.to_bytes(8, "little") + bytes([size]) + insn.ljust(15, b"\x90")
+            ffi.memmove(ffi.addressof(r.internal, "data"), raw, len(raw))
+            return r
+
+        emulation = abi.KVM_INTERNAL_ERROR_EMULATION
+        self.assertEqual(_exit_insn_bytes(run(emulation, 3, 1)), tdcall)
+        self.assertEqual(_exit_insn_bytes(run(emulation, 3, 1, size=2)), tdcall[:2])
+        self.assertIsNone(_exit_insn_bytes(run(emulation, 3, 0)))
+        self.assertIsNone(_exit_insn_bytes(run(emulation, 3, 2)))
+        self.assertIsNone(_exit_insn_bytes(run(emulation, 2, 1)))
+        self.assertIs(_exit_insn_bytes(run(abi.KVM_INTERNAL_ERROR_DELIVERY_EV, 3, 1)), False)
 
 
 if __name__ == "__main__":

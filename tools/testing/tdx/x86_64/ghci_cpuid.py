@@ -505,6 +505,8 @@ class GhciCpuid(TdxTestCase):
         else:
             self.fail("TDG.VP.VMCALL<HLT> came back to userspace: %s" %
                       ("guest %s at %s" % (uc.name, uc.where) if uc else describe(vcpu.kvm_run)))
+        # vcpu_run(): a signal ends the block with EINTR and KVM_EXIT_INTR
+        self.assertEqual(vcpu.kvm_run.exit_reason, abi.KVM_EXIT_INTR, "exit_reason after the watchdog's signal")
         self.assertEqual(vcpu.get_mp_state(), abi.KVM_MP_STATE_HALTED)
 
     def wait_ready(self, gvm, index):

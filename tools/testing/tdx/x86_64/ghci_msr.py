@@ -1165,8 +1165,11 @@ class GhciMsr(TdxTestCase):
     def test_signal_msi_reaches_handler(self):
         """KVM_SIGNAL_MSI to the TD vCPU: 0 (dropped) while KVM's SPIV copy
         leaves the APIC software-disabled (0xFF at reset), 1 once the guest
-        set SPIV bit 8 with TDG.VP.VMCALL<WRMSR>, and its handler runs; the
-        same vector again after the handler's EOI."""
+        set SPIV bit 8 with TDG.VP.VMCALL<WRMSR>, and its handler runs (the
+        MSI, sent between two KVM_RUNs, leaves kvm_run.immediate_exit 0); the
+        same vector again after the handler's EOI.  An MSI to APIC ID 5, which no
+        vCPU has, reaches nobody: 0 (kvm_irq_delivery_to_apic_fast(): the map
+        lookup succeeds with an empty bitmap)."""
         gvm, vcpu = self.create_td("guest_msi")
         msi = apic.msi(vcpu.id, MSI_VECTOR)
         self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
@@ -1174,7 +1177,10 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(gvm.vm.signal_msi(*msi), 0, "APIC software-disabled: not accepted")
         self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 2)
         self.assertEqual(vcpu.get_msrs([X2APIC_SPIV]), {X2APIC_SPIV: apic.APIC_SPIV_APIC_ENABLED | 0xFF})
+        self.assertEqual(gvm.vm.signal_msi(*apic.msi(5, MSI_VECTOR)), 0, "APIC ID 5: no vCPU")
         self.assertEqual(gvm.vm.signal_msi(*msi), 1)
+        # kvm_vcpu_kick() of a vCPU outside KVM_RUN: nothing for userspace to see
+        self.assertEqual(vcpu.kvm_run.immediate_exit, 0, "kvm_run.immediate_exit after an MSI between runs")
         self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 3)
         self.assertEqual(gvm.vm.signal_msi(*msi), 1)
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
@@ -1208,6 +1214,25 @@ class GhciMsr(TdxTestCase):
                 self.assertEqual(msi_result(vm, lo, 1, data), -errno.EINVAL if wide else 1, "address_hi 1")
                 self.assertEqual(msi_result(vm, *apic.msi(0xFF, MSI_VECTOR)), 1 if quirk else 0,
                                  "ID 0xFF: a broadcast, or an ID no vCPU has")
+
+    def test_signal_msi_destination_and_x2apic_api(self):
+        """KVM_SIGNAL_MSI before the guest runs (its APIC software-disabled, so
+        vCPU 0 accepts nothing: 0).  address_hi[7:0] set is ignored without
+        KVM_CAP_X2APIC_API (0).  With the capability's
+        32-bit IDs (KVM_ENABLE_CAP on the TD VM) the same message is invalid,
+        EINVAL (kvm_msi_route_invalid()), and one without those bits is still
+        taken (0).  INIT, SIPI and remote read are accepted whatever SPIV says
+        (__apic_accept_irq(): 1 each; a TD never processes INIT/SIPI)."""
+        gvm, vcpu = self.create_td("guest_msi")
+        lo, hi, data = apic.msi(vcpu.id, MSI_VECTOR)
+        self.assertEqual(gvm.vm.signal_msi(lo, hi, data), 0)
+        self.assertEqual(gvm.vm.signal_msi(lo, 0x01, data), 0, "address_hi[7:0] without 32-bit IDs")
+        for mode, name in ((apic.APIC_DM_INIT, "INIT"), (apic.APIC_DM_STARTUP, "SIPI"),
+                           (apic.APIC_DM_REMRD, "remote read")):
+            self.assertEqual(gvm.vm.signal_msi(*apic.msi(vcpu.id, 0, mode=mode)), 1, name)
+        gvm.vm.enable_cap(abi.KVM_CAP_X2APIC_API, abi.KVM_X2APIC_API_USE_32BIT_IDS)
+        self.assertErrno(errno.EINVAL, gvm.vm.signal_msi, lo, 0x01, data)
+        self.assertEqual(gvm.vm.signal_msi(lo, hi, data), 0)
 
     def test_icr_self_ipi(self):
         """An ICR write with the self shorthand sends the vector to the writer

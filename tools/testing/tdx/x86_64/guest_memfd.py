@@ -31,7 +31,8 @@ import warnings
 
 from tdx.lib import abi, boot
 from tdx.lib.kvm import KvmError
-from tdx.lib.system import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE,
+from tdx.lib.system import (FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE,
+                            FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_WRITE_ZEROES,
                             FALLOC_FL_ZERO_RANGE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ,
                             PROT_WRITE, buffer)
 from tdx.lib.testcase import TdxTestCase, main
@@ -140,7 +141,7 @@ class GuestMemfd(TdxTestCase):
     def test_two_files_fstat(self):
         """Two guest_memfds of 1 and 2 pages: fstat gives st_size 4096 and 8192,
         the first unchanged after the second exists, different inode numbers,
-        regular files with st_blksize 4096."""
+        regular files with st_blksize 4096, mode 0600, no blocks allocated."""
         vm = self.td_vm()
         system = self.kvm.system
         first = vm.create_guest_memfd(PAGE)
@@ -153,6 +154,8 @@ class GuestMemfd(TdxTestCase):
         self.assertEqual(again.st_size, PAGE, "the first file's size after the second was created")
         self.assertNotEqual(again.st_ino, st2.st_ino, "one inode per guest_memfd")
         self.assertTrue(stat.S_ISREG(st1.st_mode) and stat.S_ISREG(st2.st_mode), "regular files")
+        # alloc_anon_inode(): S_IRUSR | S_IWUSR; nothing allocated yet: no blocks
+        self.assertEqual((stat.S_IMODE(st1.st_mode), st1.st_blocks), (0o600, 0), "permissions, st_blocks")
 
     # -- the file API --
 
@@ -276,6 +279,27 @@ class GuestMemfd(TdxTestCase):
         self.assertFails(errno.EINVAL, system.fallocate, gmem, KEEP, 0, 0)
         self.assertFails(errno.EINVAL, system.fallocate, gmem, KEEP, -PAGE, PAGE)
         system.fallocate(gmem, KEEP, 0, PAGE)
+
+    def test_fallocate_vfs_checks_first(self):
+        """vfs_fallocate() checks before guest_memfd does, each at its edge:
+        every operation the VFS knows (ZERO_RANGE and UNSHARE_RANGE with
+        KEEP_SIZE, COLLAPSE_RANGE, INSERT_RANGE and WRITE_ZEROES without) over a
+        range past s_maxbytes (MAX_LFS_FILESIZE, 2^63 - 1) is EFBIG, the same
+        modes over one page EOPNOTSUPP (kvm_gmem_fallocate()); PUNCH_HOLE ending
+        exactly at s_maxbytes passes the VFS and is EINVAL for not being page
+        aligned; without KEEP_SIZE an offset of -1 is EINVAL (the VFS's first
+        check) and a length of 1 EOPNOTSUPP (guest_memfd's: the VFS took it)."""
+        vm = self.td_vm()
+        system = self.kvm.system
+        gmem = vm.create_guest_memfd(FILE_PAGES * PAGE)
+        for mode in (FALLOC_FL_ZERO_RANGE | KEEP, FALLOC_FL_UNSHARE_RANGE | KEEP, FALLOC_FL_COLLAPSE_RANGE,
+                     FALLOC_FL_INSERT_RANGE, FALLOC_FL_WRITE_ZEROES):
+            with self.subTest(mode=hex(mode)):
+                self.assertFails(errno.EFBIG, system.fallocate, gmem, mode, 1 << 62, 1 << 62)
+                self.assertFails(errno.EOPNOTSUPP, system.fallocate, gmem, mode, 0, PAGE)
+        self.assertFails(errno.EINVAL, system.fallocate, gmem, PUNCH, PAGE, (1 << 63) - 1 - PAGE)
+        self.assertFails(errno.EINVAL, system.fallocate, gmem, 0, -1, PAGE)
+        self.assertFails(errno.EOPNOTSUPP, system.fallocate, gmem, 0, 0, 1)
 
     def test_punch_hole_unaligned(self):
         """PUNCH_HOLE with an offset or a length that is not a whole number of

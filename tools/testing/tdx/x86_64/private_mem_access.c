@@ -297,6 +297,7 @@ void guest_accept_shared_page(uint64_t gpa)
 {
 	GUEST_ASSERT_EQ(tdg_mem_page_accept(gpa, TDX_PS_4K), TDX_SUCCESS);
 	assert_page(private_va(gpa), 0);
+	GUEST_SYNC(1);			/* the next KVM_RUN resumes here, the ACCEPT done once */
 	GUEST_DONE();
 }
 

@@ -297,11 +297,14 @@ class PrivateMemAccess(PrivateMemoryCase):
 
     def test_accept_shared_page(self):
         """ACCEPT of a page whose attribute is shared: KVM_EXIT_MEMORY_FAULT
-        (PRIVATE); after the conversion the ACCEPT runs again and succeeds."""
+        (PRIVATE); after the conversion the ACCEPT runs again and succeeds, once:
+        the guest's next exit (a sync) and the one after it (done) come in order,
+        the ACCEPT not executed again by a later KVM_RUN."""
         gvm, vcpu = self.create_td("guest_accept_shared_page", args=AREA_PAGE)
         gvm.write(AREA_PAGE, qwords(HOST_QWORD))
         self.expect_memory_fault(vcpu, AREA_PAGE, private=True)
         gvm.vm.set_memory_attributes(AREA_PAGE, PAGE, PRIVATE)
+        self.assertEqual(vcpu.run_expect_sync(), 1)
         vcpu.run_until_done()
 
     def test_load_before_accept_is_ve(self):
@@ -736,6 +739,37 @@ class PrivateMemAccess(PrivateMemoryCase):
                          mem.addr)
         b.vm.set_user_memory_region2(BIND_SLOT + 1, 0, a + 2 * PAGE, PAGE, mem.addr + 3 * PAGE)
         b.vm.set_user_memory_region2(BIND_SLOT + 2, 0, a - PAGE, PAGE, mem.addr)
+
+    def test_memslot_v1_ids_and_alignment(self):
+        """Plain and guest_memfd memslots at the edges of kvm_set_memory_region():
+        the v1 ioctl (KVM_SET_USER_MEMORY_REGION) takes a plain slot, and a v2
+        slot one page into it is EEXIST (KVM keeps it like any other); the last
+        slot id (KVM_CAP_NR_MEMSLOTS - 1) is taken, the next refused; the GPA, the
+        size, the userspace address and the guest_memfd offset, each one byte off
+        a page boundary with every other field valid, are EINVAL, and so are
+        KVM_SET_MEMORY_ATTRIBUTES' address and size one byte off; the valid forms
+        are taken (the library checks that each returns 0)."""
+        b = self.td_builder("guest_accept_statuses", args=AREA_PAGE)
+        vm = b.create_vm()
+        mem = vm.alloc(4 * PAGE)
+        vm.set_user_memory_region(BIND_SLOT, 0, BIND_GPA + PAGE, 2 * PAGE, mem.addr)
+        self.assertErrno(errno.EEXIST, vm.set_user_memory_region2, BIND_SLOT + 1, 0, BIND_GPA + 2 * PAGE, 2 * PAGE,
+                         mem.addr + 2 * PAGE)
+        nr = vm.check_extension(abi.KVM_CAP_NR_MEMSLOTS)
+        vm.set_user_memory_region2(nr - 1, 0, BIND_GPA + 8 * PAGE, PAGE, mem.addr + 3 * PAGE)
+        self.assertErrno(errno.EINVAL, vm.set_user_memory_region2, nr, 0, BIND_GPA + 9 * PAGE, PAGE,
+                         mem.addr + 3 * PAGE)
+        gmem = vm.create_guest_memfd(4 * PAGE)
+        gpa = BIND_GPA + 16 * PAGE
+        good = [BIND_SLOT + 2, abi.KVM_MEM_GUEST_MEMFD, gpa, PAGE, mem.addr, gmem, PAGE]
+        for i, field in ((2, "gpa"), (3, "size"), (4, "userspace_addr"), (6, "guest_memfd_offset")):
+            with self.subTest(field=field):
+                self.assertErrno(errno.EINVAL, vm.set_user_memory_region2, *(good[:i] + [good[i] + 1] + good[i + 1:]))
+        vm.set_user_memory_region2(*good)
+        for address, size in ((gpa + 1, PAGE), (gpa, PAGE + 1)):
+            with self.subTest(address=hex(address), size=size):
+                self.assertErrno(errno.EINVAL, vm.set_memory_attributes, address, size, PRIVATE)
+        vm.set_memory_attributes(gpa, PAGE, PRIVATE)
 
     def test_memslot_page_count_limit(self):
         """A memslot of KVM_MEM_MAX_NR_PAGES + 1 (2^31) pages is refused with

@@ -932,7 +932,9 @@ class TdLifecycle(TdxTestCase):
         UNINITIALIZED (in-kernel LAPIC), so KVM blocks it until a signal, and
         nothing a TD can send (INIT/SIPI are blocked) wakes it: EINTR with
         KVM_EXIT_INTR when the watchdog's signal comes; with immediate_exit set,
-        EINTR at once (x86.c kvm_arch_vcpu_ioctl_run()).  The BSP runs on."""
+        EINTR at once (x86.c kvm_arch_vcpu_ioctl_run()).  The BSP, RUNNABLE,
+        also returns EINTR at once with immediate_exit set (and nothing ran:
+        its guest still completes), then runs on."""
         b = self.td_before_finalize()
         ap = b.vm.create_vcpu(1)
         b.finalize()
@@ -947,7 +949,15 @@ class TdLifecycle(TdxTestCase):
         with self.assertRaises(VcpuTimeout):
             ap.run(timeout=AP_BLOCK_TIMEOUT)
         self.assertEqual(ap.kvm_run.exit_reason, abi.KVM_EXIT_INTR)
-        b.gvm.vcpus[0].run_until_done()
+        bsp = b.gvm.vcpus[0]
+        bsp.kvm_run.immediate_exit = 1
+        try:
+            with self.assertRaises(OSError) as ctx:
+                self.kvm.system.ioctl(bsp.fd, abi.KVM_RUN, 0)
+        finally:
+            bsp.kvm_run.immediate_exit = 0
+        self.assertEqual(ctx.exception.errno, errno.EINTR, "the BSP's KVM_RUN with immediate_exit set")
+        bsp.run_until_done()
 
     def test_set_mp_state_init_received(self):
         """KVM_SET_MP_STATE(INIT_RECEIVED) on a TD vCPU (generation row
