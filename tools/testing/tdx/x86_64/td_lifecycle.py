@@ -927,6 +927,16 @@ class TdLifecycle(TdxTestCase):
 
     # -- ordinary ioctls on a TD vCPU --
 
+    def run_immediate_exit(self, vcpu):
+        """One KVM_RUN with kvm_run.immediate_exit set (cleared again): its errno."""
+        vcpu.kvm_run.immediate_exit = 1
+        try:
+            with self.assertRaises(OSError) as ctx:
+                self.kvm.system.ioctl(vcpu.fd, abi.KVM_RUN, 0)
+        finally:
+            vcpu.kvm_run.immediate_exit = 0
+        return ctx.exception.errno
+
     def test_run_ap_before_init_vcpu(self):
         """KVM_RUN on an AP that KVM_TDX_INIT_VCPU never made RUNNABLE: it starts
         UNINITIALIZED (in-kernel LAPIC), so KVM blocks it until a signal, and
@@ -939,24 +949,12 @@ class TdLifecycle(TdxTestCase):
         ap = b.vm.create_vcpu(1)
         b.finalize()
         self.assertEqual(ap.get_mp_state(), abi.KVM_MP_STATE_UNINITIALIZED)
-        ap.kvm_run.immediate_exit = 1
-        try:
-            with self.assertRaises(OSError) as ctx:
-                self.kvm.system.ioctl(ap.fd, abi.KVM_RUN, 0)
-        finally:
-            ap.kvm_run.immediate_exit = 0
-        self.assertEqual(ctx.exception.errno, errno.EINTR, "KVM_RUN with immediate_exit set")
+        self.assertEqual(self.run_immediate_exit(ap), errno.EINTR, "KVM_RUN with immediate_exit set")
         with self.assertRaises(VcpuTimeout):
             ap.run(timeout=AP_BLOCK_TIMEOUT)
         self.assertEqual(ap.kvm_run.exit_reason, abi.KVM_EXIT_INTR)
         bsp = b.gvm.vcpus[0]
-        bsp.kvm_run.immediate_exit = 1
-        try:
-            with self.assertRaises(OSError) as ctx:
-                self.kvm.system.ioctl(bsp.fd, abi.KVM_RUN, 0)
-        finally:
-            bsp.kvm_run.immediate_exit = 0
-        self.assertEqual(ctx.exception.errno, errno.EINTR, "the BSP's KVM_RUN with immediate_exit set")
+        self.assertEqual(self.run_immediate_exit(bsp), errno.EINTR, "the BSP's KVM_RUN with immediate_exit set")
         bsp.run_until_done()
 
     def test_set_mp_state_init_received(self):
