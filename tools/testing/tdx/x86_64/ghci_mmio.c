@@ -26,7 +26,7 @@ static const uint64_t values[] = { 0x12, 0x1234, 0x12345678, 0x1234567890ABCDEFU
 /* The host's 8-byte pattern 0xF8..F1 read at each size. */
 static const uint64_t zext[] = { 0xF1, 0xF2F1, 0xF4F3F2F1, 0xF8F7F6F5F4F3F2F1ULL };
 /* Sizes KVM refuses: (1 << 32) is 0 once KVM has it in an int. */
-static const uint64_t bad_sizes[] = { 0, 3, 5, 10, 16, 1ULL << 32 };
+static const uint64_t bad_sizes[] = { 0, 3, 5, 7, 9, 10, 16, 1ULL << 32 };
 
 static uint64_t shared(uint64_t gpa)
 {

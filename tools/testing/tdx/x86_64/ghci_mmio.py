@@ -36,7 +36,7 @@ MMIO_GPA = 0x200000000              # ghci_mmio.c, anchor rows 11 and 12
 SIZES = (1, 2, 4, 8)
 VALUES = (0x12, 0x1234, 0x12345678, 0x1234567890ABCDEF)
 ZEXT_PATTERN = bytes(range(0xF1, 0xF9))         # 8 bytes, every one with bit 7 set
-BAD_SIZES = (0, 3, 5, 10, 16, 1 << 32)          # ghci_mmio.c bad_sizes[]
+BAD_SIZES = (0, 3, 5, 7, 9, 10, 16, 1 << 32)    # ghci_mmio.c bad_sizes[]
 RAM_OFFSET = 0x3000                 # a page of the shared test area
 RAM_PATTERN = bytes(range(0x30, 0x38))
 MASK64 = (1 << 64) - 1
@@ -162,7 +162,8 @@ class GhciMmio(TdxTestCase):
         self.done(vcpu)
 
     def test_read_bad_sizes_invalid_operand(self):
-        """Sizes 0, 3, 5, 10 (anchor row 11), 16 and (1 << 32) (0 as an int)."""
+        """Sizes 0, 3, 5, 7 and 9 (the neighbours of the valid 1, 2, 4 and 8,
+        tdx_emulate_mmio()), 10 (anchor row 11), 16 and (1 << 32) (0 as an int)."""
         self._refused("guest_bad_sizes", READ, len(BAD_SIZES))
 
     def test_write_bad_sizes_invalid_operand(self):
