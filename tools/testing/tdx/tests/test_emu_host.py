@@ -10,6 +10,7 @@ more.  A host without what the model needs makes every case skip with one
 reason naming the capability.
 """
 
+import errno
 import os
 import unittest
 
@@ -121,6 +122,52 @@ class Probe(unittest.TestCase):
         fd = _host_kvm_fd(host)
         self.addCleanup(host.close, fd)
         self.assertEqual(emu_host.missing_requirements(host, fd), [])
+
+
+class _CheckOnly:
+    """A host whose KVM answers KVM_CHECK_EXTENSION on one fd only, from a
+    table (0 for the rest), and refuses the capabilities in `refused`."""
+
+    def __init__(self, fd, answers, refused=()):
+        self.fd, self.answers, self.refused = fd, answers, refused
+
+    def ioctl(self, fd, request, arg=0):
+        if fd != self.fd or request != abi.KVM_CHECK_EXTENSION:
+            raise OSError(errno.EBADF, "not the /dev/kvm fd, or not KVM_CHECK_EXTENSION")
+        if arg in self.refused:
+            raise OSError(errno.EINVAL, "capability %d refused" % arg)
+        return self.answers.get(arg, 0)
+
+
+class ProbeTable(unittest.TestCase):
+    """emu/host.py's capability table against kvm.h's numbers and what
+    kvm_vm_ioctl_check_extension() answers (a mask or a yes/no), and the probe
+    reading each answer from the /dev/kvm fd it is given."""
+
+    def test_capability_numbers_and_answer_kinds(self):
+        self.assertEqual([(name, cap) for name, cap, _, _ in emu_host.REQUIRED],
+                         [("KVM_CAP_USER_MEMORY", 3), ("KVM_CAP_EXT_CPUID", 7), ("KVM_CAP_USER_NMI", 22),
+                          ("KVM_CAP_VCPU_EVENTS", 41), ("KVM_CAP_IMMEDIATE_EXIT", 136),
+                          ("KVM_CAP_X86_USER_SPACE_MSR", 188)])
+        self.assertEqual(list(emu_host.MODELLED),
+                         [("KVM_CAP_VM_TYPES", 235, True), ("KVM_SET_USER_MEMORY_REGION2", 231, False),
+                          ("KVM_CAP_MEMORY_ATTRIBUTES", 233, True), ("KVM_CAP_MEMORY_FAULT_INFO", 232, False),
+                          ("KVM_CAP_EXIT_HYPERCALL", 201, True), ("KVM_CAP_X86_USER_SPACE_MSR", 188, False),
+                          ("KVM_CAP_X86_MSR_FILTER", 189, False), ("KVM_CAP_SPLIT_IRQCHIP", 121, False)])
+        self.assertEqual(emu_host.KVM_CAP_EXIT_ON_EMULATION_FAILURE, 204)
+
+    def test_probe_asks_the_kvm_fd(self):
+        """guest_memfd (1), its flags (0x3) only with guest_memfd,
+        KVM_CAP_EXIT_ON_EMULATION_FAILURE (1); a refused check counts as 0; a
+        host without guest_memfd has flags 0 whatever it would answer."""
+        answers = {abi.KVM_CAP_GUEST_MEMFD: 1, abi.KVM_CAP_GUEST_MEMFD_FLAGS: 0x3,
+                   emu_host.KVM_CAP_EXIT_ON_EMULATION_FAILURE: 1, abi.KVM_CAP_X86_MSR_FILTER: 1}
+        f = emu_host.HostFeatures(_CheckOnly(9, answers, refused={abi.KVM_CAP_X86_MSR_FILTER}), 9)
+        self.assertEqual((f.gmem, f.gmem_flags, f.emulation_failure_cap), (True, 0x3, 1))
+        self.assertIn(("KVM_CAP_X86_MSR_FILTER", 0, False), f.modelled, "a refused check")
+        del answers[abi.KVM_CAP_GUEST_MEMFD]
+        f = emu_host.HostFeatures(_CheckOnly(9, answers), 9)
+        self.assertEqual((f.gmem, f.gmem_flags), (False, 0))
 
 
 @requires_kvm

@@ -240,6 +240,31 @@ class GhciCpuid(TdxTestCase):
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
         self.check_cpuid(gvm, queries)
 
+    def test_cpuid_vmcall_class_edges(self):
+        """get_out_of_range_cpuid_entry() at the edges of its classes, with class
+        leaves of the VMM's own at 0x3FFFFF00 (max 0x3FFFFFFF), 0x4FFFFF00 (max
+        0x4FFFFFFF) and 0xC0000000 (max 0xC0000002): 0x3FFFFFFF is still the basic
+        class, above its maximum (the max basic leaf); 0x4FFFFFFF is the last of
+        the 0x4xxxxxxx classes, in range of 0x4FFFFF00 (a miss: zeros), and
+        0x50000000 the basic class again; 0xBFFFFFFF belongs to 0x80000000's class
+        (above 0x80000008: the max basic leaf), 0xC0000001 to 0xC0000000's (in
+        range: zeros) and 0xC0000003 is above it.  A miss of leaf 0x1F, whose
+        sub-leaf 1 exists, gives ECX = the index and EDX from sub-leaf 1 (kvm_cpuid())."""
+        def edit(table):
+            out = distinctive(table)
+            max_basic = find(out, 0)[3]
+            assert max_basic >= 0x1F, "max basic leaf 0x%x: leaf 0x1F must be in range" % max_basic
+            out = [e for e in out if e[0] != 0x1F]
+            out += [(0x3FFFFF00, 0, 0, 0x3FFFFFFF, 1, 2, 3), (0x4FFFFF00, 0, 0, 0x4FFFFFFF, 4, 5, 6),
+                    (0xC0000000, 0, 0, 0xC0000002, 7, 8, 9),
+                    (0x1F, 0, SIGNIFCANT_INDEX, 0x11, 0x12, 0x13, 0x14),
+                    (0x1F, 1, SIGNIFCANT_INDEX, 0x21, 0x22, 0x23, 0x55AA)]
+            return out
+        self.run_cpuid_queries(edit, [((0x3FFFFFFF, 0), MAX_SUB0), ((0x4FFFFFFF, 0), ZEROS),
+                                      ((0x50000000, 1), MAX_SUB1), ((0xBFFFFFFF, 0), MAX_SUB0),
+                                      ((0xC0000001, 0), ZEROS), ((0xC0000003, 1), MAX_SUB1),
+                                      ((0x1F, 5), (0, 0, 5, 0x55AA))])
+
     def test_cpuid_vmcall_in_range_miss_gives_zeros(self):
         """A leaf within its class maximum but not in the table, or a significant index with
         no entry: all zeros, not the max basic leaf (§7)."""
