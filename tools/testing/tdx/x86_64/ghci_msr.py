@@ -724,6 +724,66 @@ class GhciMsr(TdxTestCase):
         self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
         self.assertEqual(vcpu.get_msrs([MSR_IA32_MCG_CAP, MSR_MTRRcap]), before)
 
+    def refused_msr_ops(self, vcpu):
+        """One refused guest access per check that KVM answers with 1
+        (KVM_MSR_RET_INVALID): tdx_set_msr()/tdx_get_msr() (MCG_EXT_CTL without
+        MCG_LMCE_P), kvm_set_msr_common() (ARCH_CAPABILITIES and PLATFORM_INFO
+        from the guest, PAT, MISC_FEATURES_ENABLES, POLL_CONTROL),
+        kvm_mtrr_set_msr()/kvm_mtrr_get_msr() (defType, fixed, variable MTRRs,
+        the one after the 8th pair), set_msr_mce()/get_msr_mce() (MCG_CTL
+        without MCG_CTL_P, MCi_CTL2 without MCG_CMCI_P, MCi_CTL, MCi_STATUS) and
+        kvm_x2apic_msr_write() (read-only ID, reserved bits 63:32, ESR not 0).
+        Each value differs, so an exit's msr.data names its op.  The host clears
+        PLATFORM_INFO.CPUID_FAULT first, so that MISC_FEATURES_ENABLES = 1 is
+        refused for that alone."""
+        platform_info = self.msr(vcpu, MSR_PLATFORM_INFO)
+        self.assertEqual(vcpu.set_msrs({MSR_PLATFORM_INFO: platform_info & ~PLATFORM_INFO_CPUID_FAULT}), 1)
+        return [
+            wrmsr(MSR_IA32_MCG_EXT_CTL, 1), rdmsr(MSR_IA32_MCG_EXT_CTL),
+            wrmsr(MSR_IA32_ARCH_CAPABILITIES, 0x1A),
+            wrmsr(MSR_IA32_CR_PAT, 0x0007040600070402),             # type 2 in byte 0
+            wrmsr(MSR_MTRRdefType, 0x1C06),                         # reserved bit 12
+            wrmsr(MSR_MTRRfix64K_00000, 0x0306060606060606),        # type 3 in byte 7
+            wrmsr(MSR_MTRRphysBase0 + 16, 0x6), rdmsr(MSR_MTRRphysBase0 + 16),
+            wrmsr(MSR_MTRRphysMask0, 1 << 10 | 1 << 11),            # reserved bit 10
+            wrmsr(MSR_PLATFORM_INFO, platform_info),
+            wrmsr(MSR_MISC_FEATURES_ENABLES, 1 << 1),
+            wrmsr(MSR_MISC_FEATURES_ENABLES, MISC_FEATURES_CPUID_FAULT),
+            wrmsr(MSR_IA32_MCG_CTL, 0), rdmsr(MSR_IA32_MCG_CTL),
+            wrmsr(MSR_IA32_MC0_CTL2, 1 << 30 | 0x7FFF), rdmsr(MSR_IA32_MC0_CTL2),
+            wrmsr(MSR_IA32_MC0_CTL + 4 * 31, 0x5),
+            wrmsr(MSR_IA32_MC0_CTL + 1, 0x8000000000000009),
+            wrmsr(MSR_KVM_POLL_CONTROL, 0x2),
+            wrmsr(X2APIC_ID, 0x7),
+            wrmsr(X2APIC_SPIV, 1 << 32 | 0x1FF),
+            wrmsr(X2APIC_ESR, 0xB),
+        ]
+
+    def test_refused_msrs_exit_reason_inval(self):
+        """Every refused access above exits with reason INVAL when userspace
+        enabled only INVAL (kvm_msr_reason(): any failure but
+        KVM_MSR_RET_UNSUPPORTED and FILTERED, arch/x86/kvm/x86.c), msr.index and
+        msr.data those of the access (0 for RDMSR); with msr.error set the guest
+        gets INVALID_OPERAND each time."""
+        gvm, vcpu = self.msr_td(exits=REASON_INVAL)
+        ops = self.refused_msr_ops(vcpu)
+        self.set_ops(gvm, ops)
+        poison_exit(vcpu)
+        for op, index, value in ops:
+            exit_reason = abi.KVM_EXIT_X86_WRMSR if op == WRMSR else abi.KVM_EXIT_X86_RDMSR
+            m = self.run_msr_exit(vcpu, exit_reason, REASON_INVAL, index, value if op == WRMSR else 0)
+            m.error = 1
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * len(ops))
+
+    def test_refused_msrs_no_exit_for_reason_unknown(self):
+        """The same refused accesses with only reason UNKNOWN enabled: none of
+        them is KVM_MSR_RET_UNSUPPORTED, so no exit; INVALID_OPERAND each."""
+        gvm, vcpu = self.msr_td(exits=REASON_UNKNOWN)
+        self.set_ops(gvm, self.refused_msr_ops(vcpu))
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * self.nr_ops)
+
     def test_misc_enable_fast_string_set_and_cleared(self):
         """The guest sets MISC_ENABLE.FAST_STRING and clears it again: both writes
         keep the read-only PMU bits (only bits that change are checked,
