@@ -77,6 +77,9 @@ def update(data, ran, run_name, summary):
     entries whose mutant ran and was killed go (a case now catches it), the
     others keep their state and get the current line.  Returns the data."""
     known = index(data)
+    # The same mistake on identical lines of one function is one key: its
+    # entry stays while any of them survives, whatever order they ran in.
+    surviving = {mutant_key(m) for m in ran if m.outcome == "survived"}
     for m in ran:
         key = mutant_key(m)
         entry = known.get(key)
@@ -88,7 +91,7 @@ def update(data, ran, run_name, summary):
                          "state": "needs a case", "why": ""}
                 known[key] = entry
             entry["line"] = m.line
-        elif m.outcome in ("killed", "timeout") and entry is not None:
+        elif m.outcome in ("killed", "timeout") and entry is not None and key not in surviving:
             del known[key]
     data["survivors"] = sorted(known.values(), key=lambda e: (e["file"], e.get("line") or 0, e["operator"]))
     data["runs"][run_name] = summary

@@ -265,6 +265,21 @@ class Triage(unittest.TestCase):
                                ("emu/a.py", 9, "y = 1", "equivalent"),
                                ("emu/b.py", 5, "e = errno.EIO", "needs a case")])
 
+    def test_update_keeps_a_key_one_of_its_mutants_survives(self):
+        """The same mistake on two identical lines of one function shares an
+        entry: one killed, one surviving keeps it, in either order."""
+        for order in (("killed", "survived"), ("survived", "killed")):
+            with self.subTest(order=order):
+                data = {"runs": {}, "survivors": [self.entry(before="return 1", after="return 2",
+                                                             state="equivalent", why="why")]}
+                ran = [fake("emu/a.py", 10 + i, "tdx/OffByOne", "return 1", "return 2", outcome)
+                       for i, outcome in enumerate(order)]
+                for m in ran:
+                    m.job_id += "-%d" % m.line
+                out = triage.update(data, ran, "subset", {})
+                self.assertEqual([(e["before"], e["state"], e["why"]) for e in out["survivors"]],
+                                 [("return 1", "equivalent", "why")])
+
     def test_score_excludes_equivalent(self):
         data = {"runs": {}, "survivors": [
             self.entry(before="y = 1", after="y = 2", state="equivalent", why="unused"),
