@@ -231,7 +231,7 @@ def main(argv=None):
     files, mutants, picked = result
 
     extra = {"seconds": round(time.monotonic() - start), "jobs": args.jobs, "kernels": kernels,
-             "files": len(files), "population": len(mutants)}
+             "files": len(files), "population": len(mutants), "complete": True}
     print("tdx.mutate: session %s (cr-report reads it)" % session, file=sys.stderr)
     return conclude(args, data, picked, label, extra, os.path.splitext(session)[0] + ".txt")
 
