@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The test command a mutant must fail: python3 -m tdx.mutate.suite [--mutated FILE] [--kernels ...]
 
-Exit 0 when every test passed (the mutant survived), 1 at the first failure.
+Exit 0 when every test passed (the mutant survived), 1 at the first failure,
+2 for a usage error (bad --kernels or --select: no verdict at all).
 The tests are the x86_64 suite on the emulated platform and the model's unit
 tests (tests/test_emu_*.py), run in one process with unittest's failfast so
 that a killed mutant costs only the tests up to the first failure.  Order, for
@@ -31,6 +32,7 @@ import unittest
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # .../tdx
 UNIT_TESTS = "test_emu_*.py"
+USAGE = 2                   # a usage error (argparse's status too): the worker reports it, never a kill
 # Slow cases that rarely decide a mutant (1000 TD lifecycles for a leak) run
 # last, after the other releases, so that a killed mutant seldom waits for them.
 LAST = ("*.test_td_lifecycles_do_not_leak",)
@@ -164,8 +166,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TDX_PLATFORM", "emulated")
-    kernels = releases(args.kernels)
-    selection = read_selection(args.select) if args.select else None
+    try:
+        kernels = releases(args.kernels)
+        selection = read_selection(args.select) if args.select else None
+    except SystemExit as exc:
+        # Not a verdict on the mutant: exit 1 would count it as killed.
+        print(exc.code, file=sys.stderr)
+        return USAGE
 
     def under(release, names):
         """The modules among `names` with something selected under `release`."""

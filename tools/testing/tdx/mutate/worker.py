@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 
 from tdx.mutate import operators
+from tdx.mutate.suite import USAGE
 
 OUTPUT_LIMIT = 4000
 _child = None
@@ -45,7 +46,8 @@ def _stop(signum, frame):
 
 
 def run_command(command, timeout):
-    """(outcome, output) of the test command: killed (exit != 0), survived (0), timeout."""
+    """(outcome, output) of the test command: survived (exit 0), error (2, a
+    usage error: no verdict), killed (any other), timeout."""
     global _child
     _child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, start_new_session=True)
@@ -58,6 +60,8 @@ def run_command(command, timeout):
     finally:
         _kill_child()
     text = out.decode("utf-8", "replace")
+    if _child.returncode == USAGE:           # the test command refused its arguments: no verdict
+        return "error", text
     return ("killed" if _child.returncode != 0 else "survived"), text
 
 

@@ -398,6 +398,24 @@ class CoverageMapRules(unittest.TestCase):
                 suite.read_selection(path)
             self.assertIn("--select", str(cm.exception))
 
+    def test_usage_error_is_no_verdict(self):
+        """A test command that refuses its arguments (exit 2) is a worker
+        error, never a killed mutant; exit 1 is a kill, 0 a survivor."""
+        from tdx.mutate import worker
+        for status, outcome in ((0, "survived"), (1, "killed"), (2, "error"), (3, "killed")):
+            with self.subTest(status=status):
+                got, _ = worker.run_command([sys.executable, "-c", "raise SystemExit(%d)" % status], 60)
+                self.assertEqual(got, outcome)
+        path = os.path.join(self.root, "bad.json")
+        with open(path, "w") as f:
+            f.write("[1]")
+        p = subprocess.run([sys.executable, "-m", "tdx.mutate.suite", "--select", path],
+                           env=dict(os.environ, PYTHONPATH=os.path.dirname(PACKAGE)), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("--select %s" % path, p.stderr)
+
     def test_plan_runs_every_module_first_then_x86_64_per_release(self):
         from tdx.lib.generations import FIRST, NEWEST
         plan = suite.plan("%s,%s" % (NEWEST, FIRST))
