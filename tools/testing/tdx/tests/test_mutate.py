@@ -398,6 +398,7 @@ class CoverageMapRules(unittest.TestCase):
                 suite.read_selection(path)
             self.assertIn("--select", str(cm.exception))
 
+    @requires_cosmic_ray
     def test_usage_error_is_no_verdict(self):
         """A test command that refuses its arguments (exit 2) is a worker
         error, never a killed mutant; exit 1 is a kill, 0 a survivor."""
@@ -406,6 +407,9 @@ class CoverageMapRules(unittest.TestCase):
             with self.subTest(status=status):
                 got, _ = worker.run_command([sys.executable, "-c", "raise SystemExit(%d)" % status], 60)
                 self.assertEqual(got, outcome)
+
+    def test_suite_bad_selection_exits_2(self):
+        """tdx.mutate.suite refuses a bad --select in one line with exit 2 (no verdict)."""
         path = os.path.join(self.root, "bad.json")
         with open(path, "w") as f:
             f.write("[1]")
