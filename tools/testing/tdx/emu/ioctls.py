@@ -31,14 +31,13 @@ hw_error).
 
 import contextlib
 import errno
-import os
 import struct
 
 from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
 from tdx.emu import cpuid as _cpuid, gmem as _gmem, msrs as _msrs
 from tdx.emu.concurrency import vm_state_guard
-from tdx.emu.state import (MsrFilter, TdVcpu, TD_STATE_INITIALIZED, TD_STATE_RUNNABLE,
+from tdx.emu.state import (MsrFilter, TdVcpu, present_cpus, TD_STATE_INITIALIZED, TD_STATE_RUNNABLE,
                            TD_STATE_UNINITIALIZED, VCPU_TD_STATE_INITIALIZED,
                            VCPU_TD_STATE_UNINITIALIZED)
 from tdx.emu.tdx_module import NO_SUBLEAF, td_cpuid
@@ -478,10 +477,11 @@ def _init_mem_region(vm, vcpu, kcmd, host):
         _err(errno.EINVAL, "KVM_TDX_INIT_MEM_REGION: region")
     measure = bool(kcmd.flags & abi.KVM_TDX_MEASURE_MEMORY_REGION)
     ret = 0
+    pages = _SourcePages(host, source, nr_pages)
     while nr_pages:
         # kvm_gmem_populate() + tdx_gmem_post_populate() (TDH.MEM.PAGE.ADD,
         # TDH.MR.EXTEND) for one page, in the order of the release played.
-        err, data = vm.memory.populate(gpa, _source_reader(host, source), vm.kernel)
+        err, data = vm.memory.populate(gpa, pages.reader(source), vm.kernel)
         if err:
             ret = abs(err)
             break
@@ -505,13 +505,55 @@ def _init_mem_region(vm, vcpu, kcmd, host):
     return 0
 
 
-def _source_reader(host, source):
-    """Pinning the source page (get_user_pages_fast()): a callable returning
-    its bytes or raising OSError(EFAULT); None for a NULL source, which the
-    7.0+ kvm_gmem_populate() does not pin at all."""
-    if not source:
-        return None
-    return lambda: _read(host, source, PAGE_SIZE)
+class _SourcePages:
+    """The source pages of one KVM_TDX_INIT_MEM_REGION, pinned page by page
+    (get_user_pages_fast()) as the kernel does.
+
+    Copying each page out of the caller's memory is a pair of syscalls
+    (_Host.read), so the pages are copied a batch at a time and handed out
+    from there; a batch that cannot be copied whole (a page of it is not
+    mapped) is not kept, and its pages are then copied one by one, so the
+    page that fails, and the progress written back, are the kernel's.  The
+    copy is ahead of the pages added: only a source that is also the
+    destination's private view could tell, which a guest_memfd is not
+    (FAULT "private-visible" aside)."""
+
+    BATCH = 64                          # pages per copy (256 KiB)
+
+    def __init__(self, host, source, nr_pages):
+        self.host = host
+        self.nr_pages = nr_pages
+        self.first = source             # the address the batches are counted from
+        self.start = self.end = 0       # the batch held: [start, end) of the caller's memory
+        self.batch = b""
+
+    def reader(self, source):
+        """A callable returning the page at `source` or raising
+        OSError(EFAULT); None for a NULL source, which the 7.0+
+        kvm_gmem_populate() does not pin at all."""
+        if not source:
+            return None
+        return lambda: self._page(source)
+
+    def _page(self, source):
+        if not self.start <= source < self.end:
+            self._fill(source)
+        if self.start <= source < self.end:
+            off = source - self.start
+            return self.batch[off:off + PAGE_SIZE]
+        return _read(self.host, source, PAGE_SIZE)
+
+    def _fill(self, source):
+        left = self.nr_pages - (source - self.first) // PAGE_SIZE
+        length = min(left, self.BATCH) * PAGE_SIZE
+        self.start = self.end = 0
+        if length <= PAGE_SIZE:
+            return
+        try:
+            self.batch = _read(self.host, source, length)
+        except OSError:
+            return
+        self.start, self.end = source, source + length
 
 
 def get_cpuid_entries(vm):
@@ -618,7 +660,7 @@ def modelled_check_extension(cap, real, vm):
 def td_check_extension(cap, real, vm=None):
     """Per-VM KVM_CHECK_EXTENSION answers that differ for a TD."""
     if cap == abi.KVM_CAP_MAX_VCPUS:
-        return vm.max_vcpus if vm is not None else min(real, os.cpu_count() or 1)
+        return vm.max_vcpus if vm is not None else min(real, present_cpus())
     if cap == abi.KVM_CAP_READONLY_MEM:
         # kvm_vm_ioctl_check_extension(): kvm_arch_has_readonly_mem(kvm), false
         # for VMs with protected state (x86.c; §3.1).  FAULT

@@ -4,6 +4,7 @@ TDX module (TDCS, TDVPS) hold for them.  Pure data; behaviour lives in
 ioctls.py (KVM_TDX_*), tdx_module.py (TDCALL) and vmcall.py (TDG.VP.VMCALL).
 """
 
+import functools
 import os
 import threading
 from collections import namedtuple
@@ -33,6 +34,14 @@ KVM_MAX_VCPUS = 4096                    # x86 KVM_MAX_VCPUS (kvm_host.h, CONFIG_
 VeInfo = namedtuple("VeInfo", "exit_reason exit_qualification gla gpa instr_info category")
 VeInfo.__new__.__defaults__ = (0,)
 
+
+
+@functools.lru_cache(maxsize=None)
+def present_cpus():
+    """num_present_cpus() as the model uses it (KVM_CAP_MAX_VCPUS, a TD's
+    max_vcpus): asked once per process, as the model does not play CPU
+    hotplug, and asking costs an open and read of a sysfs file per TD."""
+    return os.cpu_count() or 1
 
 class MsrFilter:
     """KVM_X86_SET_MSR_FILTER content as KVM stores it (struct kvm_x86_msr_filter).
@@ -110,7 +119,7 @@ class TdVm:
         self.kernel = kernel or Kernel()
         self.sysinfo = sysinfo or TdxSysInfo()
         # tdx_vm_init(): kvm->max_vcpus = min(KVM max, num_present_cpus()) (§1)
-        self.max_vcpus = max_vcpus or min(KVM_MAX_VCPUS, os.cpu_count() or 1)
+        self.max_vcpus = max_vcpus or min(KVM_MAX_VCPUS, present_cpus())
         self.state = TD_STATE_UNINITIALIZED
         # TD_PARAMS as given to TDH.MNG.INIT (KVM_TDX_INIT_VM, §2.3)
         self.attributes = 0

@@ -465,6 +465,73 @@ class InitMemRegion(Base):
         self.assertEqual(self.last, (src + PAGE, 0x101000, 2))
         self.assertEqual(len(self.vm.memory.populated), 1)
 
+    def unreadable_source_page(self, pages, bad):
+        """INIT_MEM_REGION of `pages` source pages whose page `bad` cannot be
+        pinned: EFAULT there, the pages before it added with their own data,
+        the progress written back pointing at it."""
+        vcpu, = self.ready()
+        src, data = self.source(pages)
+        self.host = _HoleyHost(self.host, src + bad * PAGE, PAGE)
+        Host.write(src, data)
+        self.assertErrno(errno.EFAULT, self.add, vcpu, src, 0x100000, pages)
+        self.assertEqual(self.last, (src + bad * PAGE, 0x100000 + bad * PAGE, pages - bad))
+        self.assertEqual(self.vm.memory.populated,
+                         [(0x100000 + i * PAGE, data[i * PAGE:(i + 1) * PAGE]) for i in range(bad)])
+
+    def test_unreadable_source_page_first(self):
+        self.unreadable_source_page(3, 0)
+
+    def test_unreadable_source_page_middle(self):
+        self.unreadable_source_page(3, 1)
+
+    def test_unreadable_source_page_last(self):
+        self.unreadable_source_page(3, 2)
+
+    def test_unreadable_page_after_the_source_not_touched(self):
+        """Only the region's own pages are pinned: an unmapped page right after
+        the last one (the copy batch would reach it) does not matter."""
+        for pages in (1, 3, ioctls._SourcePages.BATCH):
+            with self.subTest(pages=pages):
+                self.setUp()
+                vcpu, = self.ready()
+                src, data = self.source(pages + 1)
+                self.host = _HoleyHost(self.host, src + pages * PAGE, PAGE)
+                Host.write(src, data)
+                self.add(vcpu, src, 0x100000, pages)
+                self.assertEqual(self.last, (src + pages * PAGE, 0x100000 + pages * PAGE, 0))
+                self.assertEqual(len(self.vm.memory.populated), pages)
+
+    def test_unreadable_source_page_at_the_copy_batch_edges(self):
+        """The source is copied in batches (ioctls._SourcePages): a page that
+        cannot be pinned on either side of a batch boundary still fails at
+        itself, with every page before it added."""
+        batch = ioctls._SourcePages.BATCH
+        for bad in (batch - 1, batch, batch + 1):
+            with self.subTest(bad=bad):
+                self.setUp()
+                self.unreadable_source_page(batch + 2, bad)
+
+
+class _HoleyHost:
+    """The test's Host with `length` bytes at `start` unmapped: a copy that
+    touches them fails with EFAULT, as _Host's (the emulated platform's)
+    does for memory the caller has not mapped."""
+
+    def __init__(self, host, start, length):
+        self.host = host
+        self.start, self.end = start, start + length
+
+    def alloc(self, data_or_size):
+        return self.host.alloc(data_or_size)
+
+    def read(self, addr, length):
+        if addr < self.end and self.start < addr + length:
+            raise OSError(errno.EFAULT, "copy_from_user(%#x)" % addr)
+        return self.host.read(addr, length)
+
+    def write(self, addr, data):
+        return self.host.write(addr, data)
+
 
 class Finalize(Base):
     """§2.6"""
