@@ -123,6 +123,21 @@ class MemslotDeletionUnderFault(unittest.TestCase):
         self.go.set()
         return vcpu, fault, deleter, deletion
 
+    def test_moved_slot_valid_again(self):
+        """A plain memslot moved to another GPA: KVM publishes the old slot
+        KVM_MEMSLOT_INVALID only while it waits for kvm->srcu, then installs
+        the moved one (kvm_invalidate_memslot(), kvm_swap_active_memslots()).
+        Once the move has returned, the fault path finds a valid slot at the
+        new GPA and returns at once, on the newest and on a 6.17 kernel, even
+        with a signal pending (no retry, no EINTR)."""
+        for release in (None, "6.17"):
+            with self.subTest(release=release):
+                self.td(release)
+                self.m.set_region(1, 0, SLOT_SIZE, mem.PAGE_SIZE, self.uspace.addr, 0, 0)
+                self.m.set_region(1, 0, 2 * SLOT_SIZE, mem.PAGE_SIZE, self.uspace.addr, 0, 0)
+                self.assertIsNone(self.m.slot_of(SLOT_SIZE))
+                self.assertIsNone(self.m.private_fault_retry(2 * SLOT_SIZE, lambda: True))
+
     def test_fixed_kernel_leaves_srcu(self):
         """6.18 and later: the deletion completes; the fault path returns
         with no memslot left (the caller reports the memory fault)."""
@@ -180,20 +195,24 @@ class PerCpuLists(unittest.TestCase):
         self.assertEqual(self.percpu.cpus, {1: [], 2: [v]})
         self.assertEqual(v.cpu, 2)
 
-    def refused_then_load(self, vm):
+    def refused_then_load(self, vm, cpu=3):
         first = self.vcpu(vm, 0)
-        self.percpu.load(first, 3)
+        self.percpu.load(first, cpu)
         dup = self.vcpu(vm, 0)
-        self.percpu.load(dup, 3)
+        self.percpu.load(dup, cpu)
         self.percpu.free(dup)
-        self.percpu.load(self.vcpu(vm, 1), 3)
+        self.percpu.load(self.vcpu(vm, 1), cpu)
 
     def test_freed_vcpu_leaves_its_list(self):
-        """6.19 (1e3a825c9ec9): nothing in the kernel log."""
+        """6.19 (1e3a825c9ec9): nothing in the kernel log, whichever CPU it was
+        loaded on: CPUs 0 and 1 too, next to the -1 of a vCPU on no list
+        (tdx_vcpu_free() tests vcpu->cpu != -1)."""
         for release in ("6.19", None):
-            with self.subTest(release=release):
-                self.refused_then_load(FakeVm(release))
-                self.assertEqual(self.reader.read(), [])
+            for cpu in (0, 1, 3):
+                with self.subTest(release=release, cpu=cpu):
+                    self.setUp()
+                    self.refused_then_load(FakeVm(release), cpu)
+                    self.assertEqual(self.reader.read(), [])
 
     def test_freed_vcpu_left_on_its_list(self):
         """6.18, or FAULT vcpu-create-list-add: the next load on that CPU oopses."""

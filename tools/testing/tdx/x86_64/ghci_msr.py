@@ -673,7 +673,8 @@ class GhciMsr(TdxTestCase):
 
     def test_mce_bank_writes(self):
         """set_msr_mce(): MCi_CTL takes 0 or all ones, bits 10 and 0 may be clear
-        (bank 31's CTL at 0x47C); other values refused.  MCi_STATUS takes only 0
+        (bank 31's CTL at 0x47C); other values refused, from the host too (bank
+        0's CTL, 0x400, the first index of the banks).  MCi_STATUS takes only 0
         from the guest, anything from the host.  MCi_CTL2 without CMCI_P: the host
         may write 0 only, the guest nothing."""
         ones = (1 << 64) - 1
@@ -688,6 +689,8 @@ class GhciMsr(TdxTestCase):
                          [ghci.status_name(s) for s in (SUCCESS, INVALID_OPERAND, INVALID_OPERAND, SUCCESS,
                                                         INVALID_OPERAND, INVALID_OPERAND)])
         self.assertEqual(vcpu.set_msrs({status0: 0x8000000000000001}), 1, "host MCi_STATUS")
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_MC0_CTL: 0x5}), 0, "host MC0_CTL = 5")
+        self.assertEqual(vcpu.set_msrs({MSR_IA32_MC0_CTL: ones & ~(1 << 10)}), 1, "host MC0_CTL = all ones but bit 10")
         self.assertEqual(vcpu.set_msrs({MSR_IA32_MC0_CTL2: 0}), 1, "host MCi_CTL2 = 0")
         self.assertEqual(vcpu.set_msrs({MSR_IA32_MC0_CTL2: 1}), 0, "host MCi_CTL2 = 1 without CMCI_P")
         self.assertEqual(vcpu.get_msrs([ctl31, status0]), {ctl31: ones & ~(1 << 10 | 1), status0: 0x8000000000000001})
