@@ -112,6 +112,21 @@ void guest_map_gpa_invalid_operand(uint64_t gpa)
 	GUEST_DONE();
 }
 
+/*
+ * The last legal ranges, one page short of each refusal above: the two last
+ * private pages end exactly at the shared bit, the two last shared pages
+ * exactly at MAXPHYADDR.  tdx_map_gpa() checks the range's last byte, not
+ * the byte after it, so both exit to userspace.
+ */
+void guest_map_gpa_last_pages(uint64_t unused)
+{
+	uint64_t sbit = td_boot_params.shared_bit;
+
+	map_gpa_ok(sbit - 2 * PAGE_SIZE, 2 * PAGE_SIZE);
+	map_gpa_ok((sbit << 1) - 2 * PAGE_SIZE, 2 * PAGE_SIZE);
+	GUEST_DONE();
+}
+
 /* 4 MiB + 8 KiB both ways: the host sees 2 MiB chunks from the guest's (unaligned) GPA. */
 void guest_map_gpa_chunks(uint64_t gpa)
 {

@@ -151,6 +151,17 @@ class PrivateMemAccess(PrivateMemoryCase):
         gvm, vcpu = self.create_td("guest_map_gpa_invalid_operand", args=AREA_PAGE)
         vcpu.run_until_done()
 
+    def test_map_gpa_last_pages(self):
+        """The edges test_map_gpa_invalid_operand refuses one page beyond: the
+        last two private pages (ending at the shared bit) and the last two
+        shared pages (ending at MAXPHYADDR) each exit to userspace, with the
+        GPA without the shared bit; the guest gets SUCCESS for both."""
+        gvm, vcpu = self.create_td("guest_map_gpa_last_pages")
+        last = gvm.shared_bit - 2 * PAGE
+        self.expect_map_gpa(gvm, vcpu, last, 2, private=True)
+        self.expect_map_gpa(gvm, vcpu, last, 2, private=False)
+        vcpu.run_until_done()
+
     def test_map_gpa_2m_chunks(self):
         """A range over 2 MiB arrives as 2 MiB exits counted from the guest's GPA, both ways."""
         gvm, vcpu = self.create_td("guest_map_gpa_chunks", args=UNBACKED_GPA)
