@@ -126,6 +126,7 @@ CATCHES = {
         "private_mem_access.test_map_gpa_bad_completion_fails_run",
         "private_mem_access.test_map_gpa_einval_completion",
         "private_mem_access.test_map_gpa_exit_clears_stale_ret",
+        "private_mem_access.test_map_gpa_last_pages",
         "private_mem_access.test_map_gpa_retry_completion",
         "private_mem_access.test_map_gpa_retry_on_pending_interrupt",
         "private_mem_access.test_private_shared_private_reads_zero",
