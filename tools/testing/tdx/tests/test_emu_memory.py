@@ -429,6 +429,14 @@ class Accept(Base):
         self.private(0x100000)
         self.assertEqual(self.m.accept(0x100000, 0), mem.ACCEPT_INVALID)
 
+    def test_memslot_end_edges(self):
+        """The memslot's last page is its own; the page right after its end is
+        in no memslot (kvm_gmem_get_pfn() has no slot there): INVALID."""
+        last, after = SLOT_SIZE - PAGE, SLOT_SIZE
+        self.private(last, 2 * PAGE)
+        self.assertEqual(self.m.accept(last, 0), mem.ACCEPT_OK)
+        self.assertEqual(self.m.accept(after, 0), mem.ACCEPT_INVALID)
+
     def test_2m_is_size_mismatch(self):
         """KVM maps private memory 4K only; only the first page of the range is faulted in."""
         self.private(0, PAGE)                       # pages 1..511 need not be private

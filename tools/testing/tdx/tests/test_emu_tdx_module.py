@@ -10,10 +10,13 @@ the TD vCPU's initial GPRs (tdh_vp_init.c) and MRTD.
 
 import errno
 import hashlib
+import itertools
 import unittest
+from unittest import mock
 
 from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
+from tdx.emu import measurement
 from tdx.emu.errors import EmuMemoryFault, EmuRunError
 from tdx.emu.measurement import Measurement
 from tdx.emu.regs import GPR_NAMES, Regs
@@ -344,6 +347,31 @@ class Mrtd(unittest.TestCase):
         h.update(self.block(b"MEM.PAGE.ADD", 0x101000))
         self.assertEqual(m.finalize(), h.digest())
         self.assertEqual(len(m.mrtd), 48)
+
+    def mrtd(self, pages):
+        """SHA-384 over TDH.MEM.PAGE.ADD and TDH.MR.EXTEND of `pages`, computed here."""
+        h = hashlib.sha384()
+        for gpa, page in pages:
+            h.update(self.block(b"MEM.PAGE.ADD", gpa))
+            for off in range(0, 4096, 256):
+                h.update(self.block(b"MR.EXTEND", gpa + off))
+                h.update(page[off:off + 256])
+        return h.digest()
+
+    def test_fresh_td_shares_nothing_with_an_earlier_one(self):
+        """The hash states are cached across TDs (emu/measurement.py): a TD
+        whose first page is the second page of the first TD measured in the
+        process (same GPA, same bytes) still starts from TDH.MNG.INIT's empty
+        state, not from the first TD's state after that page."""
+        first = [(0x100000, b"\x11" * 4096), (0x101000, b"\x22" * 4096)]
+        second = [(0x101000, b"\x22" * 4096), (0x102000, b"\x33" * 4096)]
+        with mock.patch.object(measurement, "_CHAIN", {}), \
+                mock.patch.object(measurement, "_NEXT_KEY", itertools.count(1)):
+            for pages in (first, second, first):
+                m = Measurement()
+                for gpa, page in pages:
+                    m.add_page(gpa, page, measure=True)
+                self.assertEqual(m.finalize(), self.mrtd(pages))
 
 
 if __name__ == "__main__":

@@ -138,6 +138,22 @@ class GuestMemfd(TdxTestCase):
                 for size in (PAGE, 2 * PAGE):
                     self.kvm.system.close(vm.create_guest_memfd(size, flags, owned=False))
 
+    def test_size_upper_edge(self):
+        """The size is a loff_t (kvm_gmem_create(): size <= 0 refused): the
+        largest whole-page size, 2^63 - 4096, is accepted and fstat() reports
+        it; 2^63, negative as a loff_t, is EINVAL, as is 2^64 - 4096.  No
+        memory is allocated for the size alone."""
+        vm = self.td_vm()
+        largest = (1 << 63) - PAGE
+        fd = vm.create_guest_memfd(largest, owned=False)
+        try:
+            self.assertEqual(self.kvm.system.fstat(fd).st_size, largest)
+        finally:
+            self.kvm.system.close(fd)
+        for size in (1 << 63, (1 << 64) - PAGE):
+            with self.subTest(size=hex(size)):
+                self.assertErrno(errno.EINVAL, vm.create_guest_memfd, size, owned=False)
+
     def test_two_files_fstat(self):
         """Two guest_memfds of 1 and 2 pages: fstat gives st_size 4096 and 8192,
         the first unchanged after the second exists, different inode numbers,
