@@ -442,6 +442,15 @@ class Accept(Base):
         self.private(0, PAGE)                       # pages 1..511 need not be private
         self.assertEqual(self.m.accept(0, 1), mem.ACCEPT_SIZE)
 
+    def test_2m_accept_of_a_gpa_not_2m_aligned(self):
+        """TDG.MEM.PAGE.ACCEPT at 2M of a GPA that is 4K- but not 2M-aligned
+        is an invalid operand, checked before the S-EPT walk (which would
+        answer SIZE_MISMATCH for a private page in a memslot)."""
+        for gpa in (PAGE, 2 * PAGE, 3 * PAGE, SLOT_SIZE - PAGE):
+            with self.subTest(gpa=hex(gpa)):
+                self.private(gpa)
+                self.assertEqual(self.m.accept(gpa, 1), mem.ACCEPT_INVALID)
+
     def test_2m_first_page_shared(self):
         self.private(PAGE, PAGE)
         self.assertEqual(self.m.accept(0, 1), mem.ACCEPT_INVALID)

@@ -10,6 +10,7 @@ EmuSystem injects #UD.
 
 import errno
 import os
+import types
 import unittest
 
 from tdx.emu import EmuSystem
@@ -177,17 +178,7 @@ class EmuPlatformPassThroughTest(unittest.TestCase):
         ndata covers them; None without the flag, with another flag only, or
         with ndata < 3; False for another suberror."""
         from tdx.emu.system import _exit_insn_bytes
-        from tdx.lib.abi import ffi
-        tdcall = b"\x66\x0f\x01\xcc"
-
-        def run(suberror, ndata, flags, size=len(tdcall), insn=tdcall):
-            r = ffi.new("struct kvm_run *")
-            r.exit_reason = abi.KVM_EXIT_INTERNAL_ERROR
-            r.internal.suberror, r.internal.ndata = suberror, ndata
-            raw = flags.to_bytes(8, "little") + bytes([size]) + insn.ljust(15, b"\x90")
-            ffi.memmove(ffi.addressof(r.internal, "data"), raw, len(raw))
-            return r
-
+        tdcall, run = TDCALL, _internal_error_exit
         emulation = abi.KVM_INTERNAL_ERROR_EMULATION
         self.assertEqual(_exit_insn_bytes(run(emulation, 3, 1)), tdcall)
         self.assertEqual(_exit_insn_bytes(run(emulation, 3, 1, size=2)), tdcall[:2])
@@ -195,6 +186,43 @@ class EmuPlatformPassThroughTest(unittest.TestCase):
         self.assertIsNone(_exit_insn_bytes(run(emulation, 3, 2)))
         self.assertIsNone(_exit_insn_bytes(run(emulation, 2, 1)))
         self.assertIs(_exit_insn_bytes(run(abi.KVM_INTERNAL_ERROR_DELIVERY_EV, 3, 1)), False)
+
+    def test_is_tdcall_only_at_an_emulation_failure(self):
+        """An INTERNAL_ERROR exit of another suberror (here DELIVERY_EV) is no
+        TDCALL, whatever its data holds: EmuSystem._is_tdcall() says so
+        without reading the vCPU's registers or guest memory; an emulation
+        failure carrying the TDCALL bytes is one when the host path borrows
+        the exit's bytes."""
+        system = EmuSystem()
+        Kvm(system).close()                 # the host's features are probed on /dev/kvm
+
+        class NoRegs:
+            def ioctl(self, *args):
+                raise AssertionError("registers read for an exit that is no emulation failure")
+            get = ioctl
+
+        other = types.SimpleNamespace(run=_internal_error_exit(abi.KVM_INTERNAL_ERROR_DELIVERY_EV, 3, 1),
+                                      regs=NoRegs())
+        self.assertFalse(system._is_tdcall(other, None))
+        if system.features.borrow_insn_bytes:
+            emulation = types.SimpleNamespace(run=_internal_error_exit(abi.KVM_INTERNAL_ERROR_EMULATION, 3, 1),
+                                              regs=NoRegs())
+            self.assertTrue(system._is_tdcall(emulation, None))
+
+
+TDCALL = b"\x66\x0f\x01\xcc"
+
+
+def _internal_error_exit(suberror, ndata, flags, size=len(TDCALL), insn=TDCALL):
+    """A kvm_run of KVM_EXIT_INTERNAL_ERROR laid out as an emulation failure
+    (flags, insn_size, insn_bytes in data[])."""
+    from tdx.lib.abi import ffi
+    r = ffi.new("struct kvm_run *")
+    r.exit_reason = abi.KVM_EXIT_INTERNAL_ERROR
+    r.internal.suberror, r.internal.ndata = suberror, ndata
+    raw = flags.to_bytes(8, "little") + bytes([size]) + insn.ljust(15, b"\x90")
+    ffi.memmove(ffi.addressof(r.internal, "data"), raw, len(raw))
+    return r
 
 
 if __name__ == "__main__":
