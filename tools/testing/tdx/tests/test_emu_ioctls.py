@@ -10,6 +10,7 @@ from tdx.lib import abi, ghci
 from tdx.lib.abi import ffi
 from tdx.emu import ioctls, msrs
 from tdx.emu.kernel import Kernel
+from tdx.emu.concurrency import TDX_OPERAND_BUSY
 from tdx.emu import state as st
 from tdx.emu.state import MsrFilter
 from tdx.tests.emu_helpers import SIG, FakeMemory, Host, cmd, cpuid_bytes, default_cpuid
@@ -349,8 +350,9 @@ class InitVcpu(Base):
         self.assertErrno(errno.EINVAL, self.init_vcpu, vcpu)
 
 
-class InitMemRegion(Base):
-    """§2.5"""
+class RegionOps:
+    """KVM_TDX_INIT_MEM_REGION from a test (with Base): the region written
+    back is in self.last."""
 
     def region(self, source, gpa, nr_pages):
         return self.host.alloc(struct.pack("<3Q", source, gpa, nr_pages))
@@ -366,6 +368,10 @@ class InitMemRegion(Base):
         data = b"".join(bytes([i + 1]) * PAGE for i in range(pages))
         addr = self.host.alloc(len(data) + PAGE)
         return (addr + PAGE - 1) & ~(PAGE - 1), data
+
+
+class InitMemRegion(RegionOps, Base):
+    """§2.5"""
 
     def test_success_measured(self):
         vcpu, = self.ready()
@@ -591,6 +597,65 @@ class VcpuCmdOrder(Base):
                 vcpu, = self.ready()
                 self.assertErrno(errno.EFAULT, ioctls.tdx_vcpu_ioctl, self.vm, vcpu, ffi.cast("void *", 0x1000),
                                  self.host)
+
+
+class BusyTdxModule(RegionOps, Base):
+    """A SEAMCALL that meets another one in flight in the TDX module
+    (TDX_OPERAND_BUSY), as two host threads can make it on a release before
+    6.19, where KVM_TDX_INIT_VCPU holds only its own vcpu->mutex (15945e9ec195
+    added tdx_acquire_vm_state_locks()).  The case holds the other SEAMCALL
+    in flight itself (emu/concurrency.py TdxModuleLocks, the pairs of its
+    CONFLICTS)."""
+
+    OLD = ("6.16", "6.18")
+
+    def old_td(self, release, nvcpus=1):
+        self.vm = st.TdVm(max_vcpus=4, memory=FakeMemory(), kernel=Kernel(release))
+        self.vm.split_irqchip = True
+        return self.ready(nvcpus)
+
+    def test_finalize_busy_is_ebusy(self):
+        """tdx_td_finalize(): TDH.MR.FINALIZE busy is -EBUSY with the status in
+        hw_error, not a KVM bug: the TD lives and FINALIZE succeeds once the
+        other SEAMCALL is done."""
+        for release in self.OLD:
+            with self.subTest(release=release):
+                self.old_td(release)
+                c = cmd(abi.KVM_TDX_FINALIZE_VM)
+                with self.vm.module_locks.seamcall("TDH.VP.CREATE"):
+                    self.assertErrno(errno.EBUSY, ioctls.tdx_vm_ioctl, self.vm, c, self.host)
+                # Bits 31:0 of a TDX status are operand details: KVM compares the class
+                # (TDX_SEAMCALL_STATUS_MASK, tdx_operand_busy()).
+                self.assertEqual(c.hw_error >> 32, TDX_OPERAND_BUSY >> 32)
+                self.assertFalse(self.vm.dead)
+                self.assertNotEqual(self.vm.state, st.TD_STATE_RUNNABLE)
+                self.assertEqual(self.vm_cmd(abi.KVM_TDX_FINALIZE_VM)[0], 0)
+                self.assertEqual(self.vm.state, st.TD_STATE_RUNNABLE)
+
+    def test_init_vcpu_busy_kills_td(self):
+        """tdx_td_vcpu_init(): TDH.VP.CREATE busy is a KVM bug (KVM_BUG_ON):
+        EIO, and the VM is dead."""
+        for release in self.OLD:
+            with self.subTest(release=release):
+                self.old_td(release)
+                vcpu = self.create_vcpu(1)
+                with self.vm.module_locks.seamcall("TDH.MR.EXTEND"):
+                    self.assertErrno(errno.EIO, self.init_vcpu, vcpu)
+                self.assertTrue(self.vm.dead)
+
+    def test_init_mem_region_extend_busy_is_eio(self):
+        """tdx_gmem_post_populate() before 6.19: TDH.MR.EXTEND busy is -EIO
+        without KVM_BUG_ON (TDX_BUG_ON_2() came with 6.19); the region written
+        back still names the page that failed, and the TD lives."""
+        for release in self.OLD:
+            with self.subTest(release=release):
+                vcpu, = self.old_td(release)
+                src, data = self.source(1)
+                Host.write(src, data)
+                with self.vm.module_locks.seamcall("TDH.VP.CREATE"):
+                    self.assertErrno(errno.EIO, self.add, vcpu, src, 0x100000, 1)
+                self.assertEqual(self.last, (src, 0x100000, 1))
+                self.assertFalse(self.vm.dead)
 
 
 class GetCpuid(Base):
