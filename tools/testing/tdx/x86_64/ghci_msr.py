@@ -442,10 +442,11 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(vcpu.set_msrs({MSR_IA32_MCG_EXT_CTL: 1}), 1, "host KVM_SET_MSRS")
         self.assertEqual(vcpu.get_msrs([MSR_IA32_MCG_EXT_CTL]), {MSR_IA32_MCG_EXT_CTL: 1})
 
-    def arch_capabilities_td(self, bit):
+    def arch_capabilities_td(self, bit, exits=None):
         """A TD whose vCPU's CPUID.7.0:EDX[29] is `bit` (KVM_SET_CPUID2 before
         the first KVM_RUN, which KVM allows), reading ARCH_CAPABILITIES."""
-        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_ARCH_CAPABILITIES), wrmsr(MSR_IA32_ARCH_CAPABILITIES, 0)])
+        gvm, vcpu = self.msr_td([rdmsr(MSR_IA32_ARCH_CAPABILITIES), wrmsr(MSR_IA32_ARCH_CAPABILITIES, 0)],
+                                exits=exits)
         table = [(f, i, fl, a, b, c, (d | CPUID_7_EDX_ARCH_CAPABILITIES) if bit else
                   (d & ~CPUID_7_EDX_ARCH_CAPABILITIES)) if (f, i) == (7, 0) else (f, i, fl, a, b, c, d)
                  for f, i, fl, a, b, c, d in vcpu.get_cpuid2()]
@@ -474,6 +475,18 @@ class GhciMsr(TdxTestCase):
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
         self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
         self.assertIn(MSR_IA32_ARCH_CAPABILITIES, vcpu.get_msrs([MSR_IA32_ARCH_CAPABILITIES]))
+
+    def test_arch_capabilities_without_cpuid_bit_exit_reason_inval(self):
+        """The same refusals are KVM_MSR_RET_INVALID, not UNSUPPORTED: with only
+        reason INVAL enabled the guest's RDMSR and WRMSR of ARCH_CAPABILITIES
+        each exit to userspace with reason INVAL (kvm_msr_reason()); with
+        msr.error set the guest gets INVALID_OPERAND for both."""
+        gvm, vcpu = self.arch_capabilities_td(False, exits=REASON_INVAL)
+        poison_exit(vcpu)
+        self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_RDMSR, REASON_INVAL, MSR_IA32_ARCH_CAPABILITIES, 0).error = 1
+        self.run_msr_exit(vcpu, abi.KVM_EXIT_X86_WRMSR, REASON_INVAL, MSR_IA32_ARCH_CAPABILITIES, 0).error = 1
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        self.assertStatuses(gvm, [INVALID_OPERAND, INVALID_OPERAND])
 
     def test_x2apic_lvr_value(self):
         """The x2APIC version register KVM emulates (kvm_apic_set_version()):
@@ -735,7 +748,8 @@ class GhciMsr(TdxTestCase):
         kvm_mtrr_set_msr()/kvm_mtrr_get_msr() (defType, fixed, variable MTRRs,
         the one after the 8th pair), set_msr_mce()/get_msr_mce() (MCG_CTL
         without MCG_CTL_P, MCi_CTL2 without MCG_CMCI_P, MCi_CTL, MCi_STATUS) and
-        kvm_x2apic_msr_write() (read-only ID, reserved bits 63:32, ESR not 0).
+        kvm_x2apic_msr_write() (read-only ID, reserved bits 63:32, ESR not 0)
+        and kvm_x2apic_msr_read() (LVTCMCI, no register without CMCI).
         Each value differs, so an exit's msr.data names its op.  The host clears
         PLATFORM_INFO.CPUID_FAULT first, so that MISC_FEATURES_ENABLES = 1 is
         refused for that alone."""
@@ -760,6 +774,7 @@ class GhciMsr(TdxTestCase):
             wrmsr(X2APIC_ID, 0x7),
             wrmsr(X2APIC_SPIV, 1 << 32 | 0x1FF),
             wrmsr(X2APIC_ESR, 0xB),
+            rdmsr(X2APIC_LVTCMCI),
         ]
 
     def test_refused_msrs_exit_reason_inval(self):
