@@ -214,6 +214,7 @@ CATCHES = {
         "ghci_msr.test_user_space_msr_exits_changed_at_run_time",
     ),
     "msr-no-user-exit": (
+        "ghci_msr.test_arch_capabilities_without_cpuid_bit_exit_reason_inval",
         "ghci_msr.test_mcg_cap_and_mtrrcap_not_writable",
         "ghci_msr.test_msr_filter_allow_form_userspace_emulates",
         "ghci_msr.test_msr_filter_bug_checked_before_emulation",
@@ -300,6 +301,7 @@ CATCHES = {
         "ghci_io.test_unexposed_r11_not_leaked",
         "ghci_msr.test_arch_capabilities_with_cpuid_bit",
         "ghci_msr.test_arch_capabilities_without_cpuid_bit",
+        "ghci_msr.test_arch_capabilities_without_cpuid_bit_exit_reason_inval",
         "ghci_msr.test_fixed_4k_mtrrs_each_its_own",
         "ghci_msr.test_fixed_64k_16k_mtrrs_each_its_own",
         "ghci_msr.test_fixed_mtrr_bad_type_in_each_byte",
