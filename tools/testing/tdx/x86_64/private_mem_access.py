@@ -569,8 +569,10 @@ class PrivateMemAccess(PrivateMemoryCase):
     def test_memslot_delete_and_modify(self):
         """Deleting a memslot that does not exist is EINVAL; a guest_memfd
         memslot is immutable (registering it again is EINVAL); the
-        KVM_SET_USER_MEMORY_REGION (v1) ioctl refuses KVM_MEM_GUEST_MEMFD; a
-        plain memslot registered again unchanged is accepted."""
+        KVM_SET_USER_MEMORY_REGION (v1) ioctl refuses KVM_MEM_GUEST_MEMFD, also
+        for a deletion of an existing memslot, which stays (kvm_vm_ioctl()
+        checks the v1 flags before anything else); a plain memslot registered
+        again unchanged is accepted."""
         b = self.td_before_finalize()
         vm = b.vm
         self.assertErrno(errno.EINVAL, vm.set_user_memory_region2, DIRTY_LOG_SLOT, 0, 0, 0, 0)
@@ -583,7 +585,9 @@ class PrivateMemAccess(PrivateMemoryCase):
                          DIRTY_LOG_GPA, PAGE, mem.addr)
         for _ in range(2):
             vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, PAGE, mem.addr)
-        vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, 0, 0)
+        self.assertErrno(errno.EINVAL, vm.set_user_memory_region, DIRTY_LOG_SLOT, abi.KVM_MEM_GUEST_MEMFD,
+                         DIRTY_LOG_GPA, 0, 0)
+        vm.set_user_memory_region2(DIRTY_LOG_SLOT, 0, DIRTY_LOG_GPA, 0, 0)    # it was still there
         b.finalize()
         b.gvm.vcpus[0].run_until_done()
 

@@ -41,6 +41,7 @@ EXIT_REASON_TDCALL = 77             # data[0] of the fatal-error exit: TDH.VP.EN
 TDX_NO_VCPUS = 0xC000060900000000   # TDH.MR.FINALIZE of a TD without vCPUs (arch/x86/kvm/vmx/tdx_errno.h)
 MP_STATE_SUSPENDED = 10             # a state of another architecture: x86 refuses it
 AP_BLOCK_TIMEOUT = 0.3              # how long the blocked AP is given before the watchdog's signal
+POISON_EXIT_REASON = 0xA5A5A5A5     # no KVM_EXIT_*: left in kvm_run.exit_reason to see whether KVM writes it
 PAGE_SIZE = 4096
 RACE_SLOT = 11                      # a one-page guest_memfd memslot of the race cases
 UNMAPPED_ADDR = 0x1000              # below vm.mmap_min_addr: copy_from_user() faults
@@ -942,14 +943,18 @@ class TdLifecycle(TdxTestCase):
         UNINITIALIZED (in-kernel LAPIC), so KVM blocks it until a signal, and
         nothing a TD can send (INIT/SIPI are blocked) wakes it: EINTR with
         KVM_EXIT_INTR when the watchdog's signal comes; with immediate_exit set,
-        EINTR at once (x86.c kvm_arch_vcpu_ioctl_run()).  The BSP, RUNNABLE,
+        EINTR at once, exit_reason left as it was (x86.c
+        kvm_arch_vcpu_ioctl_run(): KVM_EXIT_INTR only for a pending signal after
+        the block).  The BSP, RUNNABLE,
         also returns EINTR at once with immediate_exit set (and nothing ran:
         its guest still completes), then runs on."""
         b = self.td_before_finalize()
         ap = b.vm.create_vcpu(1)
         b.finalize()
         self.assertEqual(ap.get_mp_state(), abi.KVM_MP_STATE_UNINITIALIZED)
+        ap.kvm_run.exit_reason = POISON_EXIT_REASON
         self.assertEqual(self.run_immediate_exit(ap), errno.EINTR, "KVM_RUN with immediate_exit set")
+        self.assertEqual(ap.kvm_run.exit_reason, POISON_EXIT_REASON, "exit_reason after the immediate exit")
         with self.assertRaises(VcpuTimeout):
             ap.run(timeout=AP_BLOCK_TIMEOUT)
         self.assertEqual(ap.kvm_run.exit_reason, abi.KVM_EXIT_INTR)
