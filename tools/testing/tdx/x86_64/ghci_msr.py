@@ -1293,6 +1293,30 @@ class GhciMsr(TdxTestCase):
                 self.assertEqual(msi_result(vm, *apic.msi(0xFF, MSI_VECTOR)), 1 if quirk else 0,
                                  "ID 0xFF: a broadcast, or an ID no vCPU has")
 
+    def test_logical_msi_x2apic_cluster_and_bit(self):
+        """Logical-destination MSIs with KVM_CAP_X2APIC_API's 32-bit IDs: in
+        x2APIC mode vCPU 0's logical ID is cluster 0, bit 0
+        (kvm_apic_calc_x2apic_ldr()), so destination 0x1 reaches it (1) where
+        the same number as a physical destination, APIC ID 1, reaches nobody
+        (0); bit 1 of cluster 0 and bit 0 of cluster 1 (0x10001, the cluster
+        in address_hi) have no vCPU: 0 (kvm_apic_map_get_logical_dest(): the
+        cluster is past the map, or the bit outside it, an empty mask)."""
+        b = self.td_builder("guest_msi")
+        vm = b.create_vm()
+        vm.enable_cap(abi.KVM_CAP_X2APIC_API, abi.KVM_X2APIC_API_USE_32BIT_IDS)
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 2)
+        self.assertEqual(msi_result(vm, *apic.msi(0x01, MSI_VECTOR)), 0, "physical APIC ID 1")
+        self.assertEqual(msi_result(vm, *apic.msi(0x01, MSI_VECTOR, logical=True)), 1, "logical 0x1")
+        self.assertEqual(msi_result(vm, *apic.msi(0x02, MSI_VECTOR, logical=True)), 0, "logical 0x2")
+        lo, _, data = apic.msi(0x01, MSI_VECTOR, logical=True)
+        self.assertEqual(msi_result(vm, lo, 1 << 16, data), 0, "logical 0x10001")
+
     def test_signal_msi_destination_and_x2apic_api(self):
         """KVM_SIGNAL_MSI before the guest runs (its APIC software-disabled, so
         vCPU 0 accepts nothing: 0).  address_hi[7:0] set is ignored without
