@@ -54,6 +54,22 @@ class Fetch(unittest.TestCase):
         self.assertEqual(insn.fetch(self.mem, sregs, 0x400ffe, 4), b"\x66\x0f\x01\xcc")
         self.assertIsNone(insn.fetch(self.mem, sregs, 0x401ffe, 4), "second page of the crossing unmapped")
 
+    def test_crossing_at_an_odd_offset_into_another_frame(self):
+        """A 4-byte fetch three bytes before a page end, the next page mapped
+        to a frame that is not the adjacent one: three bytes from the first
+        frame, one from the other; the adjacent frame is never read."""
+        self.pt.map(0x400000, 0x100000, PAGE, large=False)
+        self.pt.map(0x401000, 0x180000, PAGE, large=False)
+        self.mem.put(0x100ffd, b"\x66\x0f\x01")
+        self.mem.put(0x180000, b"\xcc")
+        self.mem.put(0x101000, b"\xee")                     # adjacent to the first frame
+        self.assertEqual(insn.fetch(self.mem, self.sregs(), 0x400ffd, 4), b"\x66\x0f\x01\xcc")
+
+    def test_mapped_page_without_memory(self):
+        """The page tables map the page, but no memory backs the frame: None."""
+        self.pt.map(0x400000, 0x700000, PAGE, large=False)
+        self.assertIsNone(insn.fetch(self.mem, self.sregs(), 0x400000, 4))
+
     def test_2m_page_offset_kept(self):
         self.pt.map(0x600000, 0x200000, 0x200000)           # one 2M page
         self.mem.put(0x200000 + 0x12345, b"\xaa\xbb\xcc\xdd")
