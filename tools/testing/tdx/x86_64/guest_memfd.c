@@ -63,6 +63,27 @@ void guest_punched_page(void)
 }
 
 /*
+ * Two private pages accepted and written; the host allocates (KEEP_SIZE, no
+ * PUNCH_HOLE) over both.  Allocation adds pages only where the file has
+ * none, so the TD keeps both pages and their data: no #VE.
+ */
+void guest_allocated_pages_kept(void)
+{
+	volatile uint64_t *p0 = window_private(0), *p1 = window_private(1);
+
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA, TDX_PS_4K), TDX_SUCCESS);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA + PAGE_SIZE, TDX_PS_4K), TDX_SUCCESS);
+	p0[1] = VALUE_A;
+	p1[1] = VALUE_B;
+	GUEST_SYNC(1);
+	GUEST_ASSERT_EQ(p0[1], VALUE_A);
+	GUEST_ASSERT_EQ(p1[1], VALUE_B);
+	GUEST_ASSERT_EQ(ve.count, 0);
+	GUEST_DONE();
+}
+
+/*
  * Four private pages accepted and written; the host punches the whole file:
  * every page is pending again (#VE each, 0); written again, then the host
  * punches page 2 only: that page alone is pending and 0.

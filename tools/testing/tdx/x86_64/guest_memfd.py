@@ -343,6 +343,17 @@ class GuestMemfd(TdxTestCase):
         self.kvm.system.fallocate(gmem, PUNCH, 0, PAGE)
         vcpu.run_until_done()
 
+    def test_allocate_over_private_pages_in_use(self):
+        """fallocate(KEEP_SIZE) without PUNCH_HOLE over two private pages the
+        guest accepted and wrote: nothing leaves the TD (kvm_gmem_fallocate()
+        only allocates; no invalidation), the guest reads both values back
+        without a #VE."""
+        b, gmem, _ = self.td_with_window("guest_allocated_pages_kept", pages=2)
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(), 1)
+        self.kvm.system.fallocate(gmem, KEEP, 0, 2 * PAGE)
+        vcpu.run_until_done()
+
     def test_punch_hole_whole_file_then_one_page(self):
         """private_mem_conversions_test's punch-hole form on a TD: with four
         private pages in use, a hole over the whole file makes every page pending
