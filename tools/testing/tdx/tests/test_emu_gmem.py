@@ -171,6 +171,68 @@ class BorrowedGmem(ModelledGmem):
             self.skipTest("host KVM has no GUEST_MEMFD_FLAG_MMAP (KVM_CAP_GUEST_MEMFD_FLAGS)")
 
 
+class BorrowedPassThrough(unittest.TestCase):
+    """A borrowed guest_memfd (the host's own, emu/host.py borrow_gmem) hands
+    each file syscall to the host unchanged: the same fd, the arguments in
+    the syscall's order, the host's answer back.  Checked with a host that
+    records the calls, so it runs where the host has no guest_memfd."""
+
+    FD = 77
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def __getattr__(self, name):
+            def call(*args):
+                self.calls.append((name,) + args)
+                return ("answer", name)
+            return call
+
+    def setUp(self):
+        from tdx.emu.gmem import GuestMemfd
+        self.host = self.Recorder()
+        self.gmem = GuestMemfd(self.FD, SIZE, 0, borrowed=True, host=self.host)
+
+    def test_each_syscall_passed_through(self):
+        g, fd = self.gmem, self.FD
+        cases = (
+            (lambda: g.read(3 * PAGE), ("read", fd, 3 * PAGE)),
+            (lambda: g.pread(5, 2 * PAGE), ("pread", fd, 5, 2 * PAGE)),
+            (lambda: g.write(b"abc"), ("write", fd, b"abc")),
+            (lambda: g.pwrite(b"xyz", 7), ("pwrite", fd, b"xyz", 7)),
+            (lambda: g.ftruncate(2 * PAGE), ("ftruncate", fd, 2 * PAGE)),
+            (lambda: g.mmap(PAGE, PROT_READ, MAP_SHARED, 3 * PAGE),
+             ("mmap", PAGE, PROT_READ, MAP_SHARED, fd, 3 * PAGE)),
+        )
+        for op, want in cases:
+            with self.subTest(syscall=want[0]):
+                self.host.calls.clear()
+                self.assertEqual(op(), ("answer", want[0]))
+                self.assertEqual(self.host.calls, [want])
+
+    def test_mmap_passed_through_whatever_the_flags(self):
+        """With GUEST_MEMFD_FLAG_MMAP, or PROT_EXEC, the modelled file would
+        answer itself (an empty file's mapping, EPERM); a borrowed one leaves
+        both to the host's kernel."""
+        from tdx.emu.gmem import GuestMemfd
+        g = GuestMemfd(self.FD, SIZE, abi.GUEST_MEMFD_FLAG_MMAP, borrowed=True, host=self.host, empty_fd=88)
+        for prot in (PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC):
+            with self.subTest(prot=prot):
+                self.host.calls.clear()
+                self.assertEqual(g.mmap(2 * PAGE, prot, MAP_SHARED, PAGE), ("answer", "mmap"))
+                self.assertEqual(self.host.calls, [("mmap", 2 * PAGE, prot, MAP_SHARED, self.FD, PAGE)])
+
+    def test_fallocate_passed_through_unchecked(self):
+        """The host's kernel decides, so the model's own checks are not made:
+        a mode guest_memfd refuses (no KEEP_SIZE) still reaches the host."""
+        for mode, offset, length in ((KEEP, PAGE, 2 * PAGE), (0, 3 * PAGE, PAGE)):
+            with self.subTest(mode=mode):
+                self.host.calls.clear()
+                self.gmem.fallocate(mode, offset, length)
+                self.assertEqual(self.host.calls, [("fallocate", self.FD, mode, offset, length)])
+
+
 class StandinNatively(unittest.TestCase):
     """The modelled guest_memfd's fd answers like a guest_memfd even to a
     caller that bypasses the System (emu/gmem.py standin_fd)."""
