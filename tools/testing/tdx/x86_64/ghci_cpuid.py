@@ -37,7 +37,7 @@ import errno
 import struct
 import time
 
-from tdx.lib import abi, apic, ghci, tdx_cmd
+from tdx.lib import abi, apic, ghci, td, tdx_cmd
 from tdx.lib.exits import VcpuThread, describe, poison_exit
 from tdx.lib.kvm import VcpuTimeout
 from tdx.lib.testcase import TdxTestCase, main
@@ -392,6 +392,35 @@ class GhciCpuid(TdxTestCase):
         self.assertIsNotNone(entry, "KVM_TDX_GET_CPUID has no leaf 1")
         self.assertEqual(ecx >> 12 & 1, entry[5] >> 12 & 1, "CPUID.1:ECX[12] FMA vs KVM_TDX_GET_CPUID")
 
+
+    def test_init_vm_clears_a_configurable_leaf1_bit(self):
+        """Leaf 1 has no sub-leaves; its directly configurable bits
+        (KVM_TDX_CAPABILITIES) are the TD's as KVM_TDX_INIT_VM gives them
+        (TD_PARAMS.CPUID_CONFIG, setup_tdparams_cpuids()).  The lowest
+        configurable bit of CPUID.1:ECX that the default configuration sets,
+        cleared in KVM_TDX_INIT_VM: KVM_TDX_GET_CPUID reports it clear, where
+        a TD with the default configuration reports it set."""
+        tables = {}
+        for clear in (False, True):
+            b = self.td_builder("guest_cpuid_native_ops")
+            vm = b.create_vm()
+            b.caps = tdx_cmd.capabilities(vm)
+            config = td.filter_cpuid(self.kvm.supported_cpuid(), tdx_cmd.caps_cpuid(b.caps))
+            mask = find(tdx_cmd.caps_cpuid(b.caps), 1)
+            leaf1 = find(config, 1)
+            self.assertIsNotNone(mask, "KVM_TDX_CAPABILITIES lists leaf 1 as configurable")
+            bits = leaf1[5] & mask[5]
+            if not bits:
+                self.skipTest("no configurable CPUID.1:ECX bit is set by default here")
+            bit = bits & -bits
+            if clear:
+                config = [e[:5] + (e[5] & ~bit,) + e[6:] if e is leaf1 else e for e in config]
+            tdx_cmd.init_vm(vm, tdx_cmd.new_init_vm(0, b._default_xfam(), config))
+            b.add_vcpus()
+            tables[clear] = find(tdx_cmd.get_cpuid(b.gvm.vcpus[0]), 1)
+        self.assertEqual(tables[False][5] & bit, bit, "default configuration: CPUID.1:ECX bit %#x" % bit)
+        self.assertEqual(tables[True][5] & bit, 0, "cleared in KVM_TDX_INIT_VM: CPUID.1:ECX bit %#x" % bit)
+        self.assertEqual(tables[True][5] | bit, tables[False][5], "the other CPUID.1:ECX bits")
 
     def test_tdx_get_cpuid_subleaves_from_0_in_order(self):
         """KVM_TDX_GET_CPUID walks each indexed leaf from sub-leaf 0 up until the
