@@ -44,9 +44,11 @@ class FakeMemory:
         self.accepted = []
         self.faulted = []               # GPAs of private_fault_retry()
         self.fault_error = None         # raised by private_fault_retry()
+        self.signal_pending = None      # its signal_pending() of the last call
 
     def private_fault_retry(self, gpa, signal_pending, hold=None):
         self.faulted.append(gpa)
+        self.signal_pending = signal_pending
         if self.fault_error is not None:
             raise self.fault_error
 

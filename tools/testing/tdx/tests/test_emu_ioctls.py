@@ -425,8 +425,10 @@ class InitMemRegion(RegionOps, Base):
         src, _ = self.source(1)
         cases = {
             "source unaligned": (src + 8, 0x100000, 1),
+            "source unaligned by its lowest bit": (src + 1, 0x100000, 1),
             "source NULL (newest: up front)": (0, 0x100000, 1),
             "gpa unaligned": (src, 0x100800, 1),
+            "gpa unaligned by its lowest bit": (src, 0x100001, 1),
             "nr_pages 0": (src, 0x100000, 0),
             "wrap": (src, 0xFFFFFFFFFFFFF000, 2),
             "first page shared": (src, 1 << 47 | 0x100000, 1),

@@ -198,11 +198,14 @@ class Regions(Base):
 
     def test_range_limits(self):
         """gpa + size must not wrap (also not to exactly 2^64); at most
-        KVM_MEM_MAX_NR_PAGES pages."""
+        KVM_MEM_MAX_NR_PAGES pages: exactly that many are taken (a plain
+        memslot whose GPA and userspace range lie inside 48 bits)."""
         for gpa, size in (((1 << 64) - PAGE, PAGE), ((1 << 64) - PAGE, 2 * PAGE),
                           (0, (mem.KVM_MEM_MAX_NR_PAGES + 1) * PAGE)):
             with self.subTest(gpa=gpa, size=size):
                 self.assertErrno(errno.EINVAL, self.m.set_region, 1, 0, gpa, size, self.uspace.addr, 0, 0)
+        self.m.set_region(1, 0, 1 << 44, mem.KVM_MEM_MAX_NR_PAGES * PAGE, 1 << 44, 0, 0)
+        self.assertEqual(self.m.slot_of(1 << 44).size, mem.KVM_MEM_MAX_NR_PAGES * PAGE)
 
     def test_guest_memfd_slot_is_immutable(self):
         """Private memslots can only be deleted; registering one again is EINVAL."""

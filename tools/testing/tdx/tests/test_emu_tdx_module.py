@@ -303,6 +303,17 @@ class PageAccept(Base):
         self.assertEqual(self.run.run.exit_reason, abi.KVM_EXIT_INTR)
         self.assertEqual(self.vm.memory.accepted, [(0x200000, 0)])
 
+    def test_fault_path_signal_is_immediate_exit(self):
+        """The fault path's signal_pending() (what ends the local retry with
+        EINTR on releases before 6.18) is true exactly while kvm_run's
+        immediate_exit is set, which the library's watchdog and the platform's
+        kicks set with their signal."""
+        self.accept(0x200000)
+        pending = self.vm.memory.signal_pending
+        for immediate_exit in (0, 1, 0):
+            self.run.run.immediate_exit = immediate_exit
+            self.assertIs(pending(), bool(immediate_exit))
+
     def test_memory_fault_raised_by_memory(self):
         self.vm.memory.accept_result = EmuMemoryFault(0x205000, 4096, private=True)
         regs = guest_regs()

@@ -324,13 +324,27 @@ class GhciMsr(TdxTestCase):
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
         self.assertStatuses(gvm, [INVALID_OPERAND])
 
+    def test_wrmsr_tsc_deadline_ignored(self):
+        """IA32_TSC_DEADLINE while LVTT is not in TSC-deadline mode (its reset
+        state, one-shot and masked): the guest's WRMSR succeeds and changes
+        nothing, RDMSR reads 0 (kvm_set_lapic_tscdeadline_msr() returns early,
+        kvm_get_lapic_tscdeadline_msr() answers 0)."""
+        gvm, vcpu = self.msr_td([wrmsr(MSR_IA32_TSC_DEADLINE, 0x123456789), rdmsr(MSR_IA32_TSC_DEADLINE)])
+        vcpu.run_until_done(timeout=RUN_TIMEOUT)
+        results = self.results(gvm)
+        self.assertEqual([ghci.status_name(r10) for r10, _ in results], [ghci.status_name(SUCCESS)] * 2)
+        self.assertEqual(results[1][1], 0, "RDMSR of TSC_DEADLINE")
+        self.assertEqual(self.msr(vcpu, MSR_IA32_TSC_DEADLINE), 0)
+
     def test_wrmsr_invalid_values_invalid_operand(self):
-        """KVM's own value checks: INVALID_OPERAND (never a #GP for a TD), the MSR unchanged."""
+        """KVM's own value checks: INVALID_OPERAND (never a #GP for a TD), the MSR
+        unchanged; PAT's memory types are checked in every byte (kvm_pat_valid())."""
         gvm, vcpu = self.msr_td()
         checked = (MSR_IA32_CR_PAT, MSR_MTRRdefType, MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, X2APIC_SPIV)
         before = vcpu.get_msrs(list(checked))
         self.set_ops(gvm, [
             wrmsr(MSR_IA32_CR_PAT, 0x0202020202020202),                 # memory type 2 is reserved
+            wrmsr(MSR_IA32_CR_PAT, 0x0207040600070406),                 # ... in the top byte alone
             wrmsr(MSR_MTRRdefType, 0x1006),                             # reserved bit 12
             wrmsr(MSR_IA32_MISC_ENABLE, before[MSR_IA32_MISC_ENABLE] ^ MISC_ENABLE_BTS_UNAVAIL),
             wrmsr(MSR_PLATFORM_INFO, before[MSR_PLATFORM_INFO]),        # host-initiated writes only
@@ -338,7 +352,7 @@ class GhciMsr(TdxTestCase):
             wrmsr(X2APIC_ID, 5),                                        # read-only in x2APIC mode
         ])
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
-        self.assertStatuses(gvm, [INVALID_OPERAND] * 6)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * 7)
         self.assertEqual(vcpu.get_msrs(list(checked)), before)
         self.assertEqual(self.msr(vcpu, X2APIC_ID), 0)
 

@@ -93,8 +93,10 @@ void guest_map_gpa_align_error(uint64_t gpa)
 	uint64_t s = shared_gpa(gpa);
 
 	map_gpa_fails(s + 0x800, PAGE_SIZE, TDVMCALL_STATUS_ALIGN_ERROR, s + 0x800);
+	map_gpa_fails(s + 1, PAGE_SIZE, TDVMCALL_STATUS_ALIGN_ERROR, s + 1);
 	map_gpa_fails(s, 0x800, TDVMCALL_STATUS_ALIGN_ERROR, s);
 	map_gpa_fails(gpa, PAGE_SIZE + 8, TDVMCALL_STATUS_ALIGN_ERROR, gpa);
+	map_gpa_fails(gpa, PAGE_SIZE + 1, TDVMCALL_STATUS_ALIGN_ERROR, gpa);
 	GUEST_DONE();
 }
 

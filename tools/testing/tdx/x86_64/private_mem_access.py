@@ -141,7 +141,8 @@ class PrivateMemAccess(PrivateMemoryCase):
         vcpu.run_until_done()
 
     def test_map_gpa_align_error(self):
-        """Unaligned GPA or size: ALIGN_ERROR, R11 = R12, no exit."""
+        """Unaligned GPA or size (by half a page, and by the lowest bit alone):
+        ALIGN_ERROR, R11 = R12, no exit (tdx_map_gpa(): !PAGE_ALIGNED)."""
         gvm, vcpu = self.create_td("guest_map_gpa_align_error", args=AREA_PAGE)
         vcpu.run_until_done()
 

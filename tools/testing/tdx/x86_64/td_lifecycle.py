@@ -47,6 +47,7 @@ RACE_SLOT = 11                      # a one-page guest_memfd memslot of the race
 UNMAPPED_ADDR = 0x1000              # below vm.mmap_min_addr: copy_from_user() faults
 CAPS_FILL = 0xFF                    # what the caller leaves in struct kvm_tdx_capabilities
 CAPS_NENT = 64
+CAPS_CPUID_HEADER_END = 2048 + 8     # struct kvm_tdx_capabilities: 256 u64 before cpuid, then nent and padding
 TDVMCALLINFO_SETUP_EVENT_NOTIFY_INTERRUPT = 1 << 1   # user_tdvmcallinfo_1_r11 (GHCI GetTdVmCallInfo leaf 1)
 BOOT_RCX = 0x8123456789ABCDEF       # KVM_TDX_INIT_VCPU data: bit 0 and bit 63 set, no two bytes alike
 MAP_FIXED_NOREPLACE = 0x100000
@@ -579,8 +580,11 @@ class TdLifecycle(TdxTestCase):
         is read (access_ok() takes addr + size == TASK_SIZE_MAX); crossing it
         EFAULT; at 64 KiB, the default vm.mmap_min_addr (the lowest address a
         process maps by default), it is read.
-        KVM_TDX_CAPABILITIES, whose answer goes to ordinary memory.  A part the
-        host's address space cannot host is reported and left out."""
+        KVM_TDX_CAPABILITIES, whose answer goes to ordinary memory.  A
+        struct kvm_tdx_capabilities whose cpuid header ends exactly at the top:
+        nent is read, the answer cannot be written there, EFAULT
+        (tdx_get_capabilities(): copy_to_user()).  A part the host's address
+        space cannot host is reported and left out."""
         b = self.td_builder("guest_done")
         vm = b.create_vm()
         caps = ffi.new("struct kvm_tdx_capabilities *", {"cpuid": {"nent": CAPS_NENT, "entries": CAPS_NENT}})
@@ -596,6 +600,9 @@ class TdLifecycle(TdxTestCase):
         else:
             self.assertErrno(0, issue, USER_TOP - len(raw), len(raw))
             self.assertErrno(errno.EFAULT, issue, USER_TOP - 8, 8)
+            top_caps = USER_TOP - CAPS_CPUID_HEADER_END
+            ffi.cast("uint32_t *", USER_TOP - 8)[0] = CAPS_NENT      # cpuid.nent
+            self.assertErrno(errno.EFAULT, tdx_cmd.tdx_ioctl, vm, tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, top_caps))
         if self.fixed_page(DEFAULT_MMAP_MIN_ADDR) is None:
             print("# %#x cannot be mapped here (vm.mmap_min_addr)" % DEFAULT_MMAP_MIN_ADDR)
         else:
