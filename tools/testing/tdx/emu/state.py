@@ -35,13 +35,13 @@ VeInfo = namedtuple("VeInfo", "exit_reason exit_qualification gla gpa instr_info
 VeInfo.__new__.__defaults__ = (0,)
 
 
-
 @functools.lru_cache(maxsize=None)
 def present_cpus():
     """num_present_cpus() as the model uses it (KVM_CAP_MAX_VCPUS, a TD's
     max_vcpus): asked once per process, as the model does not play CPU
     hotplug, and asking costs an open and read of a sysfs file per TD."""
     return os.cpu_count() or 1
+
 
 class MsrFilter:
     """KVM_X86_SET_MSR_FILTER content as KVM stores it (struct kvm_x86_msr_filter).

@@ -569,8 +569,6 @@ class PrivateVisibleFault(Base):
         self.assertEqual(self.uspace.read(PAGE, 8), b"\x5e" * 8)
 
 
-
-
 class VeInformation(unittest.TestCase):
     """What the TDX module records for TDG.VP.VEINFO.GET when the run loop turns
     an access or an instruction into #VE (emu/system.py), with the injection

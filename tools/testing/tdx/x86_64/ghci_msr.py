@@ -164,13 +164,13 @@ def allow(index, flags):
     return (flags, index, b"\x01")
 
 
-
 def msi_result(vm, address_lo, address_hi, data):
     """KVM_SIGNAL_MSI's answer: the count it returns, or -errno."""
     try:
         return vm.signal_msi(address_lo, address_hi, data)
     except KvmError as e:
         return -e.errno
+
 
 class GhciMsr(TdxTestCase):
     guest = "ghci_msr"

@@ -54,7 +54,8 @@ MAP_FIXED_NOREPLACE = 0x100000
 USER_TOP = 0x7FFFFFFFF000           # TASK_SIZE_MAX with 4-level paging: access_ok() stops here
 DEFAULT_MMAP_MIN_ADDR = 0x10000     # CONFIG_DEFAULT_MMAP_MIN_ADDR on x86 distributions
 # The vCPU-state ioctls of include/uapi/linux/kvm.h not in tdx.lib.abi, by (name, direction, nr, struct size):
-# struct kvm_fpu 416, kvm_debugregs 128, kvm_xsave 4096, kvm_xcrs 392, kvm_sregs2 320 bytes (arch/x86/include/uapi/asm/kvm.h).
+# struct kvm_fpu 416, kvm_debugregs 128, kvm_xsave 4096, kvm_xcrs 392, kvm_sregs2 320 bytes
+# (arch/x86/include/uapi/asm/kvm.h).
 VCPU_STATE_IOCTLS = (("KVM_GET_FPU", "r", 0x8C, 416), ("KVM_SET_FPU", "w", 0x8D, 416),
                      ("KVM_GET_DEBUGREGS", "r", 0xA1, 128), ("KVM_SET_DEBUGREGS", "w", 0xA2, 128),
                      ("KVM_GET_XSAVE", "r", 0xA4, 4096), ("KVM_SET_XSAVE", "w", 0xA5, 4096),
