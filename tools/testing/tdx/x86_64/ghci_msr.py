@@ -1277,6 +1277,22 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(gvm.vm.signal_msi(*msi), 1)
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
 
+    def msi_waiting_td(self, x2apic_api_flags):
+        """The VM of a guest_msi TD with KVM_CAP_X2APIC_API enabled with
+        `x2apic_api_flags` before its vCPUs, run to its second GUEST_SYNC:
+        vCPU 0 in x2APIC mode, its APIC software-enabled, interrupts off."""
+        b = self.td_builder("guest_msi")
+        vm = b.create_vm()
+        vm.enable_cap(abi.KVM_CAP_X2APIC_API, x2apic_api_flags)
+        b.init_vm()
+        b.add_vcpus()
+        b.add_memory()
+        b.finalize()
+        vcpu = b.gvm.vcpus[0]
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
+        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 2)
+        return vm
+
     def test_x2apic_api_flags_decide_msi_destination(self):
         """KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) before the vCPUs, with no flag, with
         USE_32BIT_IDS and with DISABLE_BROADCAST_QUIRK, each in its own TD whose
@@ -1289,16 +1305,7 @@ class GhciMsr(TdxTestCase):
         fast path finds no APIC with ID 255 (0; kvm_apic_map_get_dest_lapic())."""
         for flags in (0, abi.KVM_X2APIC_API_USE_32BIT_IDS, abi.KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK):
             with self.subTest(flags=flags):
-                b = self.td_builder("guest_msi")
-                vm = b.create_vm()
-                vm.enable_cap(abi.KVM_CAP_X2APIC_API, flags)
-                b.init_vm()
-                b.add_vcpus()
-                b.add_memory()
-                b.finalize()
-                vcpu = b.gvm.vcpus[0]
-                self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
-                self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 2)
+                vm = self.msi_waiting_td(flags)
                 lo, _, data = apic.msi(0, MSI_VECTOR)
                 wide = flags & abi.KVM_X2APIC_API_USE_32BIT_IDS
                 quirk = not flags & abi.KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK
@@ -1315,16 +1322,7 @@ class GhciMsr(TdxTestCase):
         (0); bit 1 of cluster 0 and bit 0 of cluster 1 (0x10001, the cluster
         in address_hi) have no vCPU: 0 (kvm_apic_map_get_logical_dest(): the
         cluster is past the map, or the bit outside it, an empty mask)."""
-        b = self.td_builder("guest_msi")
-        vm = b.create_vm()
-        vm.enable_cap(abi.KVM_CAP_X2APIC_API, abi.KVM_X2APIC_API_USE_32BIT_IDS)
-        b.init_vm()
-        b.add_vcpus()
-        b.add_memory()
-        b.finalize()
-        vcpu = b.gvm.vcpus[0]
-        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 1)
-        self.assertEqual(vcpu.run_expect_sync(timeout=RUN_TIMEOUT), 2)
+        vm = self.msi_waiting_td(abi.KVM_X2APIC_API_USE_32BIT_IDS)
         self.assertEqual(msi_result(vm, *apic.msi(0x01, MSI_VECTOR)), 0, "physical APIC ID 1")
         self.assertEqual(msi_result(vm, *apic.msi(0x01, MSI_VECTOR, logical=True)), 1, "logical 0x1")
         self.assertEqual(msi_result(vm, *apic.msi(0x02, MSI_VECTOR, logical=True)), 0, "logical 0x2")

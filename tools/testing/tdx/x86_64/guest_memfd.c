@@ -35,6 +35,16 @@ void guest_done(void)
 	GUEST_DONE();
 }
 
+/* Accept the window's first two pages and write a value into each. */
+static void accept_and_write_two(volatile uint64_t *p0, volatile uint64_t *p1)
+{
+	guest_install_handler(VE_VECTOR, ve_accept_handler);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA, TDX_PS_4K), TDX_SUCCESS);
+	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA + PAGE_SIZE, TDX_PS_4K), TDX_SUCCESS);
+	p0[1] = VALUE_A;
+	p1[1] = VALUE_B;
+}
+
 /*
  * Two private pages of the window, accepted and written; the host punches a
  * hole over the first.  Loading it again finds a page KVM must fault in
@@ -46,11 +56,7 @@ void guest_punched_page(void)
 	volatile uint64_t *p0 = window_private(0), *p1 = window_private(1);
 	uint64_t value;
 
-	guest_install_handler(VE_VECTOR, ve_accept_handler);
-	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA, TDX_PS_4K), TDX_SUCCESS);
-	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA + PAGE_SIZE, TDX_PS_4K), TDX_SUCCESS);
-	p0[1] = VALUE_A;
-	p1[1] = VALUE_B;
+	accept_and_write_two(p0, p1);
 	GUEST_SYNC(1);
 	value = p0[1];
 	assert_one_ve(TD_MMIO_GPA + 8, 0);
@@ -71,11 +77,7 @@ void guest_allocated_pages_kept(void)
 {
 	volatile uint64_t *p0 = window_private(0), *p1 = window_private(1);
 
-	guest_install_handler(VE_VECTOR, ve_accept_handler);
-	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA, TDX_PS_4K), TDX_SUCCESS);
-	GUEST_ASSERT_EQ(tdg_mem_page_accept(TD_MMIO_GPA + PAGE_SIZE, TDX_PS_4K), TDX_SUCCESS);
-	p0[1] = VALUE_A;
-	p1[1] = VALUE_B;
+	accept_and_write_two(p0, p1);
 	GUEST_SYNC(1);
 	GUEST_ASSERT_EQ(p0[1], VALUE_A);
 	GUEST_ASSERT_EQ(p1[1], VALUE_B);
