@@ -27,6 +27,7 @@ accepted, after TDG.MEM.PAGE.ACCEPT has zeroed it: the page ends up as on
 TDX (emu/README, "stores to pending pages").
 """
 
+import bisect
 import errno
 import functools
 import threading
@@ -601,10 +602,14 @@ def _raise_efault():
 
 def _members(gfns, first, end):
     """The members of `gfns` (a set or dict) in [first, end), sorted; by
-    whichever of the two is smaller, each test a C-level __contains__ (no
-    Python frame per GFN: a TD's sets have about a thousand)."""
+    whichever of the two is smaller, with no Python frame per GFN (a TD's
+    sets have about a thousand): the members sorted and the range cut out
+    by bisection (a C-level sort of a set of small integers, which iterates
+    nearly in order, is several times faster than a test per member), or
+    each GFN of the range tested with a C-level __contains__."""
     if len(gfns) < end - first:
-        return sorted(filter(range(first, end).__contains__, gfns))
+        members = sorted(gfns)
+        return members[bisect.bisect_left(members, first):bisect.bisect_left(members, end)]
     return list(filter(gfns.__contains__, range(first, end)))
 
 

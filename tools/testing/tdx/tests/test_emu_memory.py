@@ -569,6 +569,29 @@ class PrivateVisibleFault(Base):
         self.assertEqual(self.uspace.read(PAGE, 8), b"\x5e" * 8)
 
 
+class GfnSets(unittest.TestCase):
+    """memory._members(): the members of a set (or dict) of GFNs within
+    [first, end), sorted, by either of its two ways (a set smaller than the
+    range, or not), each edge with a member just outside it."""
+
+    def test_members_at_the_range_edges(self):
+        gfns = {3, 9, 10, 11, 17, 20, 21, 40}
+        for first, end, want in ((10, 21, [10, 11, 17, 20]), (9, 22, [9, 10, 11, 17, 20, 21]),
+                                 (12, 17, []), (0, 100, sorted(gfns)), (40, 41, [40]), (41, 41, [])):
+            for container in (gfns, dict.fromkeys(gfns, "mapped")):
+                with self.subTest(first=first, end=end, kind=type(container).__name__):
+                    self.assertEqual(mem._members(container, first, end), want)
+
+    def test_both_ways_agree(self):
+        """A set larger than the range and one smaller give the same answer."""
+        big = set(range(0, 5000, 3)) | {4999}
+        for first, end in ((0, 10), (2997, 3004), (4990, 5000), (4999, 5001)):
+            with self.subTest(first=first, end=end):
+                self.assertEqual(mem._members(big, first, end), [g for g in range(first, end) if g in big])
+        small = {7, 1 << 40, (1 << 40) + 1}
+        self.assertEqual(mem._members(small, 8, (1 << 40) + 1), [1 << 40])
+
+
 class VeInformation(unittest.TestCase):
     """What the TDX module records for TDG.VP.VEINFO.GET when the run loop turns
     an access or an instruction into #VE (emu/system.py), with the injection
