@@ -340,7 +340,8 @@ class GhciMsr(TdxTestCase):
         """KVM's own value checks: INVALID_OPERAND (never a #GP for a TD), the MSR
         unchanged; PAT's memory types are checked in every byte (kvm_pat_valid())."""
         gvm, vcpu = self.msr_td()
-        checked = (MSR_IA32_CR_PAT, MSR_MTRRdefType, MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, X2APIC_SPIV)
+        checked = (MSR_IA32_CR_PAT, MSR_MTRRdefType, MSR_IA32_MISC_ENABLE, MSR_PLATFORM_INFO, X2APIC_SPIV,
+                   X2APIC_LDR)
         before = vcpu.get_msrs(list(checked))
         self.set_ops(gvm, [
             wrmsr(MSR_IA32_CR_PAT, 0x0202020202020202),                 # memory type 2 is reserved
@@ -350,9 +351,10 @@ class GhciMsr(TdxTestCase):
             wrmsr(MSR_PLATFORM_INFO, before[MSR_PLATFORM_INFO]),        # host-initiated writes only
             wrmsr(X2APIC_SPIV, 1 << 32 | 0xFF),                         # bits 63:32 reserved (not ICR)
             wrmsr(X2APIC_ID, 5),                                        # read-only in x2APIC mode
+            wrmsr(X2APIC_LDR, 0x10002),                                 # read-only too (derived from the ID)
         ])
         vcpu.run_until_done(timeout=RUN_TIMEOUT)
-        self.assertStatuses(gvm, [INVALID_OPERAND] * 7)
+        self.assertStatuses(gvm, [INVALID_OPERAND] * 8)
         self.assertEqual(vcpu.get_msrs(list(checked)), before)
         self.assertEqual(self.msr(vcpu, X2APIC_ID), 0)
 

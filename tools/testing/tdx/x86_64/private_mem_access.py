@@ -802,9 +802,21 @@ class PrivateMemAccess(PrivateMemoryCase):
 
     def test_log_dirty_pages_non_gmem_slot(self):
         """A non-guest_memfd memslot with KVM_MEM_LOG_DIRTY_PAGES, used shared by the TD."""
+        self.check_log_dirty_slot(v1=False)
+
+    def test_log_dirty_pages_non_gmem_slot_v1_ioctl(self):
+        """The same memslot made with the KVM_SET_USER_MEMORY_REGION (v1) ioctl,
+        whose flags may be LOG_DIRTY_PAGES and READONLY (kvm_vm_ioctl()): the TD
+        uses it as before (its GPA, size and userspace address as given)."""
+        self.check_log_dirty_slot(v1=True)
+
+    def check_log_dirty_slot(self, v1):
         b = self.td_before_finalize("guest_log_dirty")
         mem = b.vm.alloc(PAGE)
-        b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, abi.KVM_MEM_LOG_DIRTY_PAGES, DIRTY_LOG_GPA, PAGE, mem.addr)
+        if v1:
+            b.vm.set_user_memory_region(DIRTY_LOG_SLOT, abi.KVM_MEM_LOG_DIRTY_PAGES, DIRTY_LOG_GPA, PAGE, mem.addr)
+        else:
+            b.vm.set_user_memory_region2(DIRTY_LOG_SLOT, abi.KVM_MEM_LOG_DIRTY_PAGES, DIRTY_LOG_GPA, PAGE, mem.addr)
         b.finalize()
         vcpu = b.gvm.vcpus[0]
         # The guest reaches it through the MMIO window, GVA MMIO_GVA -> GPA MMIO_GPA | shared bit.
