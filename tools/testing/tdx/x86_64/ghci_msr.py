@@ -249,7 +249,8 @@ class GhciMsr(TdxTestCase):
         self.assertEqual(host[MSR_IA32_APICBASE],
                          APIC_DEFAULT_PHYS_BASE | X2APIC_ENABLE | APICBASE_ENABLE | APICBASE_BSP)
         self.assertEqual(host[MSR_EFER] & (EFER_LME | EFER_LMA), EFER_LME | EFER_LMA)
-        self.assertTrue(host[MSR_IA32_FEAT_CTL] & FEAT_CTL_LOCKED, "FEAT_CTL is locked")
+        # Locked, and no LMCE_ENABLED: a TD vCPU's MCG_CAP has no MCG_LMCE_P (tdx_get_msr()).
+        self.assertEqual(host[MSR_IA32_FEAT_CTL], FEAT_CTL_LOCKED, "FEAT_CTL")
         self.assertEqual(host[X2APIC_ID], 0, "x2APIC ID of vCPU 0")
 
     def test_wrmsr_emulated_msrs_round_trip(self):

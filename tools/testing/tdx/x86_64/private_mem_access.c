@@ -109,6 +109,8 @@ void guest_map_gpa_invalid_operand(uint64_t gpa)
 	map_gpa_fails(s + 0x800, 0, TDVMCALL_STATUS_INVALID_OPERAND, s + 0x800);
 	map_gpa_fails(~0xFFFULL, 2 * PAGE_SIZE, TDVMCALL_STATUS_INVALID_OPERAND, ~0xFFFULL);
 	map_gpa_fails(sbit - PAGE_SIZE, 2 * PAGE_SIZE, TDVMCALL_STATUS_INVALID_OPERAND, sbit - PAGE_SIZE);
+	/* Across the shared bit by one byte only: still the operand check (gpa + size - 1). */
+	map_gpa_fails(sbit - PAGE_SIZE, PAGE_SIZE + 1, TDVMCALL_STATUS_INVALID_OPERAND, sbit - PAGE_SIZE);
 	/* Beyond the vCPU's MAXPHYADDR (GPAW 48: shared bit 47 is the top bit). */
 	map_gpa_fails(sbit << 1, PAGE_SIZE, TDVMCALL_STATUS_INVALID_OPERAND, sbit << 1);
 	GUEST_DONE();

@@ -147,8 +147,9 @@ class PrivateMemAccess(PrivateMemoryCase):
         vcpu.run_until_done()
 
     def test_map_gpa_invalid_operand(self):
-        """Size 0, a wrapping range, a range across the shared bit or beyond
-        MAXPHYADDR: INVALID_OPERAND, R11 = R12, no exit (checked before alignment)."""
+        """Size 0, a wrapping range, a range across the shared bit (also by one
+        byte, an unaligned size) or beyond MAXPHYADDR: INVALID_OPERAND, R11 = R12,
+        no exit (checked before alignment)."""
         gvm, vcpu = self.create_td("guest_map_gpa_invalid_operand", args=AREA_PAGE)
         vcpu.run_until_done()
 

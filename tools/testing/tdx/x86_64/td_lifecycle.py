@@ -538,7 +538,9 @@ class TdLifecycle(TdxTestCase):
         """User memory KVM cannot read is EFAULT (copy_from_user()), wherever in the
         user range it lies: struct kvm_tdx_cmd in a page that was mapped and
         unmapped again, or crossing into it from a mapped page; KVM_TDX_INIT_VM's
-        struct kvm_tdx_init_vm there.  The TD is then initialised normally."""
+        struct kvm_tdx_init_vm there.  An answer KVM cannot write there is EFAULT
+        too (copy_to_user()): KVM_TDX_CAPABILITIES whose cpuid header ends where
+        the hole begins.  The TD is then initialised normally."""
         b = self.td_builder("guest_done")
         vm = b.create_vm()
         hole = self.page_before_hole() + PAGE_SIZE
@@ -550,6 +552,9 @@ class TdLifecycle(TdxTestCase):
             with self.subTest(cmd=what):
                 self.assertErrno(errno.EFAULT, vm.memory_encrypt_op, ffi.cast("struct kvm_tdx_cmd *", addr))
         self.assertErrno(errno.EFAULT, tdx_cmd.tdx_ioctl, vm, tdx_cmd.new_cmd(abi.KVM_TDX_INIT_VM, hole))
+        ffi.cast("uint32_t *", hole - 8)[0] = CAPS_NENT                    # cpuid.nent, readable
+        self.assertErrno(errno.EFAULT, tdx_cmd.tdx_ioctl, vm,
+                         tdx_cmd.new_cmd(abi.KVM_TDX_CAPABILITIES, hole - CAPS_CPUID_HEADER_END))
         b.init_vm()
         b.add_vcpus()
         b.add_memory()
